@@ -1,0 +1,56 @@
+"""The one seam between chainrule and its array library.
+
+Everything numerical goes through NumPy today. Keeping the choice in one place
+(``get_array_module``) is what would let a GPU array library such as CuPy slot in
+later without touching the layers, as Chainer does.
+
+It also holds the switch that turns gradient bookkeeping off for inference
+(:func:`no_grad`): with it off, layers keep no cache for ``backward``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+
+#: The default floating-point type of parameters and data.
+DEFAULT_DTYPE = np.float32
+
+_grad_enabled = True
+
+
+def get_array_module(*arrays: object):  # noqa: ARG001 - kept for the CuPy seam
+    """Return the array module for ``arrays`` (always :mod:`numpy` for now)."""
+    return np
+
+
+def is_grad_enabled() -> bool:
+    """True when layers should keep what their ``backward`` needs."""
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Run forward passes without keeping caches for ``backward``.
+
+    Inference (``cr.predict``, ``evaluate``) runs inside this, so it holds no
+    activations alive and does no gradient work.
+
+    Examples
+    --------
+    >>> import chainrule as cr, numpy as np
+    >>> layer = cr.layers.ReLU()
+    >>> with cr.no_grad():
+    ...     y = layer(np.array([[-1.0, 2.0]]))
+    >>> y.tolist()
+    [[0.0, 2.0]]
+    """
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous

@@ -1,0 +1,47 @@
+"""Numerically stable elementwise and softmax functions.
+
+Each stays finite for inputs of any magnitude: no ``exp`` of a large positive
+number is ever taken.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """sigma(z) = 1 / (1 + exp(-z)), computed as (1 + tanh(z / 2)) / 2.
+
+    The tanh form is the same function and never overflows, for z = +-1e4 too.
+    """
+    y = np.tanh(z * 0.5)
+    y += 1
+    y *= 0.5
+    return y
+
+
+def softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)), stable both ways."""
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def logsumexp(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """log sum_i exp(z_i) along ``axis`` (kept), shifted by the max for stability."""
+    m = z.max(axis=axis, keepdims=True)
+    return m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))
+
+
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """softmax(z)_i = exp(z_i - max z) / sum_j exp(z_j - max z).
+
+    Subtracting the max changes nothing mathematically and keeps exp <= 1.
+    """
+    e = z - z.max(axis=axis, keepdims=True)
+    np.exp(e, out=e)
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """log softmax(z)_i = z_i - logsumexp(z)."""
+    return z - logsumexp(z, axis=axis)

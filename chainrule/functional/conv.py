@@ -1,0 +1,106 @@
+"""Convolution as a matrix product: im2col and its adjoint col2im.
+
+The seeds' multi-channel convolution,
+
+    y[s, oc, i, j] = sum_{ic, i', j'} w[oc, ic, i', j'] x[s, ic, i*S + i', j*S + j'] + b[oc],
+
+becomes one matrix product once every receptive field is laid out as a column:
+``cols[s, (ic, i', j'), (i, j)] = x[s, ic, i*S + i', j*S + j']``, so that
+``y[s] = W.reshape(OC, -1) @ cols[s]``. The gradient with respect to x then is
+col2im of ``W.T @ dy``: each column's entries are added back to the pixels
+they were copied from (the seeds' sum over the outputs a pixel feeds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """floor((size + 2 padding - kernel) / stride) + 1."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _pad(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
+    if ph == 0 and pw == 0:
+        return x
+    n, c, h, w = x.shape
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    xp[:, :, ph : ph + h, pw : pw + w] = x
+    return xp
+
+
+def im2col(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+) -> np.ndarray:
+    """Lay out every receptive field of ``x`` as a column.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    kernel, stride, padding : pairs (height, width)
+
+    Returns
+    -------
+    cols : ndarray, shape (N, C * kH * kW, OH * OW), C-contiguous
+        Row order (c, i', j') matches ``weight.reshape(OC, -1)``; column order
+        (i, j) matches the output image, so ``W @ cols[s]`` is already NCHW.
+    """
+    kh, kw = kernel
+    sh, sw = stride
+    xp = _pad(x, *padding)
+    n, c, h, w = xp.shape
+    oh = (h - kh) // sh + 1
+    ow = (w - kw) // sw + 1
+    s0, s1, s2, s3 = xp.strides
+    # A read-only view (N, C, kH, kW, OH, OW) of the windows; reshape copies it
+    # once into the contiguous column matrix.
+    windows = as_strided(
+        xp,
+        shape=(n, c, kh, kw, oh, ow),
+        strides=(s0, s1, s2, s3, s2 * sh, s3 * sw),
+        writeable=False,
+    )
+    return windows.reshape(n, c * kh * kw, oh * ow)
+
+
+def col2im(
+    dcols: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+) -> np.ndarray:
+    """The adjoint of :func:`im2col`: add each column entry back to its pixel.
+
+    Loops over the kH * kW kernel offsets (never over pixels or samples); each
+    step adds one strided slab, so overlapping windows accumulate correctly.
+
+    Parameters
+    ----------
+    dcols : ndarray, shape (N, C * kH * kW, OH * OW)
+    x_shape : the (N, C, H, W) shape of the unpadded input
+
+    Returns
+    -------
+    dx : ndarray, shape ``x_shape``
+    """
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    sh, sw = stride
+    ph, pw = padding
+    hp, wp = h + 2 * ph, w + 2 * pw
+    oh = (hp - kh) // sh + 1
+    ow = (wp - kw) // sw + 1
+    d = dcols.reshape(n, c, kh, kw, oh, ow)
+    dxp = np.zeros((n, c, hp, wp), dtype=dcols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += d[:, :, i, j]
+    if ph == 0 and pw == 0:
+        return dxp
+    return dxp[:, :, ph : ph + h, pw : pw + w]

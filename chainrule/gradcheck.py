@@ -1,0 +1,314 @@
+"""Finite-difference gradient checks with a report you can act on.
+
+For a module f and a random upstream gradient dy, the scalar
+``s(theta) = sum(f(x; theta) * dy)`` has ds/dtheta equal to what ``backward(dy)``
+adds into each parameter's grad, and ds/dx equal to what it returns. The
+checker compares both with central differences
+
+    ds/dtheta_i ~ (s(theta + eps e_i) - s(theta - eps e_i)) / (2 eps),
+
+element by element for small tensors and along random directions v
+(``<grad, v>`` against ``(s(theta + eps v) - s(theta - eps v)) / (2 eps)``) for
+large ones. It always runs in float64, on a copy of the module, so the model
+you pass is left untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backend import no_grad
+from .losses import Loss
+from .module import Module
+
+
+@dataclass
+class TensorCheck:
+    """The comparison for one tensor (an input or a parameter)."""
+
+    name: str
+    shape: tuple[int, ...]
+    method: str  # "elements" or "directions(k)"
+    worst_index: tuple[int, ...] | int
+    numeric: float
+    analytic: float
+    abs_error: float
+    rel_error: float
+    passed: bool
+
+
+@dataclass
+class GradcheckReport:
+    """Every tensor's check; ``passed`` when all passed."""
+
+    checks: list[TensorCheck] = field(default_factory=list)
+    atol: float = 0.0
+    rtol: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def __str__(self) -> str:
+        header = (
+            "tensor",
+            "shape",
+            "checked",
+            "worst at",
+            "numeric",
+            "analytic",
+            "abs err",
+            "rel err",
+            "",
+        )
+        rows = [header]
+        for c in self.checks:
+            rows.append(
+                (
+                    c.name,
+                    str(c.shape),
+                    c.method,
+                    str(c.worst_index),
+                    f"{c.numeric:.6g}",
+                    f"{c.analytic:.6g}",
+                    f"{c.abs_error:.2e}",
+                    f"{c.rel_error:.2e}",
+                    "ok" if c.passed else "FAIL",
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = [
+            "  ".join(r[i].ljust(widths[i]) for i in range(len(r))).rstrip()
+            for r in rows
+        ]
+        verdict = "passed" if self.passed else "FAILED"
+        lines.append(
+            f"gradient check {verdict} (atol={self.atol:g}, rtol={self.rtol:g})"
+        )
+        return "\n".join(lines)
+
+
+class GradcheckError(AssertionError):
+    """Raised by :func:`gradcheck` on a mismatch; ``.report`` holds the details."""
+
+    def __init__(self, report: GradcheckReport) -> None:
+        self.report = report
+        failed = [c for c in report.checks if not c.passed]
+        worst = max(failed, key=lambda c: c.abs_error)
+        super().__init__(
+            f"gradient check failed for {', '.join(c.name for c in failed)}; worst: "
+            f"{worst.name}[{worst.worst_index}] numeric {worst.numeric:.8g} vs analytic "
+            f"{worst.analytic:.8g} (abs err {worst.abs_error:.2e}, rel err "
+            f"{worst.rel_error:.2e})\n{report}"
+        )
+
+
+def _freeze_dropout(module: Module) -> None:
+    """Fix every Dropout's mask to the one it just drew, so that repeated
+    forward passes compute the same function."""
+    from .layers.dropout import Dropout
+
+    for m in module.modules():
+        if isinstance(m, Dropout) and m.training and m.last_mask is not None:
+            m.mask = m.last_mask
+
+
+def _compare(
+    name, shape, numeric, analytic, method, atol, rtol, index_of
+) -> TensorCheck:
+    numeric = np.asarray(numeric, dtype=np.float64)
+    analytic = np.asarray(analytic, dtype=np.float64)
+    abs_err = np.abs(numeric - analytic)
+    bound = atol + rtol * np.abs(numeric)
+    worst = int(np.argmax(abs_err - bound)) if abs_err.size else 0
+    denom = max(abs(numeric[worst]), abs(analytic[worst]), 1e-300)
+    return TensorCheck(
+        name=name,
+        shape=tuple(shape),
+        method=method,
+        worst_index=index_of(worst),
+        numeric=float(numeric[worst]),
+        analytic=float(analytic[worst]),
+        abs_error=float(abs_err[worst]),
+        rel_error=float(abs_err[worst] / denom),
+        passed=bool(np.all(abs_err <= bound)),
+    )
+
+
+def _check_tensor(
+    name, array, analytic, objective, eps, atol, rtol, max_elements, n_directions, rng
+) -> TensorCheck:
+    """Perturb ``array`` in place (restoring it) and compare with ``analytic``."""
+    flat = array.reshape(-1)  # a view: array is contiguous float64 by construction
+    grad = np.asarray(analytic, dtype=np.float64).reshape(-1)
+    if flat.size <= max_elements:
+        numeric = np.empty(flat.size)
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + eps
+            plus = objective()
+            flat[i] = old - eps
+            minus = objective()
+            flat[i] = old
+            numeric[i] = (plus - minus) / (2 * eps)
+        return _compare(
+            name,
+            array.shape,
+            numeric,
+            grad,
+            "elements",
+            atol,
+            rtol,
+            lambda i: tuple(int(v) for v in np.unravel_index(i, array.shape)),
+        )
+    numeric = np.empty(n_directions)
+    analytic_dir = np.empty(n_directions)
+    saved = flat.copy()
+    for k in range(n_directions):
+        v = rng.standard_normal(flat.size)
+        v /= np.linalg.norm(v)
+        flat[:] = saved + eps * v
+        plus = objective()
+        flat[:] = saved - eps * v
+        minus = objective()
+        flat[:] = saved
+        numeric[k] = (plus - minus) / (2 * eps)
+        analytic_dir[k] = grad @ v
+    return _compare(
+        name,
+        array.shape,
+        numeric,
+        analytic_dir,
+        f"directions({n_directions})",
+        atol,
+        rtol,
+        lambda i: f"dir {i}",
+    )
+
+
+def gradcheck(
+    module: Module,
+    *inputs: np.ndarray,
+    dy=None,
+    eps: float = 1e-6,
+    atol: float = 1e-7,
+    rtol: float = 1e-5,
+    max_elements: int = 400,
+    n_directions: int = 8,
+    seed: int = 0,
+    check_inputs: bool = True,
+    raise_on_failure: bool = True,
+) -> GradcheckReport:
+    """Check a module's backward against central differences, in float64.
+
+    Parameters
+    ----------
+    module : Module
+        A layer or a model. It is copied and the copy converted to float64;
+        Dropout masks are drawn once and then held fixed.
+    *inputs : ndarray
+        The input batch (several arrays for a multi-input graph). Keep ReLU
+        inputs away from 0 and max-pool windows free of ties: at a kink the
+        derivative does not exist and no finite difference can agree.
+    dy : ndarray or tuple, optional
+        The upstream gradient; random normal by default.
+    eps, atol, rtol : float
+        Step and tolerances: an element passes when
+        |numeric - analytic| <= atol + rtol |numeric|.
+    max_elements : int
+        Tensors with more elements are checked along ``n_directions`` random
+        unit directions instead of element by element.
+    seed : int
+        Seeds the random ``dy`` and directions.
+    check_inputs : bool
+        Also check dL/dx for each input.
+    raise_on_failure : bool
+        Raise :class:`GradcheckError` (with the report) on any mismatch.
+
+    Returns
+    -------
+    GradcheckReport
+        One row per tensor: worst index, numeric and analytic values, errors.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> report = cr.gradcheck(cr.layers.Linear(3, 2, rng=0), np.ones((4, 3)))
+    >>> report.passed
+    True
+    """
+    if not isinstance(module, Module):
+        raise TypeError(
+            f"gradcheck: expected a chainrule Module; got {type(module).__name__}."
+        )
+    if not inputs:
+        raise ValueError("gradcheck: pass at least one input array.")
+    rng = np.random.default_rng(seed)
+    m = module.copy().to(np.float64)
+    xs = [np.array(x, dtype=np.float64) for x in inputs]  # own contiguous copies
+
+    m.forward(*xs)
+    _freeze_dropout(m)
+    m.cache = None  # the freezing pass is not the one checked
+    m.zero_grad()
+    y = m.forward(*xs)
+    ys = y if isinstance(y, tuple) else (y,)
+    if dy is None:
+        dys = tuple(rng.standard_normal(v.shape) for v in ys)
+    else:
+        dys = tuple(
+            np.asarray(d, dtype=np.float64)
+            for d in (dy if isinstance(dy, tuple) else (dy,))
+        )
+    dx = m.backward(dys if isinstance(y, tuple) else dys[0])
+    dxs = dx if isinstance(dx, tuple) else (dx,)
+
+    def objective() -> float:
+        with no_grad():
+            out = m.forward(*xs)
+        outs = out if isinstance(out, tuple) else (out,)
+        return float(sum(np.sum(o * d) for o, d in zip(outs, dys)))
+
+    report = GradcheckReport(atol=atol, rtol=rtol)
+    common = (objective, eps, atol, rtol, max_elements, n_directions, rng)
+    if check_inputs:
+        for i, (x, g) in enumerate(zip(xs, dxs)):
+            name = "input" if len(xs) == 1 else f"input[{i}]"
+            report.checks.append(_check_tensor(name, x, g, *common))
+    for name, p in m.named_parameters():
+        report.checks.append(_check_tensor(name, p.data, p.grad, *common))
+    if raise_on_failure and not report.passed:
+        raise GradcheckError(report)
+    return report
+
+
+def gradcheck_loss(
+    loss: Loss,
+    y: np.ndarray,
+    t,
+    sample_weight=None,
+    eps: float = 1e-6,
+    atol: float = 1e-7,
+    rtol: float = 1e-5,
+    raise_on_failure: bool = True,
+) -> GradcheckReport:
+    """Check a loss's ``backward()`` (dL/dy) against central differences in float64."""
+    y = np.array(y, dtype=np.float64)
+    if np.asarray(t).dtype.kind == "f":
+        t = np.asarray(t, dtype=np.float64)
+    loss.forward(y, t, sample_weight)
+    g = loss.backward()
+
+    def objective() -> float:
+        return loss.forward(y, t, sample_weight)
+
+    report = GradcheckReport(atol=atol, rtol=rtol)
+    report.checks.append(
+        _check_tensor("y", y, g, objective, eps, atol, rtol, 10**9, 0, None)
+    )
+    loss.cache = None
+    if raise_on_failure and not report.passed:
+        raise GradcheckError(report)
+    return report

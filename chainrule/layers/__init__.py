@@ -1,0 +1,38 @@
+"""Layers: parameter-owning and stateless building blocks, batch-first, NCHW."""
+
+from .activations import (
+    HardTanh,
+    Identity,
+    LinearActivation,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Step,
+    Tanh,
+)
+from .conv import Conv2D
+from .dropout import Dropout
+from .linear import Linear
+from .merge import Add, Concat
+from .pooling import MaxPool2D
+from .reshape import Flatten
+
+__all__ = [
+    "Add",
+    "Concat",
+    "Conv2D",
+    "Dropout",
+    "Flatten",
+    "HardTanh",
+    "Identity",
+    "Linear",
+    "LinearActivation",
+    "LogSoftmax",
+    "MaxPool2D",
+    "ReLU",
+    "Sigmoid",
+    "Softmax",
+    "Step",
+    "Tanh",
+]

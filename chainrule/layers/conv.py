@@ -1,0 +1,138 @@
+"""2-D convolution over NCHW images, computed as im2col + one matrix product."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import DEFAULT_DTYPE
+from ..functional.conv import col2im, conv_output_size, im2col
+from ..init import check_method, initialize
+from ..module import Module, as_float_array
+from ..parameter import Parameter
+from ..random import get_rng
+from ._checks import pair, positive_int
+
+
+class Conv2D(Module):
+    """The seeds' multi-channel convolution (strictly, a cross-correlation).
+
+    Forward:
+        y[s, oc, i, j] = sum_{ic, i', j'} w[oc, ic, i', j'] x[s, ic, iS + i', jS + j'] + b[oc]
+    Backward (seed 001, "Convolution (Back propagation 1, 2)"):
+        dx[s, ic, iS + i', jS + j'] += sum_oc dy[s, oc, i, j] w[oc, ic, i', j']
+        dw[oc, ic, i', j'] = sum_{s, i, j} dy[s, oc, i, j] x[s, ic, iS + i', jS + j']
+        db[oc] = sum_{s, i, j} dy[s, oc, i, j]
+
+    With ``cols = im2col(x)`` of shape (N, C kH kW, OH OW) and
+    ``W = weight.reshape(OC, -1)`` these are ``y = W @ cols``,
+    ``dW = sum_s dy[s] @ cols[s].T`` and ``dx = col2im(W.T @ dy)``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, stride : int or (int, int)
+    padding : int or (int, int)
+        Zeros added on each side of the height and width.
+    bias : bool
+    rng : numpy.random.Generator or int, optional
+    init : {"he", "he_uniform", "glorot", "glorot_normal", "zeros"}
+
+    Shapes
+    ------
+    x : (N, in_channels, H, W)
+    y : (N, out_channels, OH, OW), OH = (H + 2 pH - kH) // sH + 1, likewise OW
+    weight : (out_channels, in_channels, kH, kW)
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> conv = cr.layers.Conv2D(1, 16, 5, rng=0)
+    >>> conv(np.zeros((2, 1, 28, 28), np.float32)).shape
+    (2, 16, 24, 24)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        bias: bool = True,
+        rng=None,
+        init: str = "he",
+    ) -> None:
+        super().__init__()
+        self.in_channels = positive_int("Conv2D", "in_channels", in_channels)
+        self.out_channels = positive_int("Conv2D", "out_channels", out_channels)
+        self.kernel_size = pair("Conv2D", "kernel_size", kernel_size)
+        self.stride = pair("Conv2D", "stride", stride)
+        self.padding = pair("Conv2D", "padding", padding, minimum=0)
+        self.init = check_method("Conv2D", init)
+        shape = (out_channels, in_channels, *self.kernel_size)
+        self.weight = Parameter(np.empty(shape, DEFAULT_DTYPE))
+        self.bias = Parameter(np.empty(out_channels, DEFAULT_DTYPE)) if bias else None
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng=None) -> None:
+        rng = get_rng(rng)
+        dtype = self.weight.dtype
+        self.weight.data = initialize(self.weight.shape, self.init, rng, dtype)
+        self.weight.grad = np.zeros_like(self.weight.data)
+        if self.bias is not None:
+            self.bias.data = np.zeros(self.out_channels, dtype)
+            self.bias.grad = np.zeros_like(self.bias.data)
+
+    def _check_input(self, x: np.ndarray) -> tuple[int, int]:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"{self!r}: input must have shape (batch, {self.in_channels}, height, "
+                f"width); got {x.shape}."
+            )
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        oh = conv_output_size(x.shape[2], kh, sh, ph)
+        ow = conv_output_size(x.shape[3], kw, sw, pw)
+        if oh < 1 or ow < 1:
+            raise ValueError(
+                f"{self!r}: input of {x.shape[2]}x{x.shape[3]} pixels is smaller than "
+                f"the {kh}x{kw} kernel with padding {self.padding}."
+            )
+        return oh, ow
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        w = self.weight.data
+        x = as_float_array(self, x, w.dtype)
+        oh, ow = self._check_input(x)
+        cols = im2col(x, self.kernel_size, self.stride, self.padding)
+        # (OC, CkHkW) @ (N, CkHkW, OH OW) -> (N, OC, OH OW): NCHW with no transpose.
+        y = np.matmul(w.reshape(self.out_channels, -1), cols)
+        if self.bias is not None:
+            y += self.bias.data[:, None]
+        self._keep((cols, x.shape))
+        return y.reshape(x.shape[0], self.out_channels, oh, ow)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        cols, x_shape = self._take_cache()
+        n = dy.shape[0]
+        dy3 = dy.reshape(n, self.out_channels, -1)
+        # sum_s dy[s] @ cols[s].T as one product over the (s, pixel) axis pair.
+        self.weight.grad += np.tensordot(dy3, cols, axes=([0, 2], [0, 2])).reshape(
+            self.weight.shape
+        )
+        if self.bias is not None:
+            self.bias.grad += dy3.sum(axis=(0, 2))
+        if self.skip_input_grad:
+            return None
+        w2 = self.weight.data.reshape(self.out_channels, -1)
+        dcols = np.matmul(w2.T, dy3)
+        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding)
+
+    def get_config(self) -> dict:
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "padding": self.padding,
+            "bias": self.bias is not None,
+        }

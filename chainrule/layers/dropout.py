@@ -1,0 +1,88 @@
+"""Inverted dropout."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..module import Module
+from ..random import get_rng
+from ._checks import probability
+
+
+class Dropout(Module):
+    """Zero each value with probability ``p`` in training; identity in eval mode.
+
+    Forward (training):  m ~ Bernoulli(1 - p);  y = x * m / (1 - p)
+    Forward (eval):      y = x
+    Backward:            dx = dy * m / (1 - p)
+
+    Scaling by 1/(1 - p) during training ("inverted" dropout) keeps the expected
+    activation unchanged, so nothing needs rescaling at inference.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Probability of dropping a value.
+    rng : numpy.random.Generator or int, optional
+        Source of the masks; defaults to the generator of ``cr.seed``, read at
+        each forward so that a seed set later still takes effect.
+
+    Attributes
+    ----------
+    mask : ndarray of bool or None
+        Set it to fix the mask (tests, gradient checks): every training forward
+        then uses it instead of drawing one. Its shape must match the input's.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> d = cr.layers.Dropout(0.5)
+    >>> d.mask = np.array([[True, False]])
+    >>> d(np.array([[1.0, 1.0]])).tolist()
+    [[2.0, 0.0]]
+    """
+
+    def __init__(self, p: float = 0.5, rng=None) -> None:
+        super().__init__()
+        self.p = probability("Dropout", "p", p)
+        self.rng = None if rng is None else get_rng(rng)
+        self.mask: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not self.training or self.p == 0.0:
+            self._keep(_IDENTITY)
+            return x
+        if self.mask is not None:
+            if self.mask.shape != x.shape:
+                raise ValueError(
+                    f"{self!r}: the fixed mask has shape {self.mask.shape} but the "
+                    f"input has shape {x.shape}."
+                )
+            keep = self.mask
+        else:
+            keep = get_rng(self.rng).random(x.shape, dtype=np.float32) >= self.p
+        scale = np.asarray(1.0 / (1.0 - self.p), dtype=x.dtype)
+        # One multiplier array for forward and backward: m / (1 - p).
+        factor = keep * scale
+        self._keep((keep, factor))
+        return x * factor
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        cache = self._take_cache()
+        if cache is _IDENTITY:
+            return dy
+        return dy * cache[1]
+
+    @property
+    def last_mask(self) -> np.ndarray | None:
+        """The keep-mask of the last training forward (while its cache lives)."""
+        if isinstance(self.cache, tuple):
+            return self.cache[0]
+        return None
+
+    def get_config(self) -> dict:
+        return {"p": self.p}
+
+
+# A marker cache: the forward was the identity, so is the backward.
+_IDENTITY = ("identity",)

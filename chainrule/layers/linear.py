@@ -1,0 +1,106 @@
+"""Linear (fully connected) layer: y = x W^T + b."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import DEFAULT_DTYPE
+from ..init import check_method, initialize
+from ..module import Module, as_float_array
+from ..parameter import Parameter
+from ..random import get_rng
+from ._checks import positive_int
+
+
+class Linear(Module):
+    """A fully connected layer, the seeds' y_i = sum_j W_ij x_j + b_i.
+
+    Forward:  y = x @ weight.T + bias
+    Backward: dx = dy @ weight;  dweight += dy.T @ x;  dbias += dy.sum(axis=0)
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of each input and output sample.
+    bias : bool
+        Whether to add the bias unit's weights ``b`` (the seeds' bias neuron).
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights; defaults to the generator of ``cr.seed``.
+    init : {"he", "he_uniform", "glorot", "glorot_normal", "zeros"}
+        Weight initialisation; "he" (default) suits ReLU, "glorot" sigmoid/tanh.
+        The bias starts at zero.
+
+    Shapes
+    ------
+    x : (N, in_features), or (N, ..., in_features)
+    y : (N, out_features), or (N, ..., out_features)
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> layer = cr.layers.Linear(3, 2, rng=0)
+    >>> layer(np.ones((4, 3), dtype=np.float32)).shape
+    (4, 2)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        rng=None,
+        init: str = "he",
+    ) -> None:
+        super().__init__()
+        self.in_features = positive_int("Linear", "in_features", in_features)
+        self.out_features = positive_int("Linear", "out_features", out_features)
+        self.init = check_method("Linear", init)
+        self.weight = Parameter(np.empty((out_features, in_features), DEFAULT_DTYPE))
+        self.bias = Parameter(np.empty(out_features, DEFAULT_DTYPE)) if bias else None
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng=None) -> None:
+        rng = get_rng(rng)
+        dtype = self.weight.dtype
+        self.weight.data = initialize(self.weight.shape, self.init, rng, dtype)
+        self.weight.grad = np.zeros_like(self.weight.data)
+        if self.bias is not None:
+            self.bias.data = np.zeros(self.out_features, dtype)
+            self.bias.grad = np.zeros_like(self.bias.data)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        w = self.weight.data
+        x = as_float_array(self, x, w.dtype)
+        if x.ndim < 2 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"{self!r}: input must have shape (batch, {self.in_features}); got "
+                f"{x.shape}."
+                + (
+                    " A single sample needs a batch axis: x[None]."
+                    if x.ndim == 1
+                    else ""
+                )
+            )
+        x2 = x.reshape(-1, self.in_features)
+        y = x2 @ w.T
+        if self.bias is not None:
+            y += self.bias.data
+        self._keep((x2, x.shape))
+        return y.reshape(*x.shape[:-1], self.out_features)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        x2, x_shape = self._take_cache()
+        dy2 = dy.reshape(-1, self.out_features)
+        self.weight.grad += dy2.T @ x2
+        if self.bias is not None:
+            self.bias.grad += dy2.sum(axis=0)
+        if self.skip_input_grad:
+            return None
+        return (dy2 @ self.weight.data).reshape(x_shape)
+
+    def get_config(self) -> dict:
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+        }

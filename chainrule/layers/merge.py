@@ -1,0 +1,72 @@
+"""Layers that merge several inputs, for graph models."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..module import Module
+
+
+class Add(Module):
+    """Elementwise sum of its inputs (a skip connection's merge).
+
+    Forward:  y = x_1 + x_2 + ... + x_k
+    Backward: dx_i = dy for every i (each input's partial derivative is 1)
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> cr.layers.Add()(np.ones((1, 2)), np.ones((1, 2))).tolist()
+    [[2.0, 2.0]]
+    """
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        if len(xs) < 2:
+            raise ValueError(f"{self!r}: needs at least 2 inputs; got {len(xs)}.")
+        shapes = {x.shape for x in xs}
+        if len(shapes) != 1:
+            raise ValueError(
+                f"{self!r}: all inputs must have the same shape; got "
+                f"{', '.join(str(x.shape) for x in xs)}."
+            )
+        y = xs[0] + xs[1]
+        for x in xs[2:]:
+            y += x
+        self._keep(len(xs))
+        return y
+
+    def backward(self, dy: np.ndarray) -> tuple[np.ndarray, ...]:
+        return (dy,) * self._take_cache()
+
+
+class Concat(Module):
+    """Join inputs along ``axis`` (1, the features or channels, by default).
+
+    Forward:  y = [x_1, x_2, ..., x_k] along axis
+    Backward: dx_i = the slice of dy that x_i filled
+    """
+
+    def __init__(self, axis: int = 1) -> None:
+        super().__init__()
+        if int(axis) == 0:
+            raise ValueError(f"Concat: axis must not be the batch axis 0; got {axis}.")
+        self.axis = int(axis)
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        if len(xs) < 2:
+            raise ValueError(f"{self!r}: needs at least 2 inputs; got {len(xs)}.")
+        try:
+            y = np.concatenate(xs, axis=self.axis)
+        except (ValueError, np.exceptions.AxisError) as exc:
+            raise ValueError(
+                f"{self!r}: inputs must match on every axis but {self.axis}; got "
+                f"{', '.join(str(x.shape) for x in xs)}."
+            ) from exc
+        self._keep(np.cumsum([x.shape[self.axis] for x in xs])[:-1])
+        return y
+
+    def backward(self, dy: np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(np.split(dy, self._take_cache(), axis=self.axis))
+
+    def get_config(self) -> dict:
+        return {"axis": self.axis}

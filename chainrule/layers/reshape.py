@@ -1,0 +1,32 @@
+"""Flatten: (N, C, H, W) -> (N, C*H*W), the bridge from convolutions to Linear."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..module import Module
+
+
+class Flatten(Module):
+    """Keep the batch axis, merge the rest.
+
+    Forward:  y = x.reshape(N, -1)
+    Backward: dx = dy.reshape(x.shape)
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> cr.layers.Flatten()(np.zeros((2, 16, 12, 12))).shape
+    (2, 2304)
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not isinstance(x, np.ndarray) or x.ndim < 1:
+            raise ValueError(
+                f"{self!r}: input must have a batch axis; got {np.shape(x)}."
+            )
+        self._keep(x.shape)
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return dy.reshape(self._take_cache())

@@ -1,0 +1,332 @@
+"""Losses derived from maximum likelihood (seed 000), each with its gradient.
+
+Every loss averages over the N samples of the batch (except SSE, a plain
+sum), so that the learning rate does not depend on the batch size. With
+``sample_weight`` w, the average becomes L = (1/N) sum_i w_i l_i.
+
+``forward(y, t)`` returns the loss as a float and keeps what ``backward()``
+needs; ``backward()`` returns dL/dy with the shape and dtype of y.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .functional.activations import log_softmax, sigmoid, softmax, softplus
+
+
+class Loss:
+    """Base class: ``forward(y, t, sample_weight=None) -> float``, ``backward() -> dL/dy``."""
+
+    def __init__(self) -> None:
+        self.cache = None
+
+    def __call__(self, y, t, sample_weight=None) -> float:
+        return self.forward(y, t, sample_weight)
+
+    def forward(self, y, t, sample_weight=None) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _take_cache(self):
+        cache = self.cache
+        if cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__}: backward() needs a forward() first; each "
+                "forward() allows one backward()."
+            )
+        self.cache = None
+        return cache
+
+    # -- checks shared by the losses ------------------------------------------
+    def _prediction(self, y) -> np.ndarray:
+        y = np.asarray(y)
+        if y.dtype.kind != "f":
+            y = y.astype(np.float32)
+        if y.ndim < 1 or y.shape[0] == 0:
+            raise ValueError(
+                f"{type(self).__name__}: predictions must have a batch axis with at "
+                f"least one sample; got shape {y.shape}."
+            )
+        return y
+
+    def _weights(self, sample_weight, n: int, dtype) -> np.ndarray | None:
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight, dtype=dtype)
+        if w.shape != (n,):
+            raise ValueError(
+                f"{type(self).__name__}: sample_weight must have shape ({n},); got {w.shape}."
+            )
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError(
+                f"{type(self).__name__}: sample_weight must be finite and non-negative."
+            )
+        return w
+
+    def _same_shape_target(self, y: np.ndarray, t) -> np.ndarray:
+        t = np.asarray(t)
+        if t.dtype.kind not in "fiub":
+            raise TypeError(
+                f"{type(self).__name__}: targets must be numeric; got {t.dtype}."
+            )
+        if t.shape != y.shape and t.size == y.size and t.shape[:1] == y.shape[:1]:
+            t = t.reshape(y.shape)  # (N,) targets for an (N, 1) output
+        if t.shape != y.shape:
+            raise ValueError(
+                f"{type(self).__name__}: targets must have the predictions' shape "
+                f"{y.shape}; got {t.shape}."
+            )
+        return t.astype(y.dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _per_sample(v: np.ndarray) -> np.ndarray:
+    """Sum every axis but the batch axis."""
+    return v.reshape(v.shape[0], -1).sum(axis=1)
+
+
+def _reduce(per_sample: np.ndarray, w: np.ndarray | None) -> float:
+    if w is not None:
+        per_sample = per_sample * w
+    return float(per_sample.sum(dtype=np.float64) / per_sample.shape[0])
+
+
+def _scale(n: int, w: np.ndarray | None, ndim: int, dtype) -> np.ndarray:
+    """The factor w_i / N broadcast over sample i's entries (or the scalar 1/N)."""
+    if w is None:
+        return np.asarray(1.0 / n, dtype=dtype)
+    return (w / n).astype(dtype).reshape(n, *([1] * (ndim - 1)))
+
+
+class MSE(Loss):
+    """Mean squared error with the seeds' 1/2: L = 1/(2N) sum_i ||t_i - y_i||^2.
+
+    Backward: dL/dy = (y - t) / N
+
+    The 1/2 cancels the 2 of the derivative. Minimising it is maximum
+    likelihood under Gaussian noise of fixed variance (seed 000).
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> loss = cr.losses.MSE()
+    >>> loss(np.array([[1.0], [3.0]]), np.array([[0.0], [1.0]]))
+    1.25
+    """
+
+    def forward(self, y, t, sample_weight=None) -> float:
+        y = self._prediction(y)
+        t = self._same_shape_target(y, t)
+        w = self._weights(sample_weight, y.shape[0], y.dtype)
+        diff = y - t
+        self.cache = (diff, w)
+        return 0.5 * _reduce(_per_sample(diff * diff), w)
+
+    def backward(self) -> np.ndarray:
+        diff, w = self._take_cache()
+        return diff * _scale(diff.shape[0], w, diff.ndim, diff.dtype)
+
+
+class SSE(Loss):
+    """Sum of squared errors (residual sum of squares): L = sum_i ||t_i - y_i||^2.
+
+    Backward: dL/dy = 2 (y - t)
+    Not averaged: the gradient grows with the batch. With sample weights,
+    L = sum_i w_i ||t_i - y_i||^2.
+    """
+
+    def forward(self, y, t, sample_weight=None) -> float:
+        y = self._prediction(y)
+        t = self._same_shape_target(y, t)
+        w = self._weights(sample_weight, y.shape[0], y.dtype)
+        diff = y - t
+        self.cache = (diff, w)
+        return _reduce(_per_sample(diff * diff), w) * y.shape[0]
+
+    def backward(self) -> np.ndarray:
+        diff, w = self._take_cache()
+        n = diff.shape[0]
+        return 2 * diff * _scale(n, w, diff.ndim, diff.dtype) * n
+
+
+class BinaryCrossEntropy(Loss):
+    """L = -1/N sum_i sum_j [t log y + (1 - t) log(1 - y)]: the negative
+    log-likelihood of independent Bernoulli outputs (seed 000).
+
+    Backward (probabilities): dL/dy = (y - t) / (y (1 - y)) / N
+    Backward (``from_logits=True``, y = z the pre-sigmoid value):
+              dL/dz = (sigma(z) - t) / N, computed from
+              l = max(z, 0) - t z + log(1 + exp(-|z|)), stable for any z.
+
+    Parameters
+    ----------
+    from_logits : bool
+        Take pre-sigmoid values instead of probabilities. Prefer it: it is
+        stable where a saturated sigmoid would give log(0).
+    eps : float
+        With probabilities, y is clipped to [eps, 1 - eps] so that a confident
+        wrong answer costs a large finite loss instead of inf.
+    """
+
+    def __init__(self, from_logits: bool = False, eps: float = 1e-7) -> None:
+        super().__init__()
+        self.from_logits = bool(from_logits)
+        self.eps = float(eps)
+
+    def forward(self, y, t, sample_weight=None) -> float:
+        y = self._prediction(y)
+        t = self._same_shape_target(y, t)
+        if np.any((t < 0) | (t > 1)) or np.any(np.isnan(t)):
+            raise ValueError("BinaryCrossEntropy: targets must be in [0, 1].")
+        w = self._weights(sample_weight, y.shape[0], y.dtype)
+        if self.from_logits:
+            per = softplus(y) - t * y
+            self.cache = ("logits", y, t, w)
+        else:
+            if np.any(np.isnan(y)) or np.any((y < 0) | (y > 1)):
+                bad = y[np.isnan(y) | (y < 0) | (y > 1)].flat[0]
+                raise ValueError(
+                    "BinaryCrossEntropy: predictions must be probabilities in [0, 1]; "
+                    f"got {bad}. Pass from_logits=True for pre-sigmoid values."
+                )
+            yc = np.clip(y, self.eps, 1 - self.eps)
+            per = -(t * np.log(yc) + (1 - t) * np.log1p(-yc))
+            self.cache = ("probs", yc, t, w)
+        return _reduce(_per_sample(per), w)
+
+    def backward(self) -> np.ndarray:
+        kind, y, t, w = self._take_cache()
+        scale = _scale(y.shape[0], w, y.ndim, y.dtype)
+        if kind == "logits":
+            return (sigmoid(y) - t) * scale
+        return (y - t) / (y * (1 - y)) * scale
+
+    def __repr__(self) -> str:
+        return f"BinaryCrossEntropy(from_logits={self.from_logits})"
+
+
+def _check_labels(owner: str, t, n: int, k: int) -> np.ndarray:
+    """Integer class labels in [0, k) for n samples."""
+    t = np.asarray(t)
+    if t.shape != (n,):
+        raise ValueError(
+            f"{owner}: integer targets must have shape ({n},) for {n} predictions; "
+            f"got {t.shape}."
+        )
+    if t.dtype.kind == "f":
+        if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
+            i = int(np.flatnonzero(~np.isfinite(t) | (t != np.round(t)))[0])
+            raise ValueError(
+                f"{owner}: target labels must be integers; got {t[i]} at row {i}."
+            )
+        t = t.astype(np.int64)
+    elif t.dtype.kind not in "iu":
+        raise TypeError(
+            f"{owner}: target labels must be integers; got dtype {t.dtype}."
+        )
+    bad = (t < 0) | (t >= k)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{owner}: target labels must be integers in [0, {k}); got {t[i]} at row {i}."
+        )
+    return t
+
+
+class CrossEntropy(Loss):
+    """Softmax and categorical cross-entropy fused, on logits z.
+
+    L = -1/N sum_i sum_k t_ik log softmax(z_i)_k
+      = 1/N sum_i (logsumexp(z_i) - z_i,t_i)        for integer labels t_i
+    Backward: dL/dz = (softmax(z) - t) / N, the seeds' "o - y".
+
+    Parameters
+    ----------
+    (none) Targets are integer labels of shape (N,) or probability rows of
+    shape (N, K) (one-hot or soft labels).
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> loss = cr.losses.CrossEntropy()
+    >>> round(loss(np.zeros((1, 4)), np.array([2])), 4)  # log 4
+    1.3863
+    """
+
+    def forward(self, y, t, sample_weight=None) -> float:
+        z = self._prediction(y)
+        if z.ndim != 2:
+            raise ValueError(
+                f"CrossEntropy: logits must have shape (batch, classes); got {z.shape}."
+            )
+        n, k = z.shape
+        w = self._weights(sample_weight, n, z.dtype)
+        t_arr = np.asarray(t)
+        p = softmax(z)
+        if t_arr.ndim == 2:
+            if t_arr.shape != z.shape:
+                raise ValueError(
+                    f"CrossEntropy: probability targets must have shape {z.shape}; "
+                    f"got {t_arr.shape}."
+                )
+            t_arr = t_arr.astype(z.dtype, copy=False)
+            per = -(t_arr * log_softmax(z)).sum(axis=1)
+            self.cache = (p, t_arr, w)
+        else:
+            labels = _check_labels("CrossEntropy", t_arr, n, k)
+            rows = np.arange(n)
+            # -log p_t; p_t >= tiny by construction, but guard against exact 0.
+            per = -np.log(np.maximum(p[rows, labels], np.finfo(z.dtype).tiny))
+            self.cache = (p, labels, w)
+        return _reduce(per, w)
+
+    def backward(self) -> np.ndarray:
+        p, t, w = self._take_cache()
+        n = p.shape[0]
+        g = p  # softmax(z) - t, built in the softmax buffer
+        if t.ndim == 2:
+            g -= t
+        else:
+            g[np.arange(n), t] -= 1
+        g *= _scale(n, w, 2, g.dtype)
+        return g
+
+
+class NLL(Loss):
+    """Negative log-likelihood of integer labels from log-probabilities.
+
+    L = -1/N sum_i y_i,t_i   where y = log p (the output of LogSoftmax)
+    Backward: dL/dy_ik = -1/N if k = t_i else 0
+
+    The seeds' NLL(p, t) = -log p_t, applied to log p so that the log is
+    never taken of a rounded-to-zero probability.
+    """
+
+    def forward(self, y, t, sample_weight=None) -> float:
+        y = self._prediction(y)
+        if y.ndim != 2:
+            raise ValueError(
+                f"NLL: log-probabilities must have shape (batch, classes); got {y.shape}."
+            )
+        n, k = y.shape
+        labels = _check_labels("NLL", t, n, k)
+        w = self._weights(sample_weight, n, y.dtype)
+        per = -y[np.arange(n), labels]
+        self.cache = (y.shape, y.dtype, labels, w)
+        return _reduce(per, w)
+
+    def backward(self) -> np.ndarray:
+        shape, dtype, labels, w = self._take_cache()
+        n = shape[0]
+        g = np.zeros(shape, dtype=dtype)
+        g[np.arange(n), labels] = -1
+        g *= _scale(n, w, 2, dtype)
+        return g
+
+
+__all__ = ["BinaryCrossEntropy", "CrossEntropy", "Loss", "MSE", "NLL", "SSE"]

@@ -1,0 +1,125 @@
+"""Sequential: a chain of layers, the seeds' feed-forward network."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..module import Module
+
+
+class Sequential(Module):
+    """Layers applied one after another: y = f_L(... f_2(f_1(x))).
+
+    Backward runs the chain rule from the end: dy_L = dL/dy, then
+    dy_{l-1} = f_l.backward(dy_l) down to dL/dx, each layer adding its
+    parameter gradients on the way (seed 003's "running product of derivatives").
+
+    Parameters
+    ----------
+    *layers : Module
+        Parameters are named by position: ``0.weight``, ``0.bias``, ``2.weight``...
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> net = cr.Sequential(cr.layers.Linear(4, 8, rng=0), cr.layers.ReLU(),
+    ...                     cr.layers.Linear(8, 3, rng=1))
+    >>> y = net(np.ones((2, 4), np.float32))
+    >>> dx = net.backward(np.ones_like(y))
+    >>> [name for name, _ in net.named_parameters()]
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(
+                    f"Sequential: layer {i} must be a chainrule Module; got "
+                    f"{type(layer).__name__}."
+                    + (
+                        " Did you pass the class instead of an instance?"
+                        if isinstance(layer, type)
+                        else ""
+                    )
+                )
+        self.layers = list(layers)
+        self.input_shape: tuple[int, ...] | None = None
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        return ((str(i), layer) for i, layer in enumerate(self.layers))
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+    def append(self, layer: Module) -> Sequential:
+        if not isinstance(layer, Module):
+            raise TypeError(
+                f"Sequential.append: expected a Module; got {type(layer).__name__}."
+            )
+        self.layers.append(layer)
+        return self
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not self.layers:
+            raise RuntimeError("Sequential: the model has no layers.")
+        self.input_shape = tuple(np.shape(x)[1:])
+        # A layer object listed twice shares weights; each use needs its own
+        # cache, so they are collected here instead of left on the layer.
+        caches = []
+        for layer in self.layers:
+            x = layer.forward(x)
+            caches.append(layer.cache)
+        self._keep(caches)
+        return x
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Propagate ``dy = dL/dy`` to every layer; return dL/dx.
+
+        With ``input_grad=False`` the first layer skips computing dL/dx (nobody
+        needs the data's gradient during training) and None is returned.
+        """
+        caches = self._take_cache()
+        first = self.layers[0]
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            layer.cache = caches[i]
+            layer.output_grad = dy
+            if i == 0 and not input_grad:
+                first.skip_input_grad = True
+                try:
+                    dy = layer.backward(dy)
+                finally:
+                    first.skip_input_grad = False
+            else:
+                dy = layer.backward(dy)
+        return dy
+
+    def deltas(self) -> list[tuple[str, np.ndarray | None]]:
+        """dL/dy of every layer's output from the last backward (the seeds' deltas)."""
+        return [
+            (f"{i}:{type(m).__name__}", m.output_grad)
+            for i, m in enumerate(self.layers)
+        ]
+
+    def summary(self, input_shape=None) -> str:
+        """A table of layers, output shapes and parameter counts (see ``cr.summary``)."""
+        from .summary import summary
+
+        return summary(self, input_shape)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}("]
+        for i, layer in enumerate(self.layers):
+            inner = repr(layer).replace("\n", "\n  ")
+            lines.append(f"  ({i}): {inner}")
+        lines.append(")")
+        return "\n".join(lines)

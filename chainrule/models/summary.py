@@ -1,0 +1,139 @@
+"""Looking at a model: a Keras-style summary table and Graphviz DOT text."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..module import Module
+
+
+def _sequential_shapes(model, input_shape) -> list[tuple[int, ...]]:
+    from ..layers import Conv2D, Linear
+
+    if input_shape is None:
+        input_shape = model.input_shape
+    if input_shape is None and model.layers and isinstance(model.layers[0], Linear):
+        input_shape = (model.layers[0].in_features,)
+    if input_shape is None:
+        first = model.layers[0] if model.layers else None
+        hint = " (batch, C, H, W) images" if isinstance(first, Conv2D) else ""
+        raise ValueError(
+            f"summary: input_shape is needed for this model{hint}; pass it, e.g. "
+            "summary(input_shape=(1, 28, 28)), or run one forward pass first."
+        )
+    shapes = []
+    shape = tuple(input_shape)
+    for layer in model.layers:
+        shape = layer.output_shape(shape)
+        shapes.append(shape)
+    return shapes
+
+
+def summary(model: Module, input_shape=None) -> str:
+    """A table of layers, output shapes and parameter counts.
+
+    Parameters
+    ----------
+    model : Sequential or Graph
+    input_shape : tuple of int, optional
+        One sample's shape (no batch axis). Not needed for a Graph, nor for a
+        Sequential that starts with Linear or has seen a forward pass.
+
+    Returns
+    -------
+    str
+        Print it.
+    """
+    from .graph import Graph
+
+    rows = []
+    if isinstance(model, Graph):
+        for node in model.order:
+            if node.is_input:
+                rows.append(("input", "Input", node.shape, 0))
+            else:
+                name = model.layer_name(node.layer)
+                n = sum(p.size for _, p in node.layer.own_parameters())
+                rows.append((name, type(node.layer).__name__, node.shape, n))
+    else:
+        shapes = _sequential_shapes(model, input_shape)
+        for i, (layer, shape) in enumerate(zip(model.layers, shapes)):
+            rows.append((str(i), type(layer).__name__, shape, layer.num_parameters()))
+    header = ("name", "layer", "output shape", "params")
+    cells = [header] + [
+        (r[0], r[1], "(N, " + ", ".join(map(str, r[2])) + ")", f"{r[3]:,}")
+        for r in rows
+    ]
+    widths = [max(len(c[i]) for c in cells) for i in range(4)]
+
+    def fmt(c):
+        return "  ".join(
+            (c[i].rjust(widths[i]) if i == 3 else c[i].ljust(widths[i]))
+            for i in range(4)
+        ).rstrip()
+
+    rule = "-" * len(fmt(header))
+    total = model.num_parameters()
+    lines = [fmt(header), rule] + [fmt(c) for c in cells[1:]] + [rule]
+    lines.append(f"Total parameters: {total:,}")
+    return "\n".join(lines)
+
+
+def _grad_norm_label(layer: Module) -> str:
+    parts = []
+    for name, p in layer.own_parameters():
+        parts.append(f"|d{name}|={float(np.linalg.norm(p.grad)):.3g}")
+    if layer.output_grad is not None:
+        parts.append(f"|dy|={float(np.linalg.norm(layer.output_grad)):.3g}")
+    return "\\n".join(parts)
+
+
+def to_dot(model: Module, input_shape=None) -> str:
+    """The model as Graphviz DOT text: one box per layer with its output shape,
+    and, after a backward pass, the norms of its parameter and output gradients.
+
+    Render with ``dot -Tpng model.dot -o model.png``.
+    """
+    from .graph import Graph
+
+    out = ["digraph model {", '  rankdir=TB; node [shape=box, fontname="monospace"];']
+    if isinstance(model, Graph):
+        for node in model.order:
+            if node.is_input:
+                label = f"Input\\n{node.shape}"
+            else:
+                name = model.layer_name(node.layer)
+                label = f"{name}: {type(node.layer).__name__}\\n{node.shape}"
+                if node.output_grad is not None:
+                    g = float(np.linalg.norm(node.output_grad))
+                    params = [
+                        f"|d{k}|={float(np.linalg.norm(p.grad)):.3g}"
+                        for k, p in node.layer.own_parameters()
+                    ]
+                    label += "\\n" + "\\n".join([*params, f"|dy|={g:.3g}"])
+            out.append(f'  n{node.id} [label="{label}"];')
+        for node in model.order:
+            for p in node.parents:
+                out.append(f"  n{p.id} -> n{node.id};")
+        for i, node in enumerate(model.outputs):
+            out.append(f'  out{i} [label="output {i}", shape=ellipse];')
+            out.append(f"  n{node.id} -> out{i};")
+    else:
+        try:
+            shapes = _sequential_shapes(model, input_shape)
+        except ValueError:
+            shapes = [None] * len(model.layers)
+        out.append('  input [label="input", shape=ellipse];')
+        prev = "input"
+        for i, (layer, shape) in enumerate(zip(model.layers, shapes)):
+            label = f"{i}: {type(layer).__name__}"
+            if shape is not None:
+                label += f"\\n{shape}"
+            grads = _grad_norm_label(layer)
+            if grads:
+                label += "\\n" + grads
+            out.append(f'  l{i} [label="{label}"];')
+            out.append(f"  {prev} -> l{i};")
+            prev = f"l{i}"
+    out.append("}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,248 @@
+"""Module: the base of every layer and model.
+
+A module has a ``forward`` that computes ``y`` from ``x`` and keeps in
+``self.cache`` exactly what its ``backward`` will need, and a ``backward`` that
+takes ``dy = dL/dy``, *adds* the parameter gradients into each ``Parameter.grad``
+and returns ``dx = dL/dx``. That pair is one node of the computational graph of
+seed 002; the models chain them.
+
+The cache is consumed by ``backward``: calling ``backward`` twice after one
+``forward`` raises, rather than silently counting a gradient twice.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+
+import numpy as np
+
+from .backend import is_grad_enabled
+from .parameter import Parameter
+
+
+class Module:
+    """Base class of layers and models.
+
+    Subclasses implement ``forward(x) -> y`` and ``backward(dy) -> dx`` and keep
+    their trainable arrays as :class:`Parameter` attributes, which
+    ``named_parameters`` finds in the order they were assigned.
+
+    Attributes
+    ----------
+    training : bool
+        True in training mode (the default); ``eval()`` sets it False, which
+        turns Dropout into the identity.
+    cache : object or None
+        What ``forward`` kept for ``backward``; None once ``backward`` used it.
+    output_grad : ndarray or None
+        Set by the containing model during ``backward``: dL/dy for this layer's
+        output, the seeds' "delta". Read it to see where gradients vanish.
+    name : str or None
+        An optional name, used by graph models to name parameters.
+    """
+
+    def __init__(self) -> None:
+        self.training = True
+        self.cache = None
+        self.output_grad = None
+        self.name: str | None = None
+        # Set by a container for its first layer when nobody needs dL/dx
+        # (the data's gradient): layers that can skip that GEMM then return None.
+        self.skip_input_grad = False
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, *inputs):
+        if inputs and not isinstance(inputs[0], np.ndarray):
+            from .models.graph import Node  # local: models import this module
+
+            if any(isinstance(x, Node) for x in inputs):
+                return Node.from_call(self, inputs)
+        return self.forward(*inputs)
+
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward().")
+
+    def backward(self, dy):
+        raise NotImplementedError(f"{type(self).__name__} does not define backward().")
+
+    def _keep(self, cache) -> None:
+        """Keep ``cache`` for backward, unless inside ``cr.no_grad()``."""
+        self.cache = cache if is_grad_enabled() else None
+
+    def _take_cache(self):
+        """Hand the forward cache to backward, once."""
+        cache = self.cache
+        if cache is None:
+            raise RuntimeError(
+                f"{self!r}: backward() needs a forward() first; each forward() "
+                "allows one backward(), and forward() under cr.no_grad() keeps "
+                "nothing for it."
+            )
+        self.cache = None
+        return cache
+
+    # --------------------------------------------------------------- structure
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules with their names (none for a plain layer)."""
+        return iter(())
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every sub-module, each once, depth first."""
+        seen: set[int] = set()
+        stack: list[Module] = [self]
+        while stack:
+            m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield m
+            stack.extend(reversed([c for _, c in m.named_children()]))
+
+    def own_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """This module's own parameters (not its children's), in definition order."""
+        for key, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield key, value
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with a stable dotted name such as ``0.weight``.
+
+        A parameter shared by several layers is listed once, under its first name.
+        """
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            pre, m = stack.pop()
+            for key, p in m.own_parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield pre + key, p
+            children = [(f"{pre}{n}.", c) for n, c in m.named_children()]
+            stack.extend(reversed(children))
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def to(self, dtype) -> Module:
+        """Convert every parameter to ``dtype`` (float32 default; float64 for
+        checks) and return the module."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(
+                f"{type(self).__name__}.to: dtype must be a float type; got {dtype}."
+            )
+        for p in self.parameters():
+            p.to(dtype)
+        return self
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        """The dtype of the parameters (None for a module without any)."""
+        for p in self.parameters():
+            return p.dtype
+        return None
+
+    def copy(self) -> Module:
+        """A deep copy: same structure and values, no shared arrays."""
+        return copy.deepcopy(self)
+
+    # ------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter array, keyed by its ``named_parameters`` name."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(
+        self, state: dict[str, np.ndarray], strict: bool = True
+    ) -> None:
+        """Copy arrays from ``state`` into the parameters, in place.
+
+        Every problem is collected first and reported in one ``ValueError``
+        (missing keys, unexpected keys, shape mismatches), and nothing is
+        changed unless the whole state fits.
+        """
+        params = dict(self.named_parameters())
+        problems = []
+        if strict:
+            missing = [k for k in params if k not in state]
+            unexpected = [k for k in state if k not in params]
+            if missing:
+                problems.append(f"missing keys: {', '.join(missing)}")
+            if unexpected:
+                problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        for k, p in params.items():
+            if k not in state:
+                continue
+            value = np.asarray(state[k])
+            if value.shape != p.shape:
+                problems.append(f"{k} has shape {value.shape}, expected {p.shape}")
+            elif value.dtype.kind not in "fiu":
+                problems.append(f"{k} has non-numeric dtype {value.dtype}")
+        if problems:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the state does not fit; "
+                + "; ".join(problems)
+                + "."
+            )
+        for k, p in params.items():
+            if k in state:
+                p.data[...] = np.asarray(state[k])
+
+    # --------------------------------------------------------------- describing
+    def get_config(self) -> dict:
+        """The constructor arguments that rebuild this module (for model files)."""
+        return {}
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of the output for one sample of ``input_shape`` (no batch axis).
+
+        Found by running ``forward`` on a batch of one zero sample.
+        """
+        from .backend import no_grad
+
+        x = np.zeros((1, *input_shape), dtype=self.dtype or np.float32)
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                y = self.forward(x)
+        finally:
+            self.train(was_training)
+        return y.shape[1:]
+
+
+def as_float_array(owner: Module, x, dtype) -> np.ndarray:
+    """``x`` as a floating array of ``dtype``, or a TypeError naming ``owner``."""
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(
+                f"{owner!r}: input must be an array; got {type(x).__name__}."
+            ) from exc
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"{owner!r}: input must be numeric; got dtype {x.dtype}.")
+    if x.dtype != dtype:
+        x = x.astype(dtype)
+    return x
