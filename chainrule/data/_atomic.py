@@ -1,0 +1,57 @@
+"""Write a file so that readers see either nothing or the whole of it.
+
+A crash, a full disk or a checksum mismatch half-way through must never leave a
+truncated file under the final name, because the next run would trust it. So we
+write to a temporary file in the *same* directory (``os.replace`` is atomic only
+within one file system), flush and fsync it, and only then rename it over the
+target. On any error the temporary file is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open a temporary binary file next to ``path``; rename it to ``path`` on success.
+
+    Raise inside the ``with`` block (for example on a checksum mismatch) to
+    discard what was written: ``path`` is then left exactly as it was.
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".part"
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # The rename itself lives in the directory entry; fsync the directory so it
+    # survives a power cut. Not possible on every platform (Windows), hence
+    # best effort.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
