@@ -6,18 +6,21 @@ model = cr.Sequential(cr.layers.Linear(784, 256), cr.layers.ReLU(),
 loss = cr.losses.CrossEntropy()
 """
 
-from . import functional, init, layers, losses
+from . import callbacks, data, functional, init, layers, losses, metrics, optim
 from .backend import no_grad
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_loss
+from .io import load, save_model
 from .models import Graph, Input, Sequential, summary, to_dot
 from .module import Module
 from .parameter import Parameter
 from .random import seed
+from .training import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GradcheckError",
+    "History",
     "GradcheckReport",
     "Graph",
     "Input",
@@ -25,12 +28,21 @@ __all__ = [
     "Parameter",
     "Sequential",
     "__version__",
+    "callbacks",
+    "data",
+    "evaluate",
+    "fit",
     "functional",
     "gradcheck",
     "gradcheck_loss",
+    "load",
+    "save_model",
     "init",
     "layers",
     "losses",
+    "metrics",
+    "optim",
+    "predict",
     "no_grad",
     "seed",
     "summary",

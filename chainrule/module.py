@@ -203,6 +203,13 @@ class Module:
             if k in state:
                 p.data[...] = np.asarray(state[k])
 
+    def save(self, path, metadata: dict | None = None) -> None:
+        """Write the architecture and weights to ``path`` (see ``chainrule.io``):
+        no pickle, SHA-256 per array, written atomically."""
+        from .io import save_model
+
+        save_model(self, path, metadata)
+
     # --------------------------------------------------------------- describing
     def get_config(self) -> dict:
         """The constructor arguments that rebuild this module (for model files)."""

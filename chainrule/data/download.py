@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ._atomic import atomic_write
+from .._atomic import atomic_write
 
 #: Mirrors tried in order; each holds the four files under their standard names.
 MNIST_MIRRORS = (

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_write
+from .._atomic import atomic_write
 
 #: IDX dtype code -> big-endian NumPy dtype.
 IDX_DTYPES: dict[int, np.dtype] = {

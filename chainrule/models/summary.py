@@ -80,11 +80,13 @@ def summary(model: Module, input_shape=None) -> str:
 
 
 def _grad_norm_label(layer: Module) -> str:
-    parts = []
-    for name, p in layer.own_parameters():
-        parts.append(f"|d{name}|={float(np.linalg.norm(p.grad)):.3g}")
-    if layer.output_grad is not None:
-        parts.append(f"|dy|={float(np.linalg.norm(layer.output_grad)):.3g}")
+    if layer.output_grad is None:  # no backward pass yet: no norms to show
+        return ""
+    parts = [
+        f"|d{name}|={float(np.linalg.norm(p.grad)):.3g}"
+        for name, p in layer.own_parameters()
+    ]
+    parts.append(f"|dy|={float(np.linalg.norm(layer.output_grad)):.3g}")
     return "\\n".join(parts)
 
 

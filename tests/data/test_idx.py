@@ -156,7 +156,7 @@ def test_write_is_atomic_on_failure(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("chainrule.data._atomic.os.fsync", boom)
+    monkeypatch.setattr("chainrule._atomic.os.fsync", boom)
     with pytest.raises(OSError, match="disk full"):
         write_idx(path, np.arange(10, dtype=np.uint8))
     # The old file is untouched and no temporary file is left behind.

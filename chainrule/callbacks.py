@@ -1,0 +1,304 @@
+"""Callbacks: code that runs at fixed points of ``cr.fit``.
+
+Each hook receives the :class:`~chainrule.training.Trainer`, which exposes the
+model, optimizer, history, current epoch and batch, and ``stop_training``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+
+class Callback:
+    """Base class; override the hooks you need."""
+
+    def on_train_begin(self, trainer) -> None: ...
+
+    def on_epoch_begin(self, trainer) -> None: ...
+
+    def before_step(self, trainer, loss: float) -> bool:
+        """After backward, before the optimizer step. Return False to skip the step."""
+        return True
+
+    def on_batch_end(self, trainer, loss: float) -> None: ...
+
+    def on_epoch_end(self, trainer, logs: dict[str, float]) -> None: ...
+
+    def on_train_end(self, trainer) -> None: ...
+
+
+def _monitor_mode(monitor: str, mode: str) -> str:
+    if mode != "auto":
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min', 'max' or 'auto'; got {mode!r}.")
+        return mode
+    return "max" if ("acc" in monitor or monitor.endswith("r2")) else "min"
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs.
+
+    With ``restore_best_weights`` (the default) the weights of the best epoch
+    are put back when training ends, whatever ends it: this callback, the last
+    epoch, another callback, or an exception such as Ctrl-C.
+
+    Parameters
+    ----------
+    monitor : str
+        A key of the epoch logs: "val_loss" (default), "loss", "val_accuracy"...
+        Falls back to "loss" when there is no validation data.
+    patience : int
+    min_delta : float
+        An improvement must exceed this.
+    mode : {"auto", "min", "max"}
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ) -> None:
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.min_delta = float(min_delta)
+        self.mode = _monitor_mode(monitor, mode)
+        self.restore_best_weights = restore_best_weights
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.best_weights: dict[str, np.ndarray] | None = None
+        self.wait = 0
+
+    def on_train_begin(self, trainer) -> None:
+        if self.monitor.startswith("val_") and not trainer.has_validation:
+            self.monitor = self.monitor[4:]
+            self.mode = _monitor_mode(self.monitor, "auto")
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        value = logs.get(self.monitor)
+        if value is None:
+            raise ValueError(
+                f"EarlyStopping: monitor {self.monitor!r} is not among the epoch logs "
+                f"({', '.join(logs)})."
+            )
+        if not math.isfinite(value):
+            improved = False
+        elif self.best is None:
+            improved = True
+        elif self.mode == "min":
+            improved = value < self.best - self.min_delta
+        else:
+            improved = value > self.best + self.min_delta
+        if improved:
+            # during on_epoch_end, trainer.epoch counts the epochs completed
+            self.best, self.best_epoch, self.wait = value, trainer.epoch - 1, 0
+            if self.restore_best_weights:
+                self.best_weights = trainer.model.state_dict()
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                trainer.stop_training = True
+                trainer.stop_reason = (
+                    f"early stopping: {self.monitor} did not improve for "
+                    f"{self.patience} epochs (best {self.best:.4f} at epoch "
+                    f"{(self.best_epoch or 0) + 1})"
+                )
+
+    def on_train_end(self, trainer) -> None:
+        if self.restore_best_weights and self.best_weights is not None:
+            trainer.model.load_state_dict(self.best_weights)
+            trainer.history.best_epoch = self.best_epoch
+
+
+class NaNGuard(Callback):
+    """Stop (or roll back) at the batch where the loss or a gradient turns
+    non-finite, before the optimizer step can poison the weights.
+
+    The message names the epoch, the batch and the first layer whose output or
+    gradient is not finite. With ``rollback=True`` the weights and optimizer
+    state from the start of the epoch are restored, the learning rate is
+    multiplied by ``lr_factor``, and training goes on (at most
+    ``max_rollbacks`` times; then it stops).
+    """
+
+    def __init__(
+        self,
+        rollback: bool = False,
+        lr_factor: float = 0.5,
+        max_rollbacks: int = 3,
+        stream=None,
+    ) -> None:
+        self.rollback = rollback
+        self.lr_factor = float(lr_factor)
+        self.max_rollbacks = int(max_rollbacks)
+        self.rollbacks = 0
+        self.stream = stream
+        self._snapshot = None
+        self.events: list[str] = []
+
+    def on_epoch_begin(self, trainer) -> None:
+        if self.rollback:
+            self._snapshot = (
+                trainer.model.state_dict(),
+                trainer.optimizer.state_dict(),
+            )
+
+    def before_step(self, trainer, loss: float) -> bool:
+        bad_grad = None
+        if math.isfinite(loss):
+            for name, p in trainer.model.named_parameters():
+                if not np.isfinite(p.grad).all():
+                    bad_grad = name
+                    break
+            if bad_grad is None:
+                return True
+        where = trainer.diagnose_non_finite(bad_grad)
+        what = (
+            f"the loss became {loss}"
+            if not math.isfinite(loss)
+            else "a gradient became non-finite"
+        )
+        msg = (
+            f"NaNGuard: {what} at epoch {trainer.epoch + 1}, batch {trainer.batch + 1}; "
+            f"{where}."
+        )
+        if (
+            self.rollback
+            and self._snapshot is not None
+            and self.rollbacks < self.max_rollbacks
+        ):
+            self.rollbacks += 1
+            weights, opt_state = self._snapshot
+            trainer.model.load_state_dict(weights)
+            trainer.optimizer.load_state_dict(opt_state)
+            trainer.optimizer.lr *= self.lr_factor
+            msg += (
+                f" Rolled back to the weights at the start of epoch {trainer.epoch + 1} "
+                f"and reduced the learning rate to {trainer.optimizer.lr:g}."
+            )
+            self.events.append(msg)
+            self._say(trainer, msg)
+            return False
+        trainer.stop_training = True
+        trainer.stop_reason = msg
+        trainer.history.diverged = msg
+        self.events.append(msg)
+        self._say(trainer, msg)
+        return False
+
+    def _say(self, trainer, msg: str) -> None:
+        if trainer.verbose:
+            stream = self.stream or sys.stderr
+            stream.write("\n" + msg + "\n")
+            stream.flush()
+
+
+class LearningRateScheduler(Callback):
+    """Apply a schedule at the end of every epoch.
+
+    ``schedule`` is an ``optim.LRSchedule`` (StepDecay, CosineDecay,
+    ReduceOnPlateau, which reads ``monitor`` from the logs) or a function
+    ``epoch -> lr`` (epoch counted from 0, for the next epoch).
+    """
+
+    def __init__(self, schedule, monitor: str = "val_loss") -> None:
+        self.schedule = schedule
+        self.monitor = monitor
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        from .optim import LRSchedule
+
+        if isinstance(self.schedule, LRSchedule):
+            metric = logs.get(self.monitor, logs.get(self.monitor.replace("val_", "")))
+            self.schedule.step(metric)
+        else:
+            trainer.optimizer.lr = float(self.schedule(trainer.epoch + 1))
+
+
+class GradientNorms(Callback):
+    """Record each parameter's gradient L2 norm, averaged over every ``every``-th
+    batch of an epoch, into ``history.grad_norms[name]`` (one value per epoch):
+    where gradients vanish or explode, layer by layer."""
+
+    def __init__(self, every: int = 10) -> None:
+        self.every = max(int(every), 1)
+        self._sums: dict[str, float] = {}
+        self._n = 0
+
+    def on_epoch_begin(self, trainer) -> None:
+        self._sums, self._n = {}, 0
+
+    def before_step(self, trainer, loss: float) -> bool:
+        if trainer.batch % self.every == 0:
+            for name, p in trainer.model.named_parameters():
+                self._sums[name] = self._sums.get(name, 0.0) + float(
+                    np.linalg.norm(p.grad)
+                )
+            self._n += 1
+        return True
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        for name, total in self._sums.items():
+            trainer.history.grad_norms.setdefault(name, []).append(
+                total / max(self._n, 1)
+            )
+
+
+class ModelCheckpoint(Callback):
+    """Save a resumable checkpoint (model, optimizer, position, History and
+    random state) to ``path`` at the end of every epoch, and every
+    ``every_n_batches`` batches if given. Written atomically; weights that are
+    not finite are never saved.
+
+    With ``save_best_only`` it writes only when ``monitor`` improves.
+    """
+
+    def __init__(
+        self,
+        path,
+        every_n_batches: int | None = None,
+        save_best_only: bool = False,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+    ) -> None:
+        self.path = path
+        self.every_n_batches = every_n_batches
+        self.save_best_only = save_best_only
+        self.monitor = monitor
+        self.mode = _monitor_mode(monitor, mode)
+        self.best: float | None = None
+        self.saved = 0
+
+    def on_train_begin(self, trainer) -> None:
+        if self.monitor.startswith("val_") and not trainer.has_validation:
+            self.monitor = self.monitor[4:]
+            self.mode = _monitor_mode(self.monitor, "auto")
+
+    def _save(self, trainer) -> None:
+        if not all(np.isfinite(p.data).all() for p in trainer.model.parameters()):
+            return  # a poisoned model is never written
+        trainer.save_checkpoint(self.path)
+        self.saved += 1
+
+    def on_batch_end(self, trainer, loss: float) -> None:
+        n = self.every_n_batches
+        if n and not self.save_best_only and trainer.batches_done % n == 0:
+            self._save(trainer)
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        if self.save_best_only:
+            value = logs.get(self.monitor)
+            if value is None or not math.isfinite(value):
+                return
+            if self.best is not None and (
+                (self.mode == "min" and value >= self.best)
+                or (self.mode == "max" and value <= self.best)
+            ):
+                return
+            self.best = value
+        self._save(trainer)

@@ -1,0 +1,395 @@
+"""Model files and checkpoints that never execute code when loaded.
+
+A file is one ``.npz`` archive: every array, plus ``__manifest__``, a JSON
+document (stored as bytes) with the format version, the chainrule version, the
+architecture as a list of layer specs, each array's dtype, shape and SHA-256,
+and optional metadata (class names, input normalisation, training settings).
+
+Loading uses ``np.load(..., allow_pickle=False)``, builds layers only from the
+fixed registry below (nothing named in a file is imported or evaluated),
+checks every hash and shape, and refuses anything else with a message that
+names the file and the problem. Saving writes a temporary file in the same
+directory, fsyncs it and renames it over the target, so a crash leaves either
+the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import layers as L
+from ._atomic import atomic_write
+from .models.graph import Graph, Input, Node
+from .models.sequential import Sequential
+from .module import Module
+
+FORMAT_VERSION = 1
+MODEL_FORMAT = "chainrule-model"
+CHECKPOINT_FORMAT = "chainrule-checkpoint"
+
+#: The only layer types a file may name. Anything else is refused.
+LAYER_REGISTRY: dict[str, type[Module]] = {
+    cls.__name__: cls
+    for cls in (
+        L.Linear,
+        L.Conv2D,
+        L.MaxPool2D,
+        L.Dropout,
+        L.Flatten,
+        L.LinearActivation,
+        L.Identity,
+        L.Step,
+        L.Sigmoid,
+        L.Tanh,
+        L.HardTanh,
+        L.ReLU,
+        L.Softmax,
+        L.LogSoftmax,
+        L.Add,
+        L.Concat,
+    )
+}
+
+
+class ModelFileError(ValueError):
+    """A model or checkpoint file that cannot be trusted or read."""
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+# ------------------------------------------------------------ architecture
+def layer_spec(module: Module) -> dict:
+    """A JSON description of ``module`` from which :func:`build` rebuilds it."""
+    if isinstance(module, Sequential):
+        return {"type": "Sequential", "layers": [layer_spec(m) for m in module.layers]}
+    if isinstance(module, Graph):
+        names = dict(zip((id(m) for m in module.layers), module._layer_names))
+        nodes = []
+        for node in module.order:
+            entry = {"id": node.id, "shape": list(node.shape)}
+            if node.is_input:
+                entry["layer"] = None
+            else:
+                entry["layer"] = names[id(node.layer)]
+                entry["parents"] = [p.id for p in node.parents]
+            nodes.append(entry)
+        return {
+            "type": "Graph",
+            "layers": [
+                {"name": n, **layer_spec(m)}
+                for n, m in zip(module._layer_names, module.layers)
+            ],
+            "nodes": nodes,
+            "inputs": [n.id for n in module.inputs],
+            "outputs": [n.id for n in module.outputs],
+        }
+    name = type(module).__name__
+    if LAYER_REGISTRY.get(name) is not type(module):
+        raise TypeError(
+            f"save: layer type {name} cannot be saved; model files hold only the "
+            f"built-in layers ({', '.join(sorted(LAYER_REGISTRY))})."
+        )
+    return {"type": name, "config": _jsonable(module.get_config())}
+
+
+def _jsonable(config: dict) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
+
+
+def build(spec: dict, where: str = "model") -> Module:
+    """Rebuild a module from :func:`layer_spec` output, using only the registry."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+        raise ModelFileError(f"{where}: a layer spec must be an object with a 'type'.")
+    kind = spec["type"]
+    if kind == "Sequential":
+        layers = spec.get("layers")
+        if not isinstance(layers, list):
+            raise ModelFileError(f"{where}: Sequential needs a list of layers.")
+        return Sequential(*(build(s, f"{where}[{i}]") for i, s in enumerate(layers)))
+    if kind == "Graph":
+        return _build_graph(spec, where)
+    cls = LAYER_REGISTRY.get(kind)
+    if cls is None:
+        raise ModelFileError(
+            f"{where}: unknown layer type {kind!r}; a model file may only use "
+            f"{', '.join(sorted(LAYER_REGISTRY))}."
+        )
+    config = spec.get("config", {})
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{where}: the config of {kind} must be an object.")
+    allowed = set(inspect.signature(cls).parameters) - {"rng", "init"}
+    unknown = set(config) - allowed
+    if unknown:
+        raise ModelFileError(f"{where}: {kind} has no setting(s) {sorted(unknown)}.")
+    try:
+        # Weights are overwritten by the file's arrays; draw the throwaway
+        # initial values from a fixed generator so the global one is untouched.
+        if "rng" in inspect.signature(cls).parameters and kind != "Dropout":
+            return cls(**config, rng=np.random.default_rng(0))
+        return cls(**config)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{where}: invalid {kind} settings: {exc}") from exc
+
+
+def _build_graph(spec: dict, where: str) -> Graph:
+    try:
+        layers = {
+            entry["name"]: build(entry, f"{where}.{entry['name']}")
+            for entry in spec["layers"]
+        }
+        nodes: dict[int, Node] = {}
+        for entry in spec["nodes"]:
+            if entry["layer"] is None:
+                nodes[entry["id"]] = Input(tuple(entry["shape"]))
+            else:
+                layer = layers[entry["layer"]]
+                nodes[entry["id"]] = layer(*(nodes[p] for p in entry["parents"]))
+        inputs = [nodes[i] for i in spec["inputs"]]
+        outputs = [nodes[i] for i in spec["outputs"]]
+    except (KeyError, TypeError) as exc:
+        raise ModelFileError(
+            f"{where}: the graph description is incomplete ({exc!r})."
+        ) from exc
+    for name, layer in layers.items():
+        if not name.isdigit():  # digits are positions, given back by Graph itself
+            layer.name = name
+    graph = Graph(inputs, outputs)
+    if graph._layer_names != [entry["name"] for entry in spec["layers"]]:
+        raise ModelFileError(f"{where}: the graph's layers do not match their names.")
+    return graph
+
+
+# ------------------------------------------------------------------ writing
+def _sha256(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
+    manifest = dict(manifest)
+    manifest["arrays"] = {
+        k: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": _sha256(a)}
+        for k, a in arrays.items()
+    }
+    blob = np.frombuffer(json.dumps(manifest).encode("utf-8"), dtype=np.uint8)
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"save: {str(path)!r} is a directory; give a file name."
+        )
+    if not path.parent.exists():
+        raise FileNotFoundError(
+            f"save: the directory {str(path.parent)!r} does not exist."
+        )
+    with atomic_write(path) as f:
+        np.savez(f, __manifest__=blob, **arrays)
+
+
+def save_model(model: Module, path, metadata: dict | None = None) -> None:
+    """Write ``model`` (architecture and weights) to ``path`` atomically.
+
+    Parameters
+    ----------
+    model : Sequential, Graph or a built-in layer
+    path : str or Path
+        Conventionally ``*.npz``.
+    metadata : dict, optional
+        JSON-serialisable extras: class names, input normalisation, settings.
+    """
+    manifest = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "chainrule_version": _version(),
+        "architecture": layer_spec(model),
+        "metadata": metadata or {},
+    }
+    arrays = {f"param/{k}": p.data for k, p in model.named_parameters()}
+    _write_archive(path, manifest, arrays)
+
+
+# ------------------------------------------------------------------ reading
+def _read_archive(
+    path, expected_format: str, who: str
+) -> tuple[dict, dict[str, np.ndarray]]:
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{who}: {str(path)!r} is a directory, not a model file.")
+    if not path.exists():
+        raise FileNotFoundError(f"{who}: no such file {str(path)!r}.")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(
+            f"{who}: cannot read {str(path)!r}: {exc.strerror}."
+        ) from exc
+    if not data:
+        raise ModelFileError(f"{who}: model file {str(path)!r} is empty.")
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise ModelFileError(
+            f"{who}: {str(path)!r} is not a chainrule model file (not an .npz archive, "
+            "or truncated)."
+        )
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            for key in archive.files:
+                arrays[key] = archive[key]
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise ModelFileError(
+                f"{who}: {str(path)!r} contains a pickled object; chainrule never "
+                "unpickles, so the file is refused."
+            ) from exc
+        raise ModelFileError(f"{who}: {str(path)!r} is damaged: {exc}.") from exc
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelFileError(
+            f"{who}: {str(path)!r} is damaged or truncated ({exc})."
+        ) from exc
+    blob = arrays.pop("__manifest__", None)
+    if blob is None or blob.dtype != np.uint8 or blob.ndim != 1:
+        raise ModelFileError(
+            f"{who}: {str(path)!r} is not a chainrule model (no manifest); was it written "
+            "by save()?"
+        )
+    try:
+        manifest = json.loads(blob.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(
+            f"{who}: the manifest of {str(path)!r} is not valid JSON."
+        ) from exc
+    fmt = manifest.get("format") if isinstance(manifest, dict) else None
+    if fmt != expected_format:
+        raise ModelFileError(
+            f"{who}: {str(path)!r} is a {fmt or 'unknown'} file; expected a {expected_format}."
+        )
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{who}: {str(path)!r} has format version {manifest.get('format_version')}; this "
+            f"chainrule reads version {FORMAT_VERSION}."
+        )
+    described = manifest.get("arrays", {})
+    if set(described) != set(arrays):
+        extra = sorted(set(arrays) - set(described))
+        missing = sorted(set(described) - set(arrays))
+        raise ModelFileError(
+            f"{who}: the arrays of {str(path)!r} do not match its manifest "
+            f"(unlisted: {extra}, missing: {missing})."
+        )
+    for key, a in arrays.items():
+        info = described[key]
+        if list(a.shape) != info.get("shape") or str(a.dtype) != info.get("dtype"):
+            raise ModelFileError(
+                f"{who}: array {key!r} in {str(path)!r} has shape {a.shape} and dtype "
+                f"{a.dtype}; the manifest says {info.get('shape')} and {info.get('dtype')}."
+            )
+        if a.dtype.kind not in "fiub":
+            raise ModelFileError(
+                f"{who}: array {key!r} in {str(path)!r} is not numeric."
+            )
+        if _sha256(a) != info.get("sha256"):
+            raise ModelFileError(
+                f"{who}: array {key!r} in {str(path)!r} fails its SHA-256 check; the file "
+                "was modified or damaged."
+            )
+    return manifest, arrays
+
+
+def _load_params(model: Module, arrays: dict[str, np.ndarray], path, who: str) -> None:
+    state = {k[len("param/") :]: a for k, a in arrays.items() if k.startswith("param/")}
+    try:
+        model.load_state_dict(state)
+    except ValueError as exc:
+        raise ModelFileError(
+            f"{who}: {str(path)!r} does not fit its architecture: {exc}"
+        ) from exc
+    dtypes = {a.dtype for a in state.values()}
+    if len(dtypes) == 1:
+        model.to(dtypes.pop())
+
+
+def load(path) -> Module:
+    """Load a model written by ``save_model`` / ``model.save``.
+
+    Returns
+    -------
+    Module
+        The rebuilt model, in eval mode, with its metadata in ``model.metadata``.
+
+    Raises
+    ------
+    ModelFileError
+        (a ValueError) for anything that is not an intact chainrule model.
+    FileNotFoundError
+        When the file does not exist.
+    """
+    manifest, arrays = _read_archive(path, MODEL_FORMAT, "load")
+    model = build(manifest.get("architecture"), where=f"load: {str(path)!r}")
+    _load_params(model, arrays, path, "load")
+    model.metadata = manifest.get("metadata", {})
+    model.eval()
+    return model
+
+
+# ------------------------------------------------------------- checkpoints
+def save_checkpoint(path, trainer, metadata: dict | None = None) -> None:
+    """Write everything a run needs to resume exactly: the model, the optimizer
+    state, the epoch and batch position, the History and the random state."""
+    opt = trainer.optimizer.state_dict()
+    arrays = {f"param/{k}": p.data for k, p in trainer.model.named_parameters()}
+    for name, s in opt["state"].items():
+        for key, a in s.items():
+            arrays[f"optim/{name}/{key}"] = a
+    manifest = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "chainrule_version": _version(),
+        "architecture": layer_spec(trainer.model),
+        "optimizer": {k: v for k, v in opt.items() if k != "state"},
+        "trainer": trainer.get_state(),
+        "metadata": metadata
+        if metadata is not None
+        else getattr(trainer, "metadata", {}),
+    }
+    _write_archive(path, manifest, arrays)
+
+
+def read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The verified manifest and arrays of a checkpoint."""
+    return _read_archive(path, CHECKPOINT_FORMAT, "resume")
+
+
+def load_checkpoint_model(path) -> tuple[Module, dict]:
+    """The model of a checkpoint (rebuilt from its architecture) and its manifest."""
+    manifest, arrays = read_checkpoint(path)
+    model = build(manifest.get("architecture"), where=f"resume: {str(path)!r}")
+    _load_params(model, arrays, path, "resume")
+    return model, manifest
+
+
+def load_checkpoint_into(path, trainer) -> None:
+    """Restore a checkpoint into a Trainer built with the same model and settings."""
+    manifest, arrays = read_checkpoint(path)
+    _load_params(trainer.model, arrays, path, "resume")
+    opt_state = dict(manifest["optimizer"])
+    state: dict[str, dict[str, np.ndarray]] = {}
+    for key, a in arrays.items():
+        if key.startswith("optim/"):
+            name, _, sub = key[len("optim/") :].rpartition("/")
+            state.setdefault(name, {})[sub] = a
+    opt_state["state"] = state
+    try:
+        trainer.optimizer.load_state_dict(opt_state)
+    except ValueError as exc:
+        raise ModelFileError(f"resume: {str(path)!r}: {exc}") from exc
+    trainer.set_state(manifest["trainer"])
+    trainer.metadata = manifest.get("metadata", {})

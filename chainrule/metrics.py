@@ -1,0 +1,230 @@
+"""Metrics: accuracy, top-k accuracy, MAE, R^2, confusion matrix, precision
+and recall.
+
+Each metric class accumulates over the batches of an epoch (``update``) and
+reports the value for everything it saw (``result``), so an epoch's accuracy
+is exact, not a mean of per-batch means. The plain functions compute the same
+on whole arrays.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+
+def _labels_from_outputs(y_pred: np.ndarray, threshold: float) -> np.ndarray:
+    """Predicted classes: argmax of class scores, or a threshold on one output."""
+    if y_pred.ndim == 2 and y_pred.shape[1] > 1:
+        return y_pred.argmax(axis=1)
+    return (y_pred.reshape(len(y_pred)) >= threshold).astype(np.int64)
+
+
+def _true_labels(y_true: np.ndarray) -> np.ndarray:
+    y_true = np.asarray(y_true)
+    if y_true.ndim == 2 and y_true.shape[1] > 1:  # one-hot or probability rows
+        return y_true.argmax(axis=1)
+    return y_true.reshape(len(y_true)).astype(np.int64)
+
+
+class Metric:
+    """Base class: ``reset()``, ``update(y_pred, y_true)``, ``result() -> float``."""
+
+    name = "metric"
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.total = 0.0
+        self.count = 0.0
+
+    def fresh(self) -> Metric:
+        """A new, empty metric with the same settings."""
+        m = copy.copy(self)
+        m.reset()
+        return m
+
+    def result(self) -> float:
+        return float(self.total / self.count) if self.count else float("nan")
+
+    def state(self) -> list[float]:
+        return [float(self.total), float(self.count)]
+
+    def set_state(self, state) -> None:
+        self.total, self.count = state
+
+
+class Accuracy(Metric):
+    """Fraction of samples whose predicted class is the true class.
+
+    Class scores (N, K) are read by argmax; a single output (N, 1) by
+    ``output >= threshold`` (0.5 for probabilities, 0 for logits).
+    """
+
+    name = "accuracy"
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+        super().__init__()
+
+    def update(self, y_pred, y_true) -> None:
+        pred = _labels_from_outputs(y_pred, self.threshold)
+        self.total += float(np.count_nonzero(pred == _true_labels(y_true)))
+        self.count += len(pred)
+
+
+class TopKAccuracy(Metric):
+    """Fraction of samples whose true class is among the k highest scores."""
+
+    def __init__(self, k: int = 5) -> None:
+        if int(k) < 1:
+            raise ValueError(f"TopKAccuracy: k must be a positive integer; got {k!r}.")
+        self.k = int(k)
+        self.name = f"top{self.k}_accuracy"
+        super().__init__()
+
+    def update(self, y_pred, y_true) -> None:
+        k = min(self.k, y_pred.shape[1])
+        top = np.argpartition(-y_pred, k - 1, axis=1)[:, :k]
+        hit = (top == _true_labels(y_true)[:, None]).any(axis=1)
+        self.total += float(np.count_nonzero(hit))
+        self.count += len(hit)
+
+
+class MeanAbsoluteError(Metric):
+    """MAE = 1/(N D) sum |y - t| over every output."""
+
+    name = "mae"
+
+    def update(self, y_pred, y_true) -> None:
+        t = np.asarray(y_true, dtype=np.float64).reshape(y_pred.shape)
+        self.total += float(np.abs(y_pred - t).sum())
+        self.count += y_pred.size
+
+
+class R2Score(Metric):
+    """Coefficient of determination R^2 = 1 - SS_res / SS_tot, over all outputs
+    pooled (scikit-learn's ``r2_score`` with ``multioutput='variance_weighted'``;
+    the same as its default for one output)."""
+
+    name = "r2"
+
+    def reset(self) -> None:
+        self.ss_res = 0.0
+        self.sum_t = None
+        self.sum_t2 = None
+        self.count = 0.0
+
+    def update(self, y_pred, y_true) -> None:
+        t = np.asarray(y_true, dtype=np.float64).reshape(y_pred.shape)
+        t2 = t.reshape(len(t), -1)
+        self.ss_res += float(((y_pred.reshape(t2.shape) - t2) ** 2).sum())
+        s, s2 = t2.sum(axis=0), (t2**2).sum(axis=0)
+        self.sum_t = s if self.sum_t is None else self.sum_t + s
+        self.sum_t2 = s2 if self.sum_t2 is None else self.sum_t2 + s2
+        self.count += len(t2)
+
+    def result(self) -> float:
+        if not self.count:
+            return float("nan")
+        ss_tot = float((self.sum_t2 - self.sum_t**2 / self.count).sum())
+        return 1.0 - self.ss_res / ss_tot if ss_tot > 0 else float("nan")
+
+    def state(self):
+        return [
+            self.ss_res,
+            None if self.sum_t is None else self.sum_t.tolist(),
+            None if self.sum_t2 is None else self.sum_t2.tolist(),
+            self.count,
+        ]
+
+    def set_state(self, state) -> None:
+        self.ss_res, s, s2, self.count = state
+        self.sum_t = None if s is None else np.asarray(s)
+        self.sum_t2 = None if s2 is None else np.asarray(s2)
+
+
+METRICS = {
+    "accuracy": Accuracy,
+    "acc": Accuracy,
+    "top5_accuracy": lambda: TopKAccuracy(5),
+    "mae": MeanAbsoluteError,
+    "r2": R2Score,
+}
+
+
+def get_metric(spec, threshold: float = 0.5) -> Metric:
+    """A Metric from a name ('accuracy', 'topK_accuracy', 'mae', 'r2') or instance."""
+    if isinstance(spec, Metric):
+        return spec
+    if isinstance(spec, str):
+        if spec in ("accuracy", "acc"):
+            return Accuracy(threshold)
+        if spec.startswith("top") and spec.endswith("_accuracy"):
+            k = spec[3 : -len("_accuracy")]
+            if k.isdigit():
+                return TopKAccuracy(int(k))
+        if spec in METRICS:
+            return METRICS[spec]()
+    raise ValueError(
+        f"metrics: unknown metric {spec!r}; expected one of accuracy, topK_accuracy "
+        "(e.g. top5_accuracy), mae, r2, or a chainrule.metrics.Metric."
+    )
+
+
+# ---------------------------------------------------------------- functions
+def accuracy(y_pred, y_true, threshold: float = 0.5) -> float:
+    """Fraction of correct predictions (argmax, or threshold for one output)."""
+    m = Accuracy(threshold)
+    m.update(np.asarray(y_pred), y_true)
+    return m.result()
+
+
+def top_k_accuracy(y_pred, y_true, k: int = 5) -> float:
+    m = TopKAccuracy(k)
+    m.update(np.asarray(y_pred), y_true)
+    return m.result()
+
+
+def mean_absolute_error(y_pred, y_true) -> float:
+    m = MeanAbsoluteError()
+    m.update(np.asarray(y_pred, dtype=np.float64), y_true)
+    return m.result()
+
+
+def r2_score(y_pred, y_true) -> float:
+    m = R2Score()
+    m.update(np.asarray(y_pred, dtype=np.float64), y_true)
+    return m.result()
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
+    """C[i, j] = number of samples of true class i predicted as class j.
+
+    ``y_pred`` may be labels (N,) or class scores (N, K).
+    """
+    y_pred = np.asarray(y_pred)
+    pred = (
+        _labels_from_outputs(y_pred, 0.5)
+        if y_pred.ndim == 2
+        else y_pred.astype(np.int64)
+    )
+    true = _true_labels(y_true)
+    if n_classes is None:
+        n_classes = int(max(pred.max(initial=0), true.max(initial=0))) + 1
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (true, pred), 1)
+    return cm
+
+
+def precision_recall(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class precision C[k,k]/sum_i C[i,k] and recall C[k,k]/sum_j C[k,j]
+    (0 where a class was never predicted or never present)."""
+    tp = np.diag(cm).astype(np.float64)
+    predicted = cm.sum(axis=0)
+    actual = cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    return precision, recall

@@ -1,0 +1,390 @@
+"""Update rules: gradient descent with momentum, Adam, learning-rate schedules
+and gradient clipping.
+
+State (momentum buffers, Adam moments) is kept per parameter *name*, so
+``state_dict()`` can be saved in a checkpoint and loaded into a fresh
+optimizer over a rebuilt model, and a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from .module import Module
+from .parameter import Parameter
+
+
+def _named(params) -> list[tuple[str, Parameter]]:
+    if isinstance(params, Module):
+        return list(params.named_parameters())
+    items = list(params)
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, Parameter):
+            out.append((str(i), item))
+        elif (
+            isinstance(item, tuple)
+            and len(item) == 2
+            and isinstance(item[1], Parameter)
+        ):
+            out.append((str(item[0]), item[1]))
+        else:
+            raise TypeError(
+                "optimizer: params must be a Module, Parameters or (name, Parameter) "
+                f"pairs; item {i} is {type(item).__name__}."
+            )
+    if not out:
+        raise ValueError("optimizer: params is empty; there is nothing to train.")
+    return out
+
+
+def _positive(owner: str, name: str, value: float, allow_zero: bool = False) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        expected = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{owner}: {name} must be a {expected} number; got {value!r}.")
+    return value
+
+
+class Optimizer:
+    """Base class: ``step()`` updates every parameter from its ``grad``."""
+
+    def __init__(self, params, lr: float) -> None:
+        self.named_params = _named(params)
+        self.lr = _positive(type(self).__name__, "lr", lr)
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        for _, p in self.named_params:
+            p.zero_grad()
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict:
+        return {"lr": self.lr}
+
+    def state_dict(self) -> dict:
+        """Hyperparameters, step count and per-parameter state (copies)."""
+        return {
+            "type": type(self).__name__,
+            "hyperparameters": self.hyperparameters(),
+            "steps": self.steps,
+            "state": {
+                name: {k: v.copy() for k, v in s.items()}
+                for name, s in self.state.items()
+            },
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("type") != type(self).__name__:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the state is from a "
+                f"{state.get('type')} optimizer."
+            )
+        names = {n: p for n, p in self.named_params}
+        problems = []
+        for name, s in state["state"].items():
+            if name not in names:
+                problems.append(f"unexpected parameter {name}")
+                continue
+            for k, v in s.items():
+                if np.shape(v) != names[name].shape:
+                    problems.append(
+                        f"{name}.{k} has shape {np.shape(v)}, expected {names[name].shape}"
+                    )
+        if problems:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the state does not fit; "
+                + "; ".join(problems)
+                + "."
+            )
+        for k, v in state["hyperparameters"].items():
+            setattr(self, k, tuple(v) if isinstance(v, list) else v)
+        self.steps = int(state["steps"])
+        self.state = {
+            name: {k: np.array(v, dtype=names[name].dtype) for k, v in s.items()}
+            for name, s in state["state"].items()
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Gradient descent, mini-batch SGD and momentum (seeds 001 and 003).
+
+    Without momentum:  theta <- theta - lr * g
+    With momentum mu:  v <- mu v + g;  theta <- theta - lr * v
+
+    Whether this is full-batch gradient descent or mini-batch SGD depends only
+    on the batch the gradient came from.
+
+    Seed 003 writes momentum as an accumulated update,
+    Delta theta <- alpha Delta theta - eta g;  theta <- theta + Delta theta.
+    That is the same rule with Delta theta = -lr v and alpha = mu, as long as lr
+    is constant; with a schedule, this form (PyTorch's) applies the new rate
+    to the whole velocity at once. Nesterov: theta <- theta - lr (g + mu v).
+    ``weight_decay`` adds the L2 term wd * theta to g (PyTorch's convention).
+
+    Parameters
+    ----------
+    params : Module, or iterable of Parameter or (name, Parameter)
+    lr : float
+    momentum : float in [0, 1)
+    nesterov : bool
+    weight_decay : float
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        if not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1); got {momentum!r}.")
+        if nesterov and momentum == 0:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0.")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.weight_decay = _positive(
+            "SGD", "weight_decay", weight_decay, allow_zero=True
+        )
+
+    def hyperparameters(self) -> dict:
+        return {
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay,
+        }
+
+    def step(self) -> None:
+        lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        for name, p in self.named_params:
+            g = p.grad
+            if wd:
+                g = g + wd * p.data
+            if mu:
+                s = self.state.get(name)
+                if s is None:
+                    v = self.state.setdefault(name, {})["velocity"] = g.copy()
+                else:
+                    v = s["velocity"]
+                    v *= mu
+                    v += g
+                if self.nesterov:
+                    g = g + mu * v
+                else:
+                    g = v
+            # In place, so views of the weights (and the arrays a user holds) stay valid.
+            p.data -= lr * g
+        self.steps += 1
+
+
+class Adam(Optimizer):
+    """Adam: gradient descent with per-parameter step sizes from running moments.
+
+    m <- b1 m + (1 - b1) g;   s <- b2 s + (1 - b2) g^2
+    theta <- theta - lr * (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)
+
+    ``weight_decay`` adds wd * theta to g (L2, as PyTorch's ``Adam``).
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        b1, b2 = (float(b) for b in betas)
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"Adam: betas must be in [0, 1); got {tuple(betas)!r}.")
+        self.betas = (b1, b2)
+        self.eps = _positive("Adam", "eps", eps)
+        self.weight_decay = _positive(
+            "Adam", "weight_decay", weight_decay, allow_zero=True
+        )
+
+    def hyperparameters(self) -> dict:
+        return {
+            "lr": self.lr,
+            "betas": self.betas,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+
+    def step(self) -> None:
+        self.steps += 1
+        b1, b2 = self.betas
+        t = self.steps
+        step_size = self.lr / (1 - b1**t)
+        root_correction = math.sqrt(1 - b2**t)
+        for name, p in self.named_params:
+            g = p.grad
+            if self.weight_decay:
+                g = g + self.weight_decay * p.data
+            s = self.state.get(name)
+            if s is None:
+                s = self.state[name] = {
+                    "m": np.zeros_like(p.data),
+                    "v": np.zeros_like(p.data),
+                }
+            m, v = s["m"], s["v"]
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            denom = np.sqrt(v)
+            denom /= root_correction
+            denom += self.eps
+            p.data -= step_size * (m / denom)
+
+
+# ------------------------------------------------------------------ schedules
+class LRSchedule:
+    """Base class of learning-rate schedules; call ``step()`` once per epoch."""
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.epoch = 0
+
+    def step(self, metric: float | None = None) -> float:
+        self.epoch += 1
+        self.optimizer.lr = self.lr_at(self.epoch, metric)
+        return self.optimizer.lr
+
+    def lr_at(self, epoch: int, metric: float | None) -> float:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k != "optimizer"}
+
+    def load_state_dict(self, state: dict) -> None:
+        vars(self).update(state)
+
+
+class StepDecay(LRSchedule):
+    """lr = base_lr * gamma ** floor(epoch / step_size)."""
+
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1
+    ) -> None:
+        super().__init__(optimizer)
+        if int(step_size) < 1:
+            raise ValueError(
+                f"StepDecay: step_size must be a positive integer; got {step_size!r}."
+            )
+        self.step_size = int(step_size)
+        self.gamma = float(gamma)
+
+    def lr_at(self, epoch, metric) -> float:
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineDecay(LRSchedule):
+    """lr = min_lr + (base_lr - min_lr) (1 + cos(pi epoch / total_epochs)) / 2."""
+
+    def __init__(
+        self, optimizer: Optimizer, total_epochs: int, min_lr: float = 0.0
+    ) -> None:
+        super().__init__(optimizer)
+        if int(total_epochs) < 1:
+            raise ValueError(
+                f"CosineDecay: total_epochs must be a positive integer; got {total_epochs!r}."
+            )
+        self.total_epochs = int(total_epochs)
+        self.min_lr = float(min_lr)
+
+    def lr_at(self, epoch, metric) -> float:
+        e = min(epoch, self.total_epochs)
+        cos = (1 + math.cos(math.pi * e / self.total_epochs)) / 2
+        return self.min_lr + (self.base_lr - self.min_lr) * cos
+
+
+class ReduceOnPlateau(LRSchedule):
+    """Multiply lr by ``factor`` when ``metric`` has not improved by more than
+    ``min_delta`` for ``patience`` epochs (mode 'min' for losses, 'max' for
+    accuracies); never below ``min_lr``."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        factor: float = 0.1,
+        patience: int = 5,
+        mode: str = "min",
+        min_delta: float = 1e-4,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__(optimizer)
+        if not 0 < factor < 1:
+            raise ValueError(
+                f"ReduceOnPlateau: factor must be in (0, 1); got {factor!r}."
+            )
+        if mode not in ("min", "max"):
+            raise ValueError(
+                f"ReduceOnPlateau: mode must be 'min' or 'max'; got {mode!r}."
+            )
+        self.factor, self.patience, self.mode = float(factor), int(patience), mode
+        self.min_delta, self.min_lr = float(min_delta), float(min_lr)
+        self.best: float | None = None
+        self.bad_epochs = 0
+
+    def lr_at(self, epoch, metric) -> float:
+        lr = self.optimizer.lr
+        if metric is None or not math.isfinite(metric):
+            return lr
+        better = (
+            self.best is None
+            or (self.mode == "min" and metric < self.best - self.min_delta)
+            or (self.mode == "max" and metric > self.best + self.min_delta)
+        )
+        if better:
+            self.best, self.bad_epochs = metric, 0
+            return lr
+        self.bad_epochs += 1
+        if self.bad_epochs > self.patience:
+            self.bad_epochs = 0
+            return max(lr * self.factor, self.min_lr)
+        return lr
+
+
+def clip_grad_norm(params: Iterable[Parameter] | Module, max_norm: float) -> float:
+    """Scale all gradients together so that their global L2 norm is at most
+    ``max_norm``; return the norm before clipping.
+
+    ||g|| = sqrt(sum over every parameter of sum g^2); if it exceeds max_norm,
+    every g is multiplied by max_norm / ||g||, which keeps the direction.
+    """
+    ps = params.parameters() if isinstance(params, Module) else list(params)
+    total = math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in ps))
+    if total > max_norm and math.isfinite(total):
+        scale = max_norm / (total + 1e-12)
+        for p in ps:
+            p.grad *= scale
+    return total
+
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "CosineDecay",
+    "LRSchedule",
+    "Optimizer",
+    "ReduceOnPlateau",
+    "StepDecay",
+    "clip_grad_norm",
+]

@@ -1,0 +1,724 @@
+"""Training: ``fit``, ``evaluate`` and ``predict``, and the History they keep.
+
+One epoch of mini-batch SGD (seeds 001 and 003), for each batch B:
+
+    y  = model.forward(x_B)          # the forward pass
+    L  = loss.forward(y, t_B)        # averaged over the batch
+    dy = loss.backward()             # dL/dy
+    optimizer.zero_grad()
+    model.backward(dy)               # the chain rule, layer by layer
+    optimizer.step()                 # theta <- theta - lr * dL/dtheta
+
+Everything random (the shuffle, the validation split) comes from ``seed`` or,
+without it, from the generator of ``cr.seed``, so a seeded run repeats bit for
+bit, and a run resumed from a checkpoint continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .backend import no_grad
+from .callbacks import Callback
+from .losses import BinaryCrossEntropy, Loss
+from .metrics import Metric, get_metric
+from .models.graph import Graph
+from .models.sequential import Sequential
+from .module import Module
+from .optim import Optimizer, clip_grad_norm
+from .progress import ProgressBar
+from .random import get_rng
+
+
+class History:
+    """Per-epoch training and validation values, like Keras's ``History``.
+
+    Attributes
+    ----------
+    history : dict of str -> list of float
+        "loss", each metric, "val_loss", "val_<metric>", "lr" and "time"
+        (seconds), one entry per epoch.
+    epoch : list of int
+        The epoch numbers (0-based) the entries belong to.
+    grad_norms : dict of str -> list of float
+        Mean gradient norm per parameter and epoch (with ``GradientNorms``).
+    stop_reason, diverged : str or None
+        Why training stopped early; ``diverged`` is set by ``NaNGuard``.
+    best_epoch : int or None
+        The epoch whose weights ``EarlyStopping`` restored.
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.grad_norms: dict[str, list[float]] = {}
+        self.stop_reason: str | None = None
+        self.diverged: str | None = None
+        self.best_epoch: int | None = None
+
+    def append(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.history
+
+    def to_dict(self) -> dict:
+        return {
+            "epoch": list(self.epoch),
+            "history": {k: list(v) for k, v in self.history.items()},
+            "grad_norms": {k: list(v) for k, v in self.grad_norms.items()},
+            "stop_reason": self.stop_reason,
+            "diverged": self.diverged,
+            "best_epoch": self.best_epoch,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        h = cls()
+        h.epoch = list(d.get("epoch", []))
+        h.history = {k: list(v) for k, v in d.get("history", {}).items()}
+        h.grad_norms = {k: list(v) for k, v in d.get("grad_norms", {}).items()}
+        h.stop_reason = d.get("stop_reason")
+        h.diverged = d.get("diverged")
+        h.best_epoch = d.get("best_epoch")
+        return h
+
+    def to_json(self, path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def to_csv(self, path) -> None:
+        """One row per epoch: epoch, then every logged value."""
+        keys = list(self.history)
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["epoch", *keys])
+            for i, e in enumerate(self.epoch):
+                w.writerow([e + 1, *(self.history[k][i] for k in keys)])
+
+    def save(self, path) -> None:
+        """Save as CSV or JSON, chosen by the file's suffix."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".csv":
+            self.to_csv(path)
+        elif suffix == ".json":
+            self.to_json(path)
+        else:
+            raise ValueError(
+                f"History.save: path must end in .csv or .json; got {path!r}."
+            )
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 4) for k, v in self.history.items() if v}
+        return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+# ----------------------------------------------------------------- helpers
+def _as_inputs(owner: str, x, dtype) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"{owner}: x must be a numeric array; got dtype {x.dtype}.")
+    if x.ndim < 1 or len(x) == 0:
+        raise ValueError(
+            f"{owner}: x must hold at least one sample; got shape {x.shape}."
+        )
+    if x.dtype != dtype:
+        x = x.astype(dtype)
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        row = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
+        raise ValueError(f"{owner}: x contains NaN or inf (first at row {row}).")
+    return x
+
+
+def _check_pair(owner: str, x: np.ndarray, y) -> np.ndarray:
+    y = np.asarray(y)
+    if len(y) != len(x):
+        raise ValueError(
+            f"{owner}: x and y must have the same number of samples; got {len(x)} and {len(y)}."
+        )
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"{owner}: y contains NaN or inf.")
+    return y
+
+
+def _model_dtype(model: Module):
+    return model.dtype or np.float32
+
+
+def _backward(model: Module, dy) -> None:
+    if isinstance(model, (Sequential, Graph)):
+        model.backward(dy, input_grad=False)
+    else:
+        model.backward(dy)
+
+
+def _default_metrics(loss: Loss) -> list[str]:
+    name = type(loss).__name__
+    if name in ("CrossEntropy", "NLL", "BinaryCrossEntropy"):
+        return ["accuracy"]
+    return []
+
+
+def _metric_objects(metrics, loss: Loss) -> list[Metric]:
+    if metrics is None:
+        metrics = _default_metrics(loss)
+    if isinstance(metrics, (str, Metric)):
+        metrics = [metrics]
+    # A single sigmoid output is a probability, a single logit is thresholded at 0.
+    threshold = (
+        0.0 if isinstance(loss, BinaryCrossEntropy) and loss.from_logits else 0.5
+    )
+    return [get_metric(m, threshold) for m in metrics]
+
+
+def _positive_int(owner: str, name: str, value, allow_zero: bool = False) -> int:
+    low = 0 if allow_zero else 1
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < low
+    ):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{owner}: {name} must be a {kind} integer; got {value!r}.")
+    return int(value)
+
+
+# ----------------------------------------------------------------- trainer
+class Trainer:
+    """The state of one ``fit`` run: what callbacks see and checkpoints save.
+
+    During a batch, ``epoch`` is the 0-based epoch and ``batch`` the 0-based
+    batch; ``batches_done`` counts the batches finished in this epoch. In
+    ``on_epoch_end``, ``epoch`` already counts the finished epochs.
+    """
+
+    def __init__(
+        self,
+        model: Module,
+        loss: Loss,
+        optimizer: Optimizer,
+        x,
+        y,
+        *,
+        epochs: int,
+        batch_size: int,
+        shuffle: bool = True,
+        validation_data=None,
+        validation_split: float = 0.0,
+        metrics=None,
+        callbacks=None,
+        seed=None,
+        verbose: int = 1,
+        sample_weight=None,
+        class_weight=None,
+        clip_norm: float | None = None,
+        stream=None,
+    ) -> None:
+        if not isinstance(model, Module):
+            raise TypeError(
+                f"fit: model must be a chainrule Module; got {type(model).__name__}."
+            )
+        if not isinstance(loss, Loss):
+            raise TypeError(
+                f"fit: loss must be a chainrule Loss; got {type(loss).__name__}."
+            )
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"fit: optimizer must be a chainrule optimizer; got {type(optimizer).__name__}."
+            )
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.epochs = _positive_int("fit", "epochs", epochs, allow_zero=True)
+        self.batch_size = _positive_int("fit", "batch_size", batch_size)
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(
+                f"fit: validation_split must be in [0, 1); got {validation_split!r}."
+            )
+        if validation_split and validation_data is not None:
+            raise ValueError("fit: pass validation_data or validation_split, not both.")
+        self.shuffle = bool(shuffle)
+        self.verbose = int(verbose)
+        self.stream = stream or sys.stdout
+        self.clip_norm = clip_norm
+        self.callbacks: list[Callback] = list(callbacks or [])
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"fit: callbacks must be Callback objects; got {type(cb).__name__}."
+                )
+        self.metrics = _metric_objects(metrics, loss)
+
+        dtype = _model_dtype(model)
+        x = _as_inputs("fit", x, dtype)
+        y = _check_pair("fit", x, y)
+        w = self._sample_weights(y, sample_weight, class_weight, dtype)
+        # The random stream for shuffles and splits: its own, seeded from `seed`,
+        # or drawn from cr.seed's generator so that cr.seed alone fixes the run.
+        self.rng = np.random.default_rng(
+            seed if seed is not None else int(get_rng(None).integers(2**63))
+        )
+        self.val_indices = None
+        if validation_split:
+            from .data.batching import stratified_split
+
+            train_idx, val_idx = stratified_split(y, validation_split, seed=self.rng)
+            self.val_indices = val_idx
+            validation_data = (
+                (x[val_idx], y[val_idx])
+                if w is None
+                else (x[val_idx], y[val_idx], w[val_idx])
+            )
+            x, y = x[train_idx], y[train_idx]
+            w = None if w is None else w[train_idx]
+        self.x, self.y, self.w = x, y, w
+        self.validation_data = None
+        if validation_data is not None:
+            if len(validation_data) not in (2, 3):
+                raise ValueError(
+                    "fit: validation_data must be (x_val, y_val) or (x_val, y_val, w)."
+                )
+            xv = _as_inputs("fit (validation_data)", validation_data[0], dtype)
+            yv = _check_pair("fit (validation_data)", xv, validation_data[1])
+            wv = validation_data[2] if len(validation_data) == 3 else None
+            self.validation_data = (xv, yv, wv)
+
+        self.history = History()
+        self.epoch = 0
+        self.batch = 0
+        self.batches_done = 0
+        self.epoch_rng_state = None
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self._loss_sum = 0.0
+        self._count = 0
+        self._epoch_seconds = 0.0
+
+    @property
+    def has_validation(self) -> bool:
+        return self.validation_data is not None
+
+    @property
+    def n_batches(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    @staticmethod
+    def _sample_weights(y, sample_weight, class_weight, dtype):
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=dtype)
+            if w.shape != (len(y),):
+                raise ValueError(
+                    f"fit: sample_weight must have shape ({len(y)},); got {w.shape}."
+                )
+            if not np.isfinite(w).all() or (w < 0).any():
+                raise ValueError("fit: sample_weight must be finite and non-negative.")
+        if class_weight is not None:
+            labels = np.asarray(y)
+            if labels.ndim == 2 and labels.shape[1] > 1:
+                labels = labels.argmax(axis=1)
+            labels = labels.reshape(len(labels)).astype(np.int64)
+            missing = sorted(set(np.unique(labels).tolist()) - set(class_weight))
+            if missing:
+                raise ValueError(
+                    f"fit: class_weight has no weight for classes {missing}; give every "
+                    "class present in y a weight."
+                )
+            table = np.zeros(labels.max() + 1, dtype=dtype)
+            for c, cw in class_weight.items():
+                if 0 <= int(c) < len(table):
+                    table[int(c)] = cw
+            cw_per_sample = table[labels]
+            w = cw_per_sample if w is None else w * cw_per_sample
+        return w
+
+    # -------------------------------------------------------------- running
+    def run(self) -> History:
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            while self.epoch < self.epochs and not self.stop_training:
+                self._run_epoch()
+        finally:
+            # Runs whatever ends training (also Ctrl-C), so EarlyStopping can
+            # put the best weights back.
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+            self.model.train()
+        if self.stop_reason and not self.history.stop_reason:
+            self.history.stop_reason = self.stop_reason
+        return self.history
+
+    def _run_epoch(self) -> None:
+        if self.epoch_rng_state is None:
+            self.epoch_rng_state = self.rng.bit_generator.state
+        # Re-deriving the epoch's order from the state at its start is what
+        # lets a run resumed mid-epoch visit the same remaining batches.
+        self.rng.bit_generator.state = self.epoch_rng_state
+        n = len(self.x)
+        order = self.rng.permutation(n) if self.shuffle else None
+        bs = self.batch_size
+        if self.batches_done == 0:
+            self._loss_sum, self._count, self._epoch_seconds = 0.0, 0, 0.0
+            for m in self.metrics:
+                m.reset()
+        for cb in self.callbacks:
+            cb.on_epoch_begin(self)
+        bar = None
+        if self.verbose == 1:
+            bar = ProgressBar(
+                self.n_batches, self.epoch + 1, self.epochs, stream=self.stream
+            )
+        started = time.perf_counter()
+        model, loss, optimizer = self.model, self.loss, self.optimizer
+        model.train()
+        x, y, w = self.x, self.y, self.w
+        for b in range(self.batches_done, self.n_batches):
+            self.batch = b
+            if order is None:
+                sl = slice(b * bs, (b + 1) * bs)
+                xb, yb, wb = x[sl], y[sl], (None if w is None else w[sl])
+            else:
+                idx = order[b * bs : (b + 1) * bs]
+                xb, yb, wb = x[idx], y[idx], (None if w is None else w[idx])
+            out = model.forward(xb)
+            value = loss.forward(out, yb, wb)
+            dy = loss.backward()
+            optimizer.zero_grad()
+            _backward(model, dy)
+            if self.clip_norm is not None:
+                clip_grad_norm(model, self.clip_norm)
+            go = True
+            for cb in self.callbacks:
+                go = cb.before_step(self, value) and go
+            if go:
+                optimizer.step()
+            if self.stop_training:
+                self._epoch_seconds += time.perf_counter() - started
+                return
+            if math.isfinite(value):
+                self._loss_sum += value * len(yb)
+                self._count += len(yb)
+            for m in self.metrics:
+                m.update(out, yb)
+            self.batches_done = b + 1
+            if bar is not None:
+                bar.update(
+                    self.batches_done, min(self.batches_done * bs, n), self._running()
+                )
+            for cb in self.callbacks:
+                cb.on_batch_end(self, value)
+        self._epoch_seconds += time.perf_counter() - started
+        self._end_epoch(bar)
+
+    def _running(self) -> dict[str, float]:
+        values = {"loss": self._loss_sum / max(self._count, 1)}
+        if self.loss.reduction == "sum":
+            values["loss"] = self._loss_sum / max(self._count, 1) * self.batch_size
+        for m in self.metrics:
+            values[m.name] = m.result()
+        return values
+
+    def _end_epoch(self, bar) -> None:
+        logs = self._running()
+        if self.validation_data is not None:
+            xv, yv, wv = self.validation_data
+            val = evaluate(
+                self.model,
+                self.loss,
+                xv,
+                yv,
+                batch_size=max(self.batch_size, 256),
+                metrics=[m.fresh() for m in self.metrics],
+                sample_weight=wv,
+            )
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        logs["lr"] = self.optimizer.lr
+        logs["time"] = self._epoch_seconds
+        finished = self.epoch
+        self.history.append(finished, logs)
+        self.epoch += 1
+        self.batches_done = 0
+        self.epoch_rng_state = self.rng.bit_generator.state
+        shown = {k: v for k, v in logs.items() if k not in ("lr", "time")}
+        if bar is not None:
+            bar.finish(len(self.x), shown)
+        elif self.verbose >= 2:
+            ProgressBar(
+                self.n_batches, finished + 1, self.epochs, stream=self.stream
+            ).finish(len(self.x), shown)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, logs)
+
+    def diagnose_non_finite(self, bad_grad: str | None) -> str:
+        """Name where a non-finite value first appears, for NaNGuard's message."""
+        if bad_grad is not None:
+            return f"first non-finite gradient: {bad_grad}"
+        for name, p in self.model.named_parameters():
+            if not np.isfinite(p.data).all():
+                return f"the weights {name} are already non-finite"
+        if isinstance(self.model, Sequential):
+            bs = self.batch_size
+            order = slice(self.batch * bs, (self.batch + 1) * bs)
+            xb = self.x[order] if not self.shuffle else None
+            if xb is not None:
+                with no_grad():
+                    h = xb
+                    for i, layer in enumerate(self.model.layers):
+                        h = layer.forward(h)
+                        if not np.isfinite(h).all():
+                            return f"first non-finite output: layer {i} ({type(layer).__name__})"
+        for i, layer in enumerate(getattr(self.model, "layers", [])):
+            g = layer.output_grad
+            if g is not None and not np.isfinite(g).all():
+                return f"first non-finite gradient of an output: layer {i} ({type(layer).__name__})"
+        return "the loss itself overflowed (its inputs were finite)"
+
+    # ------------------------------------------------------------ checkpoints
+    def get_state(self) -> dict:
+        """Everything needed to resume: JSON-friendly scalars plus arrays."""
+        from .random import get_state
+
+        return {
+            "epoch": self.epoch,
+            "batches_done": self.batches_done,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "epoch_rng_state": self.epoch_rng_state,
+            "global_rng_state": get_state(),
+            "history": self.history.to_dict(),
+            "loss_sum": self._loss_sum,
+            "count": self._count,
+            "epoch_seconds": self._epoch_seconds,
+            "metrics": [m.state() for m in self.metrics],
+            "callbacks": [_callback_state(cb) for cb in self.callbacks],
+        }
+
+    def set_state(self, state: dict) -> None:
+        from .random import set_state
+
+        if state["batch_size"] != self.batch_size:
+            raise ValueError(
+                f"resume: the checkpoint was written with batch_size {state['batch_size']}; "
+                f"got {self.batch_size}. Resume with the same settings."
+            )
+        self.epoch = int(state["epoch"])
+        self.batches_done = int(state["batches_done"])
+        self.epoch_rng_state = state["epoch_rng_state"]
+        set_state(state["global_rng_state"])
+        self.history = History.from_dict(state["history"])
+        self._loss_sum = float(state["loss_sum"])
+        self._count = int(state["count"])
+        self._epoch_seconds = float(state["epoch_seconds"])
+        for m, s in zip(self.metrics, state["metrics"]):
+            m.set_state(s)
+        for cb, s in zip(self.callbacks, state.get("callbacks", [])):
+            if s:
+                _set_callback_state(cb, s)
+
+    def save_checkpoint(self, path) -> None:
+        from .io import save_checkpoint
+
+        save_checkpoint(path, self)
+
+
+def _callback_state(cb: Callback) -> dict:
+    """Scalar bookkeeping of the built-in callbacks (best value, patience count)."""
+    keys = ("best", "best_epoch", "wait", "saved", "rollbacks")
+    return {
+        k: getattr(cb, k)
+        for k in keys
+        if isinstance(getattr(cb, k, None), (int, float))
+    }
+
+
+def _set_callback_state(cb: Callback, state: dict) -> None:
+    for k, v in state.items():
+        setattr(cb, k, v)
+
+
+# ------------------------------------------------------------------ the API
+def fit(
+    model: Module,
+    loss: Loss,
+    optimizer: Optimizer,
+    x,
+    y,
+    epochs: int = 1,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    validation_data=None,
+    validation_split: float = 0.0,
+    metrics=None,
+    callbacks=None,
+    seed=None,
+    verbose: int = 1,
+    sample_weight=None,
+    class_weight=None,
+    clip_norm: float | None = None,
+    resume=None,
+    stream=None,
+) -> History:
+    """Train ``model`` on (x, y) by mini-batch gradient descent.
+
+    Parameters
+    ----------
+    model : Module
+        Usually a Sequential or Graph; trained in place.
+    loss : Loss
+        E.g. ``CrossEntropy()`` for logits and integer labels, ``MSE()`` for
+        regression, ``BinaryCrossEntropy(from_logits=True)`` for one logit.
+    optimizer : Optimizer
+        Built over ``model`` (``SGD(model, lr=0.05, momentum=0.9)``).
+    x : ndarray, shape (N, ...)
+        Inputs; converted once to the model's dtype (float32 by default).
+    y : ndarray, shape (N,) or (N, ...)
+        Targets: integer labels or arrays shaped like the output.
+    epochs, batch_size : int
+        Passes over the data and samples per gradient step. The last batch of
+        an epoch may be smaller. ``batch_size >= N`` is full-batch descent.
+    shuffle : bool
+        Visit the samples in a new random order each epoch.
+    validation_data : (x_val, y_val) or (x_val, y_val, sample_weight), optional
+    validation_split : float in [0, 1)
+        Hold out this fraction of (x, y), stratified by class, for validation.
+    metrics : list of str or Metric, optional
+        "accuracy", "top5_accuracy", "mae", "r2"; defaults to accuracy for
+        classification losses.
+    callbacks : list of Callback, optional
+        EarlyStopping, NaNGuard, ModelCheckpoint, LearningRateScheduler,
+        GradientNorms, or your own.
+    seed : int, optional
+        Seeds the shuffles and the split; without it they come from ``cr.seed``.
+    verbose : {0, 1, 2}
+        0 silent, 1 a progress bar (a plain line per epoch off a terminal),
+        2 one line per epoch.
+    sample_weight : ndarray, shape (N,), optional
+        Per-sample weights w_i in the loss (1/N) sum_i w_i l_i.
+    class_weight : dict of int -> float, optional
+        Per-class weights, multiplied into the sample weights.
+    clip_norm : float, optional
+        Clip the gradients' global L2 norm to this before each step.
+    resume : path, optional
+        A checkpoint written by ``ModelCheckpoint`` (or ``chainrule train``):
+        the model, optimizer, position, history and random state are loaded
+        from it and training continues where it stopped.
+
+    Returns
+    -------
+    History
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> x = np.random.default_rng(0).standard_normal((64, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int64)
+    >>> model = cr.Sequential(cr.layers.Linear(2, 2, rng=0))
+    >>> h = cr.fit(model, cr.losses.CrossEntropy(), cr.optim.SGD(model, lr=0.5), x, y,
+    ...            epochs=5, batch_size=16, seed=0, verbose=0)
+    >>> h["accuracy"][-1] > 0.9
+    True
+    """
+    trainer = Trainer(
+        model,
+        loss,
+        optimizer,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        validation_data=validation_data,
+        validation_split=validation_split,
+        metrics=metrics,
+        callbacks=callbacks,
+        seed=seed,
+        verbose=verbose,
+        sample_weight=sample_weight,
+        class_weight=class_weight,
+        clip_norm=clip_norm,
+        stream=stream,
+    )
+    if resume is not None:
+        from .io import load_checkpoint_into
+
+        load_checkpoint_into(resume, trainer)
+    return trainer.run()
+
+
+def predict(model: Module, x, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs for ``x``, in eval mode (Dropout off), batch by
+    batch, with no gradient bookkeeping.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, ...)
+    batch_size : int
+
+    Returns
+    -------
+    ndarray, shape (N, ...)
+    """
+    batch_size = _positive_int("predict", "batch_size", batch_size)
+    x = _as_inputs("predict", x, _model_dtype(model))
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            if len(x) <= batch_size:
+                return model.forward(x)
+            first = model.forward(x[:batch_size])
+            out = np.empty((len(x), *first.shape[1:]), dtype=first.dtype)
+            out[:batch_size] = first
+            for start in range(batch_size, len(x), batch_size):
+                out[start : start + batch_size] = model.forward(
+                    x[start : start + batch_size]
+                )
+            return out
+    finally:
+        model.train(was_training)
+
+
+def evaluate(
+    model: Module,
+    loss: Loss,
+    x,
+    y,
+    batch_size: int = 256,
+    metrics=None,
+    sample_weight=None,
+) -> dict[str, float]:
+    """The loss and metrics of ``model`` on (x, y), in eval mode.
+
+    Returns
+    -------
+    dict
+        ``{"loss": ..., "accuracy": ...}``: the loss averaged over all samples
+        (summed for SSE) and each metric over the whole set.
+    """
+    metric_objs = _metric_objects(metrics, loss)
+    x = _as_inputs("evaluate", x, _model_dtype(model))
+    y = _check_pair("evaluate", x, y)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=x.dtype)
+    out = predict(model, x, batch_size)
+    total = 0.0
+    n = len(x)
+    for start in range(0, n, batch_size):
+        sl = slice(start, start + batch_size)
+        value = loss.forward(out[sl], y[sl], None if w is None else w[sl])
+        loss.cache = None
+        total += value * (1 if loss.reduction == "sum" else len(out[sl]))
+    result = {"loss": total if loss.reduction == "sum" else total / n}
+    for m in metric_objs:
+        m.update(out, y)
+        result[m.name] = m.result()
+    return result
