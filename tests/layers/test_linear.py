@@ -1,0 +1,124 @@
+import re
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.layers import Linear
+
+
+def test_forward_is_x_weight_t_plus_bias(rng):
+    layer = Linear(3, 4, rng=0).to(np.float64)
+    x = rng.standard_normal((5, 3))
+    expected = x @ layer.weight.data.T + layer.bias.data
+    np.testing.assert_allclose(layer(x), expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_gradcheck(rng, bias):
+    cr.gradcheck(Linear(3, 4, bias=bias, rng=1), rng.standard_normal((5, 3)))
+
+
+def test_gradcheck_with_extra_leading_axes(rng):
+    # (N, T, in_features): every leading axis is a batch axis.
+    cr.gradcheck(Linear(3, 2, rng=1), rng.standard_normal((2, 4, 3)))
+
+
+def test_backward_formulas(rng):
+    layer = Linear(3, 2, rng=0).to(np.float64)
+    x = rng.standard_normal((4, 3))
+    dy = rng.standard_normal((4, 2))
+    layer(x)
+    dx = layer.backward(dy)
+    np.testing.assert_allclose(dx, dy @ layer.weight.data, rtol=1e-14)
+    np.testing.assert_allclose(layer.weight.grad, dy.T @ x, rtol=1e-14)
+    np.testing.assert_allclose(layer.bias.grad, dy.sum(axis=0), rtol=1e-14)
+
+
+def test_default_dtype_is_float32_and_input_is_cast():
+    layer = Linear(3, 2, rng=0)
+    y = layer(np.ones((2, 3), dtype=np.float64))
+    assert layer.weight.dtype == np.float32 and y.dtype == np.float32
+
+
+def test_same_seed_same_weights():
+    a, b = Linear(5, 4, rng=3), Linear(5, 4, rng=3)
+    np.testing.assert_array_equal(a.weight.data, b.weight.data)
+    assert not np.array_equal(a.weight.data, Linear(5, 4, rng=4).weight.data)
+    np.testing.assert_array_equal(a.bias.data, np.zeros(4))
+
+
+@pytest.mark.parametrize("init", ["he", "he_uniform", "glorot", "glorot_normal"])
+def test_init_scales(init):
+    w = Linear(400, 300, rng=0, init=init).weight.data
+    expected_std = {
+        "he": np.sqrt(2 / 400),
+        "he_uniform": np.sqrt(2 / 400),
+        "glorot": np.sqrt(2 / 700),
+        "glorot_normal": np.sqrt(2 / 700),
+    }[init]
+    assert abs(w.std() / expected_std - 1) < 0.05
+
+
+def test_zeros_init():
+    assert not Linear(3, 2, init="zeros").weight.data.any()
+
+
+def test_skip_input_grad_returns_none_but_fills_grads(rng):
+    layer = Linear(3, 2, rng=0)
+    layer(rng.standard_normal((4, 3)))
+    layer.skip_input_grad = True
+    assert layer.backward(np.ones((4, 2), np.float32)) is None
+    assert layer.weight.grad.any()
+
+
+def test_repr():
+    assert (
+        repr(Linear(784, 256)) == "Linear(in_features=784, out_features=256, bias=True)"
+    )
+    assert repr(Linear(2, 1, bias=False)) == (
+        "Linear(in_features=2, out_features=1, bias=False)"
+    )
+
+
+def test_wrong_input_shape_message():
+    layer = Linear(3, 4)
+    msg = "Linear(in_features=3, out_features=4, bias=True): input must have shape (batch, 3); got (32, 5)."
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        layer(np.zeros((32, 5)))
+
+
+def test_single_sample_hint():
+    with pytest.raises(ValueError, match=re.escape("needs a batch axis: x[None]")):
+        Linear(3, 4)(np.zeros(3))
+
+
+def test_non_numeric_input():
+    with pytest.raises(TypeError, match="input must be numeric; got dtype <U1"):
+        Linear(1, 1)(np.array([["a"]]))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((0, 3), "Linear: in_features must be a positive integer; got 0."),
+        ((3, -1), "Linear: out_features must be a positive integer; got -1."),
+        ((2.5, 3), "Linear: in_features must be a positive integer; got 2.5."),
+        ((True, 3), "Linear: in_features must be a positive integer; got True."),
+    ],
+)
+def test_invalid_constructor_args(args, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Linear(*args)
+
+
+def test_invalid_init():
+    with pytest.raises(
+        ValueError, match="Linear: init must be one of he, .*; got 'bogus'"
+    ):
+        Linear(3, 2, init="bogus")
+
+
+def test_invalid_rng():
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        Linear(3, 2, rng="seed")

@@ -1,0 +1,154 @@
+import re
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.layers import Linear
+
+
+class BadBiasLinear(Linear):
+    """Linear whose backward doubles the bias gradient: a bug to be caught."""
+
+    def backward(self, dy):
+        dx = super().backward(dy)
+        self.bias.grad += dy.reshape(-1, self.out_features).sum(axis=0)
+        return dx
+
+
+class BadInputLinear(Linear):
+    """Linear whose backward forgets the transpose's partner: dx = dy @ W * 0.5."""
+
+    def backward(self, dy):
+        return 0.5 * super().backward(dy)
+
+
+class BadMSE(cr.losses.MSE):
+    def backward(self):
+        return 2 * super().backward()
+
+
+def test_passes_on_a_correct_layer(rng):
+    report = cr.gradcheck(Linear(3, 2, rng=0), rng.standard_normal((4, 3)))
+    assert report.passed
+    assert [c.name for c in report.checks] == ["input", "weight", "bias"]
+    assert all(c.method == "elements" for c in report.checks)
+    text = str(report)
+    assert text.splitlines()[0].split()[:4] == ["tensor", "shape", "checked", "worst"]
+    assert text.endswith("gradient check passed (atol=1e-07, rtol=1e-05)")
+
+
+def test_finds_a_wrong_parameter_gradient(rng):
+    with pytest.raises(
+        cr.GradcheckError, match="gradient check failed for bias; worst: bias\\["
+    ) as info:
+        cr.gradcheck(BadBiasLinear(3, 2, rng=0), rng.standard_normal((4, 3)))
+    report = info.value.report
+    failed = [c for c in report.checks if not c.passed]
+    assert [c.name for c in failed] == ["bias"]
+    assert failed[0].analytic == pytest.approx(2 * failed[0].numeric, rel=1e-6)
+    assert "FAIL" in str(report) and "gradient check FAILED" in str(report)
+
+
+def test_finds_a_wrong_input_gradient(rng):
+    with pytest.raises(cr.GradcheckError, match="gradient check failed for input;"):
+        cr.gradcheck(BadInputLinear(3, 2, rng=0), rng.standard_normal((4, 3)))
+    report = cr.gradcheck(
+        BadInputLinear(3, 2, rng=0), rng.standard_normal((4, 3)), check_inputs=False
+    )
+    assert report.passed
+
+
+def test_report_without_raising(rng):
+    report = cr.gradcheck(
+        BadBiasLinear(3, 2, rng=0), rng.standard_normal((4, 3)), raise_on_failure=False
+    )
+    assert not report.passed
+    worst = next(c for c in report.checks if c.name == "bias")
+    assert isinstance(worst.worst_index, tuple) and worst.rel_error > 0.1
+
+
+def test_large_tensors_are_checked_along_directions(rng):
+    report = cr.gradcheck(
+        Linear(30, 20, rng=0), rng.standard_normal((2, 30)), max_elements=100
+    )
+    methods = {c.name: c.method for c in report.checks}
+    assert methods == {
+        "input": "elements",
+        "weight": "directions(8)",
+        "bias": "elements",
+    }
+    with pytest.raises(cr.GradcheckError, match="worst: bias"):
+        cr.gradcheck(
+            BadBiasLinear(30, 20, rng=0), rng.standard_normal((2, 30)), max_elements=10
+        )
+
+
+def test_leaves_the_module_untouched(rng):
+    layer = Linear(3, 2, rng=0)
+    before = layer.weight.data.copy()
+    cr.gradcheck(layer, rng.standard_normal((4, 3)))
+    assert layer.dtype == np.float32
+    np.testing.assert_array_equal(layer.weight.data, before)
+    assert not layer.weight.grad.any() and layer.cache is None
+
+
+def test_given_dy(rng):
+    report = cr.gradcheck(
+        Linear(3, 2, rng=0), rng.standard_normal((4, 3)), dy=np.ones((4, 2))
+    )
+    assert report.passed
+
+
+def test_argument_errors():
+    with pytest.raises(
+        TypeError, match="gradcheck: expected a chainrule Module; got function."
+    ):
+        cr.gradcheck(lambda x: x, np.ones((1, 1)))
+    with pytest.raises(ValueError, match="gradcheck: pass at least one input array."):
+        cr.gradcheck(Linear(1, 1))
+
+
+def test_gradcheck_loss(rng):
+    y, t = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    assert cr.gradcheck_loss(cr.losses.MSE(), y, t).passed
+    with pytest.raises(
+        cr.GradcheckError, match=re.escape("gradient check failed for y;")
+    ):
+        cr.gradcheck_loss(BadMSE(), y, t)
+    assert not cr.gradcheck_loss(BadMSE(), y, t, raise_on_failure=False).passed
+
+
+def test_non_contiguous_input(rng):
+    # A transposed input: the perturbations must still reach the array checked.
+    x = rng.standard_normal((2, 2, 5, 6)).transpose(0, 1, 3, 2)
+    assert not x.flags.c_contiguous
+    cr.gradcheck(cr.layers.Conv2D(2, 2, 3, stride=2, padding=1, rng=0), x)
+    cr.gradcheck(cr.layers.Tanh(), rng.standard_normal((3, 4)).T)
+
+
+def test_non_contiguous_parameter(rng):
+    layer = Linear(3, 4, rng=0)
+    layer.weight.data = np.asfortranarray(layer.weight.data.astype(np.float64))
+    cr.gradcheck(layer, rng.standard_normal((2, 3)))
+
+
+def test_gradcheck_loss_non_contiguous_predictions(rng):
+    y, t = rng.standard_normal((3, 4)).T, rng.standard_normal((4, 3))
+    cr.gradcheck_loss(cr.losses.MSE(), y, t)
+
+
+def test_kinks_are_counted_apart_not_failed():
+    # ReLU at exactly 0 has no derivative: those elements are set aside.
+    x = np.array([[0.0, 0.5, -0.5, 0.0]])
+    report = cr.gradcheck(cr.layers.ReLU(), x)
+    check = report.checks[0]
+    assert check.kinks == 2 and check.method == "elements, 2 at kinks"
+    # ... while a real error at a smooth point still fails.
+    with pytest.raises(cr.GradcheckError, match="worst: bias"):
+        cr.gradcheck(BadBiasLinear(3, 2, rng=0), np.ones((2, 3)))
+
+
+def test_all_points_at_kinks_is_not_a_pass():
+    report = cr.gradcheck(cr.layers.ReLU(), np.zeros((1, 3)), raise_on_failure=False)
+    assert not report.passed
