@@ -24,6 +24,7 @@ import re
 from . import layers as L
 from .models.sequential import Sequential
 from .module import Module
+from .random import get_rng
 
 PRESETS = {
     "mlp": "flatten-linear256-relu-linear128-relu-linear10",
@@ -80,8 +81,12 @@ def build_spec(spec: str, input_shape=(1, 28, 28), rng=None) -> Sequential:
         raise SpecError(
             "model spec is empty; give a preset (mlp, seed-cnn, cnn) or a SPEC."
         )
-    tokens = text.strip().lower().split("-")
+    text = text.strip()  # so that "at character N" counts in the text shown
+    tokens = text.lower().split("-")
     shape = tuple(input_shape)
+    # One generator for the whole stack: an int seed handed to each layer
+    # would give every same-shaped layer the same initial weights.
+    rng = None if rng is None else get_rng(rng)
     layers: list[Module] = []
     for i, tok in enumerate(tokens):
         layer = _token_layer(text, i, tokens, tok, shape, rng)
