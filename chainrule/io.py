@@ -306,15 +306,17 @@ def _read_archive(
 
 def _load_params(model: Module, arrays: dict[str, np.ndarray], path, who: str) -> None:
     state = {k[len("param/") :]: a for k, a in arrays.items() if k.startswith("param/")}
+    dtypes = {a.dtype for a in state.values()}
+    if len(dtypes) == 1 and next(iter(dtypes)).kind == "f":
+        # Convert before copying: float64 values copied into the float32 arrays
+        # of a freshly built layer would be rounded.
+        model.to(dtypes.pop())
     try:
         model.load_state_dict(state)
     except ValueError as exc:
         raise ModelFileError(
             f"{who}: {str(path)!r} does not fit its architecture: {exc}"
         ) from exc
-    dtypes = {a.dtype for a in state.values()}
-    if len(dtypes) == 1:
-        model.to(dtypes.pop())
 
 
 def load(path) -> Module:
