@@ -1,0 +1,353 @@
+"""Checkpoints and resuming: a run killed mid-training and resumed ends with the
+same weights, bit for bit, as a run that was never interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.io import ModelFileError, read_checkpoint
+
+L = cr.layers
+REPO = Path(__file__).resolve().parents[1]
+# One BLAS thread: the same sums in the same order in every process.
+ENV = {
+    **os.environ,
+    "PYTHONPATH": str(REPO),
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+def _assert_same_weights(a: cr.Module, b: cr.Module) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb)
+    for k in sa:
+        assert sa[k].dtype == sb[k].dtype
+        assert np.array_equal(sa[k], sb[k]), f"{k} differs"
+
+
+def _assert_same_history(a: dict, b: dict) -> None:
+    assert a["epoch"] == b["epoch"]
+    for key in a["history"]:
+        if key != "time":
+            assert a["history"][key] == b["history"][key], key
+
+
+# ------------------------------------------------------------ in process
+class _Crash(Exception):
+    pass
+
+
+class _CrashAt(cr.callbacks.Callback):
+    """Raise after a given batch, as a crash would stop the run there."""
+
+    def __init__(self, epoch: int, batches_done: int):
+        self.at = (epoch, batches_done)
+
+    def on_batch_end(self, trainer, loss):
+        if (trainer.epoch, trainer.batches_done) == self.at:
+            raise _Crash
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((150, 6)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] ** 2 > 0.5).astype(np.int64) + (x[:, 2] > 1)
+    return x, y
+
+
+def _sequential():
+    return cr.Sequential(
+        L.Linear(6, 16), L.Tanh(), L.Dropout(0.3), L.Linear(16, 8), L.ReLU(),
+        L.Linear(8, 3),
+    )  # fmt: skip
+
+
+def _graph():
+    x = cr.Input((6,))
+    h = L.ReLU()(L.Linear(6, 6)(x))
+    h = L.Add()(h, x)
+    h = L.Dropout(0.2)(h)
+    return cr.Graph(x, L.Linear(6, 3)(h))
+
+
+def _run(tmp_path, make_model, make_opt, crash=None, resume=None, **kw):
+    cr.seed(11)
+    batch_size = kw.pop("batch_size", 16)
+    model = make_model()
+    x, y = _data()
+    callbacks = [cr.callbacks.ModelCheckpoint(tmp_path / "ckpt.npz", every_n_batches=3)]
+    if crash:
+        callbacks.append(_CrashAt(*crash))
+    history = cr.fit(
+        model,
+        cr.losses.CrossEntropy(),
+        make_opt(model),
+        x,
+        y,
+        epochs=3,
+        batch_size=batch_size,
+        verbose=0,
+        callbacks=callbacks,
+        resume=resume,
+        **kw,
+    )
+    return model, history
+
+
+OPTIMIZERS = {
+    "sgd-momentum": lambda m: cr.optim.SGD(m, lr=0.05, momentum=0.9),
+    "adam": lambda m: cr.optim.Adam(m, lr=0.01),
+}
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS)
+@pytest.mark.parametrize("make_model", [_sequential, _graph], ids=["seq", "graph"])
+@pytest.mark.parametrize(
+    ("crash", "checkpoint", "extra"),
+    [
+        ((1, 4), (1, 3), {}),  # crash mid-epoch: resume from batch 3 of epoch 2
+        # 6 batches: the checkpoint after the last batch comes before the
+        # epoch's end (validation, history), which the resumed run must do.
+        ((0, 6), (0, 6), {"validation_split": 0.2, "batch_size": 20}),
+        ((2, 1), (2, 0), {"seed": 5}),  # from the checkpoint at an epoch's end
+    ],
+    ids=["mid-epoch", "last-batch", "epoch-end"],
+)
+def test_resume_after_a_crash_matches_an_uninterrupted_run(
+    tmp_path, opt, make_model, crash, checkpoint, extra
+):
+    whole, h_whole = _run(tmp_path / "a", make_model, OPTIMIZERS[opt], **extra)
+    with pytest.raises(_Crash):
+        _run(tmp_path / "b", make_model, OPTIMIZERS[opt], crash=crash, **extra)
+    state = read_checkpoint(tmp_path / "b" / "ckpt.npz")[0]["trainer"]
+    assert (state["epoch"], state["batches_done"]) == checkpoint
+    cr.seed(999)  # the checkpoint, not the current global state, decides
+    resumed, h_resumed = _run(
+        tmp_path / "c",
+        make_model,
+        OPTIMIZERS[opt],
+        resume=tmp_path / "b" / "ckpt.npz",
+        **extra,
+    )
+    _assert_same_weights(whole, resumed)
+    _assert_same_history(h_whole.to_dict(), h_resumed.to_dict())
+
+
+@pytest.fixture(autouse=True)
+def _dirs(tmp_path):
+    for d in "abc":
+        (tmp_path / d).mkdir()
+
+
+def test_checkpoint_holds_the_position(tmp_path):
+    with pytest.raises(_Crash):
+        _run(tmp_path / "b", _sequential, OPTIMIZERS["adam"], crash=(1, 4))
+    manifest, arrays = read_checkpoint(tmp_path / "b" / "ckpt.npz")
+    assert manifest["trainer"]["epoch"] == 1
+    assert manifest["trainer"]["batches_done"] == 3
+    assert any(k.startswith("optim/") for k in arrays)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    with pytest.raises(_Crash):
+        _run(tmp_path / "b", _sequential, OPTIMIZERS["adam"], crash=(1, 4))
+    x, y = _data()
+    model = _sequential()
+    with pytest.raises(ValueError, match="written with batch_size 16; got 8"):
+        cr.fit(
+            model,
+            cr.losses.CrossEntropy(),
+            cr.optim.Adam(model),
+            x,
+            y,
+            batch_size=8,
+            verbose=0,
+            resume=tmp_path / "b" / "ckpt.npz",
+        )
+    small = cr.Sequential(L.Linear(6, 3))
+    with pytest.raises(ModelFileError, match="does not fit its architecture"):
+        cr.fit(
+            small,
+            cr.losses.CrossEntropy(),
+            cr.optim.Adam(small),
+            x,
+            y,
+            batch_size=16,
+            verbose=0,
+            resume=tmp_path / "b" / "ckpt.npz",
+        )
+
+
+def test_resume_from_a_model_file_is_refused(tmp_path):
+    model = _sequential()
+    model.save(tmp_path / "m.npz")
+    x, y = _data()
+    with pytest.raises(ModelFileError, match="expected a chainrule-checkpoint"):
+        cr.fit(
+            model,
+            cr.losses.CrossEntropy(),
+            cr.optim.SGD(model, lr=0.1),
+            x,
+            y,
+            verbose=0,
+            resume=tmp_path / "m.npz",
+        )
+
+
+# ----------------------------------------------------- killed processes
+_SCRIPT = """
+import sys, time
+from pathlib import Path
+import chainrule as cr
+L = cr.layers
+out = Path(sys.argv[1])
+resume = sys.argv[2] if len(sys.argv) > 2 else None
+cr.seed(3)
+(x, y), _ = cr.data.load("mnist5k")
+x, y = x[:1200], y[:1200]
+model = cr.Sequential(
+    L.Flatten(), L.Linear(784, 32), L.ReLU(), L.Dropout(0.2), L.Linear(32, 10)
+)
+
+class Tick(cr.callbacks.Callback):
+    def on_batch_end(self, trainer, loss):
+        print(trainer.epoch, trainer.batches_done, flush=True)
+        time.sleep(0.003)  # time for the test to aim its kill
+
+history = cr.fit(
+    model, cr.losses.CrossEntropy(), cr.optim.Adam(model, lr=1e-3), x, y,
+    epochs=3, batch_size=32, validation_split=0.1, verbose=0, resume=resume,
+    callbacks=[cr.callbacks.ModelCheckpoint(out / "ckpt.npz", every_n_batches=4),
+               Tick()],
+)
+model.save(out / "final.npz")
+history.to_json(out / "history.json")
+"""
+
+
+def _kill_when(proc, ready, timeout=60.0) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()`` is true."""
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "the run never got there"
+            time.sleep(0.005)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_script_killed_and_resumed_matches_an_uninterrupted_run(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    whole = subprocess.Popen(
+        [sys.executable, "-c", _SCRIPT, str(a)], env=ENV, stdout=subprocess.DEVNULL
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SCRIPT, str(b)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    position = [0, 0]
+
+    def ready():
+        position[:] = map(int, proc.stdout.readline().split())
+        # In epoch 2, with a checkpoint behind and a few batches past it.
+        return position[0] == 1 and position[1] % 4 == 2
+
+    _kill_when(proc, ready)
+    proc.stdout.close()
+    assert not (b / "final.npz").exists()
+    manifest, _ = read_checkpoint(b / "ckpt.npz")
+    assert manifest["trainer"]["epoch"] == 1
+    assert manifest["trainer"]["batches_done"] == position[1] - 2
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(b), str(b / "ckpt.npz")],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert done.returncode == 0
+    assert whole.wait(timeout=120) == 0
+    _assert_same_weights(cr.load(a / "final.npz"), cr.load(b / "final.npz"))
+    _assert_same_history(
+        json.loads((a / "history.json").read_text()),
+        json.loads((b / "history.json").read_text()),
+    )
+
+
+def _no_matplotlib(tmp_path) -> dict:
+    """An environment in which ``import matplotlib`` fails, as when it is not
+    installed: the pictures (seconds each) are not what these tests are about."""
+    stub = tmp_path / "stub" / "matplotlib"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text(
+        "raise ImportError('not installed (test stub)')\n"
+    )
+    return {**ENV, "PYTHONPATH": os.pathsep.join([str(stub.parent), str(REPO)])}
+
+
+def _train(out: Path, env: dict, *extra: str, **kw) -> subprocess.Popen:
+    args = ["--data", "mnist5k", "--model", "mlp", "--epochs", "2"]
+    args += ["--checkpoint-every", "5", "--seed", "1", "--json"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "chainrule", "train", *args, "--out", str(out), *extra],
+        env=env,
+        cwd=out.parent,
+        **kw,
+    )
+
+
+@pytest.mark.slow
+def test_cli_train_killed_and_resumed_matches_an_uninterrupted_run(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    env = _no_matplotlib(tmp_path)
+    whole = _train(a, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _train(b, env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = b / "checkpoint.npz"
+
+    def ready():
+        if not checkpoint.exists():
+            return False
+        state = read_checkpoint(checkpoint)[0]["trainer"]
+        # Mid-way through the second epoch (29 batches each).
+        return state["epoch"] == 1 and state["batches_done"] >= 5
+
+    _kill_when(proc, ready)
+    assert not (b / "model.npz").exists()
+    resumed = subprocess.run(
+        [sys.executable, "-m", "chainrule", "train", "--resume", str(checkpoint)]
+        + ["--json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    out, err = whole.communicate(timeout=120)
+    assert whole.returncode == 0, err
+    _assert_same_weights(cr.load(a / "model.npz"), cr.load(b / "model.npz"))
+    result_a = json.loads(out.strip().splitlines()[-1])
+    result_b = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert result_b["epochs"] == result_a["epochs"] == 2
+    assert result_b["test_loss"] == result_a["test_loss"]
+    assert result_b["test_accuracy"] == result_a["test_accuracy"]
+    # Everything but the timings of the history matches too.
+    _assert_same_history(
+        json.loads((a / "history.json").read_text()),
+        json.loads((b / "history.json").read_text()),
+    )
