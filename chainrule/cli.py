@@ -125,6 +125,7 @@ def cmd_train(args) -> int:
     import chainrule as cr
 
     from .callbacks import GradientNorms, ModelCheckpoint, NaNGuard
+    from .data import DATASETS
     from .io import read_checkpoint
     from .spec import build_spec
     from .training import Trainer
@@ -149,6 +150,11 @@ def cmd_train(args) -> int:
             settings[k] = v
     if settings["lr"] is None:
         settings["lr"] = 0.05 if settings["optimizer"] == "sgd" else 1e-3
+    data_path = Path(settings["data"]).expanduser()
+    if settings["data"] not in DATASETS and data_path.exists():
+        # Kept in the model file and the checkpoint, which evaluate and
+        # --resume read later, perhaps from another directory.
+        settings["data"] = str(data_path.resolve())
 
     if args.out:
         run_dir = Path(args.out)
@@ -312,7 +318,7 @@ def cmd_evaluate(args) -> int:
         return 0
     print(f"{args.model} on {data} test set ({len(x_test):,} images)")
     print(f"loss {result['loss']:.4f}  accuracy {result['accuracy']:.4f}\n")
-    width = max(len(str(n)) for n in names)
+    width = max(len("class"), *(len(str(n)) for n in names))
     print(f"{'class':<{width}}  precision  recall")
     for n, p, r in zip(names, precision, recall):
         print(f"{str(n):<{width}}  {p:9.3f}  {r:6.3f}")
@@ -624,6 +630,14 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("model")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_info)
+    # --debug also after the command: `chainrule evaluate m.npz --debug`.
+    for command in sub.choices.values():
+        command.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show tracebacks on errors",
+        )
     return p
 
 
