@@ -157,13 +157,13 @@ def _build_graph(spec: dict, where: str) -> Graph:
                 nodes[entry["id"]] = layer(*(nodes[p] for p in entry["parents"]))
         inputs = [nodes[i] for i in spec["inputs"]]
         outputs = [nodes[i] for i in spec["outputs"]]
-    except (KeyError, TypeError) as exc:
+        for name, layer in layers.items():
+            if not name.isdigit():  # digits are positions, given back by Graph
+                layer.name = name
+    except (KeyError, TypeError, AttributeError) as exc:
         raise ModelFileError(
             f"{where}: the graph description is incomplete ({exc!r})."
         ) from exc
-    for name, layer in layers.items():
-        if not name.isdigit():  # digits are positions, given back by Graph itself
-            layer.name = name
     graph = Graph(inputs, outputs)
     if graph._layer_names != [entry["name"] for entry in spec["layers"]]:
         raise ModelFileError(f"{where}: the graph's layers do not match their names.")
@@ -278,6 +278,12 @@ def _read_archive(
             f"chainrule reads version {FORMAT_VERSION}."
         )
     described = manifest.get("arrays", {})
+    if not isinstance(described, dict) or not all(
+        isinstance(info, dict) for info in described.values()
+    ):
+        raise ModelFileError(
+            f"{who}: the manifest of {str(path)!r} does not describe its arrays."
+        )
     if set(described) != set(arrays):
         extra = sorted(set(arrays) - set(described))
         missing = sorted(set(described) - set(arrays))
@@ -338,6 +344,8 @@ def load(path) -> Module:
     model = build(manifest.get("architecture"), where=f"load: {str(path)!r}")
     _load_params(model, arrays, path, "load")
     model.metadata = manifest.get("metadata", {})
+    if not isinstance(model.metadata, dict):
+        raise ModelFileError(f"load: the metadata of {str(path)!r} must be an object.")
     model.eval()
     return model
 

@@ -342,6 +342,65 @@ def test_unknown_setting_in_the_manifest_is_refused(saved):
         cr.load(saved)
 
 
+MANIFEST_DAMAGE = [
+    ("arrays-list", lambda m: m.update(arrays=[]), "does not describe its arrays"),
+    (
+        "array-info-string",
+        lambda m: m["arrays"].update({"param/0.weight": "x"}),
+        "does not describe its arrays",
+    ),
+    ("metadata-list", lambda m: m.update(metadata=[1, 2]), "metadata .* an object"),
+    (
+        "graph-name-int",
+        lambda m: m.update(
+            architecture={
+                "type": "Graph",
+                "layers": [{"name": 5, "type": "ReLU"}],
+                "nodes": [],
+                "inputs": [],
+                "outputs": [],
+            }
+        ),
+        "the graph description is incomplete",
+    ),
+    (
+        "graph-missing-nodes",
+        lambda m: m.update(architecture={"type": "Graph", "layers": []}),
+        "the graph description is incomplete",
+    ),
+    (
+        "bad-setting-value",
+        lambda m: m["architecture"]["layers"][0]["config"].update(in_features="4"),
+        r"invalid Linear settings: Linear: in_features must be a positive integer",
+    ),
+    (
+        "layers-not-a-list",
+        lambda m: m["architecture"].update(layers="abc"),
+        "Sequential needs a list of layers",
+    ),
+    (
+        "architecture-missing",
+        lambda m: m.pop("architecture"),
+        "a layer spec must be an object with a 'type'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [t[1:] for t in MANIFEST_DAMAGE],
+    ids=[t[0] for t in MANIFEST_DAMAGE],
+)
+def test_damaged_manifest_is_refused_with_a_model_file_error(saved, change, message):
+    members = _members(saved)
+    manifest = _manifest(members)
+    change(manifest)
+    _set_manifest(members, manifest)
+    _repack(saved, members)
+    with pytest.raises(ModelFileError, match=message):
+        cr.load(saved)
+
+
 def test_tampered_array_is_refused(saved):
     members = _members(saved)
     w = np.load(io.BytesIO(members["param/0.weight.npy"]), allow_pickle=False)
