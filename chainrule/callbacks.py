@@ -150,13 +150,12 @@ class NaNGuard(Callback):
 
     def before_step(self, trainer, loss: float) -> bool:
         bad_grad = None
-        if math.isfinite(loss):
-            for name, p in trainer.model.named_parameters():
-                if not np.isfinite(p.grad).all():
-                    bad_grad = name
-                    break
-            if bad_grad is None:
-                return True
+        for name, p in trainer.model.named_parameters():
+            if not np.isfinite(p.grad).all():
+                bad_grad = name
+                break
+        if bad_grad is None and math.isfinite(loss):
+            return True
         where = trainer.diagnose_non_finite(bad_grad)
         what = (
             f"the loss became {loss}"
@@ -174,9 +173,12 @@ class NaNGuard(Callback):
         ):
             self.rollbacks += 1
             weights, opt_state = self._snapshot
+            # The snapshot holds the lr of the epoch's start: reduce the current
+            # one, so that repeated rollbacks in one epoch keep reducing it.
+            lr = trainer.optimizer.lr
             trainer.model.load_state_dict(weights)
             trainer.optimizer.load_state_dict(opt_state)
-            trainer.optimizer.lr *= self.lr_factor
+            trainer.optimizer.lr = lr * self.lr_factor
             msg += (
                 f" Rolled back to the weights at the start of epoch {trainer.epoch + 1} "
                 f"and reduced the learning rate to {trainer.optimizer.lr:g}."

@@ -264,9 +264,9 @@ class Trainer:
         w = self._sample_weights(y, sample_weight, class_weight, dtype)
         # The random stream for shuffles and splits: its own, seeded from `seed`,
         # or drawn from cr.seed's generator so that cr.seed alone fixes the run.
-        self.rng = np.random.default_rng(
-            seed if seed is not None else int(get_rng(None).integers(2**63))
-        )
+        # The seed is kept in checkpoints: a resumed run must split the same way.
+        self.seed = seed if seed is not None else int(get_rng(None).integers(2**63))
+        self.rng = np.random.default_rng(self.seed)
         self.val_indices = None
         if validation_split:
             from .data.batching import stratified_split
@@ -295,6 +295,7 @@ class Trainer:
         self.history = History()
         self.epoch = 0
         self.batch = 0
+        self.batch_index = None
         self.batches_done = 0
         self.epoch_rng_state = None
         self.stop_training = False
@@ -385,11 +386,12 @@ class Trainer:
         for b in range(self.batches_done, self.n_batches):
             self.batch = b
             if order is None:
-                sl = slice(b * bs, (b + 1) * bs)
-                xb, yb, wb = x[sl], y[sl], (None if w is None else w[sl])
+                idx = slice(b * bs, (b + 1) * bs)
             else:
                 idx = order[b * bs : (b + 1) * bs]
-                xb, yb, wb = x[idx], y[idx], (None if w is None else w[idx])
+            # Kept so that NaNGuard can replay this batch's forward pass.
+            self.batch_index = idx
+            xb, yb, wb = x[idx], y[idx], (None if w is None else w[idx])
             out = model.forward(xb)
             value = loss.forward(out, yb, wb)
             dy = loss.backward()
@@ -461,27 +463,31 @@ class Trainer:
 
     def diagnose_non_finite(self, bad_grad: str | None) -> str:
         """Name where a non-finite value first appears, for NaNGuard's message."""
-        if bad_grad is not None:
-            return f"first non-finite gradient: {bad_grad}"
         for name, p in self.model.named_parameters():
             if not np.isfinite(p.data).all():
                 return f"the weights {name} are already non-finite"
-        if isinstance(self.model, Sequential):
-            bs = self.batch_size
-            order = slice(self.batch * bs, (self.batch + 1) * bs)
-            xb = self.x[order] if not self.shuffle else None
-            if xb is not None:
-                with no_grad():
-                    h = xb
-                    for i, layer in enumerate(self.model.layers):
-                        h = layer.forward(h)
-                        if not np.isfinite(h).all():
-                            return f"first non-finite output: layer {i} ({type(layer).__name__})"
-        for i, layer in enumerate(getattr(self.model, "layers", [])):
+        # The forward pass first: a non-finite output there is the cause of
+        # everything non-finite in the backward pass.
+        last = ""
+        if isinstance(self.model, Sequential) and self.batch_index is not None:
+            with no_grad():
+                h = self.x[self.batch_index]
+                for i, layer in enumerate(self.model.layers):
+                    h = layer.forward(h)
+                    if not np.isfinite(h).all():
+                        return f"first non-finite output: layer {i} ({type(layer).__name__})"
+            last = (
+                f", up to {float(np.abs(h).max()):.3g} from layer {i} "
+                f"({type(layer).__name__})"
+            )
+        if bad_grad is not None:
+            return f"first non-finite gradient: {bad_grad}"
+        # In the order backward visits them, so the first one found is the cause.
+        for i, layer in reversed(list(enumerate(getattr(self.model, "layers", [])))):
             g = layer.output_grad
             if g is not None and not np.isfinite(g).all():
                 return f"first non-finite gradient of an output: layer {i} ({type(layer).__name__})"
-        return "the loss itself overflowed (its inputs were finite)"
+        return f"the loss itself overflowed (its inputs were finite{last})"
 
     # ------------------------------------------------------------ checkpoints
     def get_state(self) -> dict:
@@ -495,6 +501,9 @@ class Trainer:
             "batch_size": self.batch_size,
             "epoch_rng_state": self.epoch_rng_state,
             "global_rng_state": get_state(),
+            "seed": int(self.seed)
+            if isinstance(self.seed, (int, np.integer))
+            else None,
             "history": self.history.to_dict(),
             "loss_sum": self._loss_sum,
             "count": self._count,
@@ -628,6 +637,12 @@ def fit(
     >>> h["accuracy"][-1] > 0.9
     True
     """
+    if resume is not None and seed is None:
+        from .io import read_checkpoint
+
+        # Without it, validation_split would hold out other samples than the
+        # interrupted run did (and train on the ones it validated on).
+        seed = read_checkpoint(resume)[0]["trainer"].get("seed")
     trainer = Trainer(
         model,
         loss,

@@ -1,0 +1,376 @@
+"""Callbacks: EarlyStopping, NaNGuard, ModelCheckpoint, GradientNorms."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.callbacks import (
+    Callback,
+    EarlyStopping,
+    GradientNorms,
+    ModelCheckpoint,
+    NaNGuard,
+)
+from chainrule.io import read_checkpoint
+
+
+def line_data():
+    """t = 2x + 1, no noise: a Linear(1, 1) fits it exactly."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (64, 1)).astype(np.float32)
+    xv = rng.uniform(-1, 1, (32, 1)).astype(np.float32)
+    return x, 2 * x + 1, xv, 2 * xv + 1
+
+
+class RaiseLR(Callback):
+    """From epoch ``at`` on, full-batch descent with lr 2.5 > 2 / lambda_max
+    overshoots more each step: the loss grows by about 1.5^2 an epoch."""
+
+    def __init__(self, at: int = 4, lr: float = 2.5) -> None:
+        self.at, self.lr = at, lr
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        if trainer.epoch == self.at:
+            trainer.optimizer.lr = self.lr
+
+
+class RecordWeights(Callback):
+    def __init__(self) -> None:
+        self.weights = []
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        self.weights.append(trainer.model.state_dict())
+
+
+class Interrupt(Callback):
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        if trainer.epoch == self.at:
+            raise KeyboardInterrupt
+
+
+def fit_line(epochs, callbacks, lr=0.5):
+    x, t, xv, tv = line_data()
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    record = RecordWeights()
+    h = cr.fit(
+        model,
+        cr.losses.MSE(),
+        cr.optim.SGD(model, lr=lr),
+        x,
+        t,
+        epochs=epochs,
+        batch_size=64,
+        validation_data=(xv, tv),
+        verbose=0,
+        callbacks=[record, RaiseLR(), *callbacks],
+    )
+    return model, h, record
+
+
+def assert_best_restored(model, h, record):
+    best = int(np.argmin(h["val_loss"]))
+    assert h["val_loss"][-1] > 10 * h["val_loss"][best]  # it did get worse
+    assert h.best_epoch == best
+    for name, value in model.state_dict().items():
+        assert np.array_equal(value, record.weights[best][name])
+
+
+# ------------------------------------------------------------ EarlyStopping
+def test_early_stopping_stops_and_restores_the_best_epoch():
+    stop = EarlyStopping(patience=3)
+    model, h, record = fit_line(50, [stop])
+    best = int(np.argmin(h["val_loss"]))
+    assert len(h.epoch) == best + 1 + 3  # stopped after 3 epochs without progress
+    assert h.stop_reason.startswith("early stopping: val_loss did not improve for 3")
+    assert_best_restored(model, h, record)
+
+
+def test_early_stopping_restores_when_the_epochs_run_out():
+    model, h, record = fit_line(10, [EarlyStopping(patience=100)])
+    assert len(h.epoch) == 10 and h.stop_reason is None
+    assert_best_restored(model, h, record)
+
+
+def test_early_stopping_restores_after_an_interrupt():
+    x, t, xv, tv = line_data()
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    record, stop = RecordWeights(), EarlyStopping(patience=100)
+    with pytest.raises(KeyboardInterrupt):
+        cr.fit(
+            model,
+            cr.losses.MSE(),
+            cr.optim.SGD(model, lr=0.5),
+            x,
+            t,
+            epochs=50,
+            batch_size=64,
+            validation_data=(xv, tv),
+            verbose=0,
+            callbacks=[record, RaiseLR(), stop, Interrupt(at=9)],
+        )
+    assert len(record.weights) == 9
+    # the epoch with the lowest val_loss of the 9 that ran
+    for name, value in model.state_dict().items():
+        assert np.array_equal(value, record.weights[stop.best_epoch][name])
+    assert stop.best_epoch < 8
+
+
+def test_early_stopping_without_validation_monitors_loss():
+    x, t, _, _ = line_data()
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    stop = EarlyStopping()  # monitor="val_loss"
+    cr.fit(
+        model,
+        cr.losses.MSE(),
+        cr.optim.SGD(model, lr=0.1),
+        x,
+        t,
+        epochs=2,
+        verbose=0,
+        callbacks=[stop],
+    )
+    assert stop.monitor == "loss"
+
+
+def test_early_stopping_unknown_monitor():
+    x, t, _, _ = line_data()
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    with pytest.raises(
+        ValueError,
+        match=r"EarlyStopping: monitor 'val_auc' is not among the epoch logs",
+    ):
+        cr.fit(
+            model,
+            cr.losses.MSE(),
+            cr.optim.SGD(model, lr=0.1),
+            x,
+            t,
+            validation_split=0.25,
+            verbose=0,
+            callbacks=[EarlyStopping(monitor="val_auc")],
+        )
+
+
+# ----------------------------------------------------------------- NaNGuard
+def exploding(lr, callbacks, epochs=3, shuffle=True):
+    """Regression with a learning rate that makes the outputs overflow float32."""
+    x, t = cr.data.polynomial(200, seed=0)
+    model = cr.Sequential(
+        cr.layers.Linear(1, 16, rng=0), cr.layers.Tanh(), cr.layers.Linear(16, 1, rng=1)
+    )
+    opt = cr.optim.SGD(model, lr=lr)
+    batches = []
+
+    class Count(Callback):
+        def on_batch_end(self, trainer, loss):
+            batches.append(trainer.batch)
+
+    h = cr.fit(
+        model,
+        cr.losses.MSE(),
+        opt,
+        x,
+        t,
+        epochs=epochs,
+        batch_size=20,
+        shuffle=shuffle,
+        seed=0,
+        verbose=0,
+        callbacks=[Count(), *callbacks],
+    )
+    return model, opt, h, batches
+
+
+# overflow is the point of these tests: numpy's warnings about it are expected
+overflow_expected = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+@overflow_expected
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_nan_guard_stops_within_the_batch(shuffle):
+    guard = NaNGuard()
+    model, opt, h, batches = exploding(1e6, [guard], shuffle=shuffle)
+    msg = h.diverged
+    assert msg is not None and msg == h.stop_reason
+    m = re.match(r"NaNGuard: .* at epoch 1, batch (\d+); (.*)\.$", msg)
+    assert m, msg
+    # it names where: a parameter (0.weight) or a layer (layer 2 (Linear))
+    assert re.search(r"\d\.(weight|bias)|layer \d \(\w+\)", m.group(2)), msg
+    # stopped in the batch it names: the earlier batches stepped, that one did not
+    assert int(m.group(1)) == len(batches) + 1 == opt.steps + 1
+    assert h.epoch == []  # the epoch never finished
+    for p in model.parameters():
+        assert np.isfinite(p.data).all()
+    assert guard.events == [msg]
+
+
+@overflow_expected
+def test_nan_guard_rollback_restores_and_reduces_the_lr():
+    guard = NaNGuard(rollback=True, lr_factor=0.1, max_rollbacks=20)
+    model, opt, h, _ = exploding(1e6, [guard], epochs=3)
+    epochs = [re.search(r"at epoch (\d+)", e).group(1) for e in guard.events]
+    assert len(set(epochs)) < len(epochs)  # two rollbacks in one epoch
+    assert guard.rollbacks >= 2 and h.diverged is None
+    assert len(h.epoch) == 3  # training went on to the end
+    # each rollback multiplies the current lr by 0.1, also twice in one epoch
+    assert opt.lr == pytest.approx(1e6 * 0.1**guard.rollbacks)
+    assert all(
+        "Rolled back to the weights at the start of epoch" in e for e in guard.events
+    )
+    for p in model.parameters():
+        assert np.isfinite(p.data).all()
+    assert np.isfinite(h["loss"][-1])
+
+
+@overflow_expected
+def test_nan_guard_rollback_puts_back_the_epoch_start_weights():
+    x, t = cr.data.polynomial(40, seed=0)
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    opt = cr.optim.SGD(model, lr=0.01)
+    start = model.state_dict()
+
+    class Poison(Callback):
+        """Batch 2 of the first epoch gets a NaN gradient."""
+
+        def before_step(self, trainer, loss):
+            if trainer.epoch == 0 and trainer.batch == 1:
+                trainer.model[0].weight.grad[...] = np.nan
+            return True
+
+    seen = {}
+
+    class After(Callback):
+        def before_step(self, trainer, loss):
+            if trainer.epoch == 0 and trainer.batch == 1:
+                seen.update(trainer.model.state_dict())
+            return True
+
+    guard = NaNGuard(rollback=True, lr_factor=0.5)
+    cr.fit(
+        model,
+        cr.losses.MSE(),
+        opt,
+        x,
+        t,
+        epochs=1,
+        batch_size=20,
+        verbose=0,
+        callbacks=[Poison(), guard, After()],
+    )
+    assert guard.rollbacks == 1
+    assert "first non-finite gradient: 0.weight" in guard.events[0]
+    for name in start:
+        assert np.array_equal(seen[name], start[name])
+    assert opt.lr == 0.005
+
+
+@overflow_expected
+def test_nan_guard_gives_up_after_max_rollbacks():
+    guard = NaNGuard(rollback=True, lr_factor=0.9, max_rollbacks=2)
+    model, opt, h, _ = exploding(1e6, [guard])
+    assert guard.rollbacks == 2
+    assert h.diverged is not None and len(guard.events) == 3
+    assert opt.lr == pytest.approx(1e6 * 0.81)
+
+
+def test_nan_guard_is_silent_on_healthy_training():
+    guard = NaNGuard()
+    _, opt, h, batches = exploding(0.01, [guard], epochs=2)
+    assert h.diverged is None and guard.events == []
+    assert opt.steps == len(batches) == 20
+
+
+@overflow_expected
+def test_nan_guard_prints_when_verbose():
+    stream = io.StringIO()
+    x, t = cr.data.polynomial(100, seed=0)
+    model = cr.Sequential(
+        cr.layers.Linear(1, 16, rng=0), cr.layers.Tanh(), cr.layers.Linear(16, 1, rng=1)
+    )
+    cr.fit(
+        model,
+        cr.losses.MSE(),
+        cr.optim.SGD(model, lr=1e6),
+        x,
+        t,
+        epochs=2,
+        batch_size=20,
+        verbose=1,
+        stream=io.StringIO(),
+        callbacks=[NaNGuard(stream=stream)],
+    )
+    assert stream.getvalue().strip().startswith("NaNGuard: the loss became")
+
+
+# ---------------------------------------------------------- ModelCheckpoint
+@overflow_expected
+def test_model_checkpoint_never_writes_non_finite_weights(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    ckpt = ModelCheckpoint(path, every_n_batches=1)
+    model, opt, h, batches = exploding(1e6, [ckpt], epochs=1)
+    assert not all(np.isfinite(p.data).all() for p in model.parameters())
+    assert 1 <= ckpt.saved < len(batches)
+    _, arrays = read_checkpoint(path)
+    params = {k: v for k, v in arrays.items() if k.startswith("param/")}
+    assert params and all(np.isfinite(v).all() for v in params.values())
+
+
+def test_model_checkpoint_save_best_only(tmp_path):
+    path = tmp_path / "best.npz"
+    ckpt = ModelCheckpoint(path, save_best_only=True)
+    model, h, record = fit_line(10, [ckpt])
+    losses = h["val_loss"]
+    improvements = sum(
+        1 for i, v in enumerate(losses) if v < min(losses[:i], default=np.inf)
+    )
+    assert ckpt.saved == improvements
+    best = int(np.argmin(losses))
+    model2, manifest = cr.io.load_checkpoint_model(path)
+    for name, value in model2.state_dict().items():
+        assert np.array_equal(value, record.weights[best][name])
+    assert manifest["trainer"]["epoch"] == best + 1
+
+
+# ------------------------------------------------------------ GradientNorms
+def test_gradient_norms_one_value_per_parameter_and_epoch():
+    x, t, _, _ = line_data()
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    h = cr.fit(
+        model,
+        cr.losses.MSE(),
+        cr.optim.SGD(model, lr=0.1),
+        x,
+        t,
+        epochs=3,
+        batch_size=8,
+        verbose=0,
+        callbacks=[GradientNorms(every=2)],
+    )
+    assert set(h.grad_norms) == {"0.weight", "0.bias"}
+    assert all(len(v) == 3 and all(n > 0 for n in v) for v in h.grad_norms.values())
+    assert h.grad_norms["0.bias"][-1] < h.grad_norms["0.bias"][0]
+
+
+def test_callbacks_must_be_callbacks():
+    x, t, _, _ = line_data()
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    with pytest.raises(
+        TypeError, match=r"fit: callbacks must be Callback objects; got str"
+    ):
+        cr.fit(
+            model,
+            cr.losses.MSE(),
+            cr.optim.SGD(model, lr=0.1),
+            x,
+            t,
+            callbacks=["early"],
+            verbose=0,
+        )
