@@ -57,6 +57,7 @@ class Optimizer:
         self.lr = _positive(type(self).__name__, "lr", lr)
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self.steps = 0
+        self._scratch: dict[str, np.ndarray] = {}  # reused work arrays, not state
 
     def zero_grad(self) -> None:
         for _, p in self.named_params:
@@ -182,12 +183,14 @@ class SGD(Optimizer):
                     v = s["velocity"]
                     v *= mu
                     v += g
-                if self.nesterov:
-                    g = g + mu * v
-                else:
-                    g = v
-            # In place, so views of the weights (and the arrays a user holds) stay valid.
-            p.data -= lr * g
+                g = g + mu * v if self.nesterov else v
+            # theta -= lr * g, in place (views of the weights stay valid) and
+            # through a reused buffer instead of a new array every step.
+            step = self._scratch.get(name)
+            if step is None or step.shape != g.shape or step.dtype != g.dtype:
+                step = self._scratch[name] = np.empty_like(g)
+            np.multiply(g, lr, out=step)
+            p.data -= step
         self.steps += 1
 
 

@@ -36,6 +36,8 @@ class ProgressBar:
         Width of the bar in characters.
     interval : float
         Minimum seconds between redraws on a terminal.
+    live : bool
+        Redraw during the epoch (on a terminal); False prints only the final line.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class ProgressBar:
         stream: TextIO | None = None,
         width: int = 20,
         interval: float = 0.1,
+        live: bool = True,
     ) -> None:
         self.total = max(int(total), 1)
         self.prefix = f"epoch {epoch}/{epochs}"
@@ -54,7 +57,8 @@ class ProgressBar:
         self.interval = interval
         self.start = time.perf_counter()
         self.last_draw = 0.0
-        self.dynamic = bool(getattr(self.stream, "isatty", lambda: False)())
+        is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.dynamic = live and is_tty
 
     def _values(self, values: dict[str, float]) -> str:
         return "  ".join(f"{_short(k)} {v:.4f}" for k, v in values.items())

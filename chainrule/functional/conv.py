@@ -46,9 +46,11 @@ def im2col(
 
     Returns
     -------
-    cols : ndarray, shape (N, C * kH * kW, OH * OW), C-contiguous
-        Row order (c, i', j') matches ``weight.reshape(OC, -1)``; column order
-        (i, j) matches the output image, so ``W @ cols[s]`` is already NCHW.
+    cols : ndarray, shape (C * kH * kW, N * OH * OW), C-contiguous
+        ``cols[(c, i', j'), (s, i, j)] = x_padded[s, c, i*sH + i', j*sW + j']``.
+        Row order (c, i', j') matches ``weight.reshape(OC, -1)``, so the whole
+        batch's convolution is one matrix product ``W @ cols``, and the
+        weight gradient another, ``dy @ cols.T``, with no copy of ``cols``.
     """
     kh, kw = kernel
     sh, sw = stride
@@ -57,15 +59,15 @@ def im2col(
     oh = (h - kh) // sh + 1
     ow = (w - kw) // sw + 1
     s0, s1, s2, s3 = xp.strides
-    # A read-only view (N, C, kH, kW, OH, OW) of the windows; reshape copies it
+    # A read-only view (C, kH, kW, N, OH, OW) of the windows; reshape copies it
     # once into the contiguous column matrix.
     windows = as_strided(
         xp,
-        shape=(n, c, kh, kw, oh, ow),
-        strides=(s0, s1, s2, s3, s2 * sh, s3 * sw),
+        shape=(c, kh, kw, n, oh, ow),
+        strides=(s1, s2, s3, s0, s2 * sh, s3 * sw),
         writeable=False,
     )
-    return windows.reshape(n, c * kh * kw, oh * ow)
+    return windows.reshape(c * kh * kw, n * oh * ow)
 
 
 def col2im(
@@ -82,7 +84,7 @@ def col2im(
 
     Parameters
     ----------
-    dcols : ndarray, shape (N, C * kH * kW, OH * OW)
+    dcols : ndarray, shape (C * kH * kW, N * OH * OW)
     x_shape : the (N, C, H, W) shape of the unpadded input
 
     Returns
@@ -96,11 +98,10 @@ def col2im(
     hp, wp = h + 2 * ph, w + 2 * pw
     oh = (hp - kh) // sh + 1
     ow = (wp - kw) // sw + 1
-    d = dcols.reshape(n, c, kh, kw, oh, ow)
-    dxp = np.zeros((n, c, hp, wp), dtype=dcols.dtype)
+    d = dcols.reshape(c, kh, kw, n, oh, ow)
+    # Accumulate in (C, N, H, W) so that each slab is read contiguously.
+    dxp = np.zeros((c, n, hp, wp), dtype=dcols.dtype)
     for i in range(kh):
         for j in range(kw):
-            dxp[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += d[:, :, i, j]
-    if ph == 0 and pw == 0:
-        return dxp
-    return dxp[:, :, ph : ph + h, pw : pw + w]
+            dxp[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += d[:, i, j]
+    return dxp[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3).copy()

@@ -2,26 +2,29 @@
 each window's gradient to the one position that won.
 
 Tie rule: when several positions of a window hold the same maximum, the first
-in row-major order within the window wins (NumPy's ``argmax``; PyTorch's CPU
-kernel picks the same one). Only that position receives the gradient.
+in row-major order within the window wins (PyTorch's CPU kernel picks the same
+one). Only that position receives the gradient.
+
+Both passes loop over the kH * kW offsets within a window, never over pixels:
+each offset is one strided view of the input with the output's shape, so every
+step is a whole-array operation.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 
-def _windows(x: np.ndarray, k: tuple[int, int], s: tuple[int, int]) -> np.ndarray:
-    n, c, h, w = x.shape
-    oh = (h - k[0]) // s[0] + 1
-    ow = (w - k[1]) // s[1] + 1
-    s0, s1, s2, s3 = x.strides
-    return as_strided(
-        x,
-        shape=(n, c, oh, ow, k[0], k[1]),
-        strides=(s0, s1, s2 * s[0], s3 * s[1], s2, s3),
-        writeable=False,
+def _offset_view(x: np.ndarray, a: int, b: int, out_hw, stride) -> np.ndarray:
+    """x[n, c, i*sH + a, j*sW + b] for all (i, j): the offset (a, b) of every window."""
+    (oh, ow), (sh, sw) = out_hw, stride
+    return x[:, :, a : a + sh * oh : sh, b : b + sw * ow : sw]
+
+
+def pool_output_size(x_shape, kernel, stride) -> tuple[int, int]:
+    return (
+        (x_shape[2] - kernel[0]) // stride[0] + 1,
+        (x_shape[3] - kernel[1]) // stride[1] + 1,
     )
 
 
@@ -33,36 +36,42 @@ def maxpool2d_forward(
     Returns
     -------
     y : ndarray, shape (N, C, OH, OW)
-    argmax : ndarray of intp, shape (N, C, OH, OW)
+    winner : ndarray of int8 (int16 for windows over 127 positions), same shape
         The winner's flat index within its window (row-major, first on ties).
     """
     kh, kw = kernel
-    win = _windows(x, kernel, stride)
-    n, c, oh, ow = win.shape[:4]
-    flat = win.reshape(n, c, oh, ow, kh * kw)
-    argmax = flat.argmax(axis=-1)
-    y = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
-    return y, argmax
+    out_hw = pool_output_size(x.shape, kernel, stride)
+    y = _offset_view(x, 0, 0, out_hw, stride).copy()
+    winner = np.zeros(y.shape, dtype=np.int8 if kh * kw <= 127 else np.int16)
+    for k in range(1, kh * kw):
+        v = _offset_view(x, k // kw, k % kw, out_hw, stride)
+        better = v > y  # strictly greater: an equal later value does not win
+        np.copyto(y, v, where=better)
+        winner[better] = k
+    return y, winner
 
 
 def maxpool2d_backward(
     dy: np.ndarray,
-    argmax: np.ndarray,
+    winner: np.ndarray,
     x_shape: tuple[int, int, int, int],
     kernel: tuple[int, int],
     stride: tuple[int, int],
 ) -> np.ndarray:
     """dx[n, c, i*S + a, j*S + b] += dy[n, c, i, j] where (a, b) won the window.
 
-    Loops over the kernel offsets, so windows that overlap (stride < kernel)
-    add their contributions to a shared pixel.
+    Windows that overlap (stride < kernel) add their contributions to a shared
+    pixel; windows that tile the input just place them.
     """
     kh, kw = kernel
-    sh, sw = stride
-    oh, ow = dy.shape[2:]
+    out_hw = dy.shape[2:]
     dx = np.zeros(x_shape, dtype=dy.dtype)
-    for a in range(kh):
-        for b in range(kw):
-            contrib = np.where(argmax == a * kw + b, dy, 0)
-            dx[:, :, a : a + sh * oh : sh, b : b + sw * ow : sw] += contrib
+    overlapping = stride[0] < kh or stride[1] < kw
+    for k in range(kh * kw):
+        target = _offset_view(dx, k // kw, k % kw, out_hw, stride)
+        won = winner == k
+        if overlapping:
+            target += np.where(won, dy, 0)
+        else:
+            np.copyto(target, dy, where=won)
     return dx

@@ -23,9 +23,9 @@ class Conv2D(Module):
         dw[oc, ic, i', j'] = sum_{s, i, j} dy[s, oc, i, j] x[s, ic, iS + i', jS + j']
         db[oc] = sum_{s, i, j} dy[s, oc, i, j]
 
-    With ``cols = im2col(x)`` of shape (N, C kH kW, OH OW) and
-    ``W = weight.reshape(OC, -1)`` these are ``y = W @ cols``,
-    ``dW = sum_s dy[s] @ cols[s].T`` and ``dx = col2im(W.T @ dy)``.
+    With ``cols = im2col(x)`` of shape (C kH kW, N OH OW), ``W =
+    weight.reshape(OC, -1)`` and dy laid out as (OC, N OH OW), these are
+    ``y = W @ cols``, ``dW = dy @ cols.T`` and ``dx = col2im(W.T @ dy)``.
 
     Parameters
     ----------
@@ -103,28 +103,35 @@ class Conv2D(Module):
         w = self.weight.data
         x = as_float_array(self, x, w.dtype)
         oh, ow = self._check_input(x)
+        n = x.shape[0]
         cols = im2col(x, self.kernel_size, self.stride, self.padding)
-        # (OC, CkHkW) @ (N, CkHkW, OH OW) -> (N, OC, OH OW): NCHW with no transpose.
-        y = np.matmul(w.reshape(self.out_channels, -1), cols)
+        # One product for the whole batch: (OC, C kH kW) @ (C kH kW, N OH OW).
+        y2 = w.reshape(self.out_channels, -1) @ cols
+        # Back to NCHW, adding the bias on the way (one pass instead of two).
+        y = np.empty((n, self.out_channels, oh * ow), dtype=y2.dtype)
+        by_sample = y2.reshape(self.out_channels, n, oh * ow).transpose(1, 0, 2)
         if self.bias is not None:
-            y += self.bias.data[:, None]
+            np.add(by_sample, self.bias.data[:, None], out=y)
+        else:
+            np.copyto(y, by_sample)
         self._keep((cols, x.shape))
-        return y.reshape(x.shape[0], self.out_channels, oh, ow)
+        return y.reshape(n, self.out_channels, oh, ow)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         cols, x_shape = self._take_cache()
         n = dy.shape[0]
-        dy3 = dy.reshape(n, self.out_channels, -1)
-        # sum_s dy[s] @ cols[s].T as one product over the (s, pixel) axis pair.
-        self.weight.grad += np.tensordot(dy3, cols, axes=([0, 2], [0, 2])).reshape(
-            self.weight.shape
+        # dy as (OC, N OH OW), the layout of the forward product.
+        dy2 = (
+            dy.reshape(n, self.out_channels, -1)
+            .transpose(1, 0, 2)
+            .reshape(self.out_channels, -1)
         )
+        self.weight.add_matmul(dy2, cols.T)  # dW = sum over s, i, j of dy * x
         if self.bias is not None:
-            self.bias.grad += dy3.sum(axis=(0, 2))
+            self.bias.add_sum(dy2, axis=1)  # db = sum over s, i, j of dy
         if self.skip_input_grad:
             return None
-        w2 = self.weight.data.reshape(self.out_channels, -1)
-        dcols = np.matmul(w2.T, dy3)
+        dcols = self.weight.data.reshape(self.out_channels, -1).T @ dy2
         return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding)
 
     def get_config(self) -> dict:

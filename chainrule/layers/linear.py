@@ -91,9 +91,9 @@ class Linear(Module):
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         x2, x_shape = self._take_cache()
         dy2 = dy.reshape(-1, self.out_features)
-        self.weight.grad += dy2.T @ x2
+        self.weight.add_matmul(dy2.T, x2)  # dweight += dy.T @ x
         if self.bias is not None:
-            self.bias.grad += dy2.sum(axis=0)
+            self.bias.add_sum(dy2, axis=0)  # dbias += sum over the batch of dy
         if self.skip_input_grad:
             return None
         return (dy2 @ self.weight.data).reshape(x_shape)

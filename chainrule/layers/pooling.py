@@ -59,13 +59,13 @@ class MaxPool2D(Module):
                 f"{self!r}: input of {x.shape[2]}x{x.shape[3]} pixels is smaller than "
                 f"the {kh}x{kw} window."
             )
-        y, argmax = maxpool2d_forward(x, self.kernel_size, self.stride)
-        self._keep((argmax, x.shape))
+        y, winner = maxpool2d_forward(x, self.kernel_size, self.stride)
+        self._keep((winner, x.shape))
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        argmax, x_shape = self._take_cache()
-        return maxpool2d_backward(dy, argmax, x_shape, self.kernel_size, self.stride)
+        winner, x_shape = self._take_cache()
+        return maxpool2d_backward(dy, winner, x_shape, self.kernel_size, self.stride)
 
     def get_config(self) -> dict:
         return {"kernel_size": self.kernel_size, "stride": self.stride}

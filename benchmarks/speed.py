@@ -1,0 +1,432 @@
+"""Training and inference speed of chainrule against PyTorch, side by side.
+
+    python benchmarks/speed.py                 # everything (about 5 minutes)
+    python benchmarks/speed.py --quick         # fewer steps, a smoke test
+    python benchmarks/speed.py --only mlp,cnn  # some sections
+
+Both libraries run in this one process, on the same data, from the same
+initial weights, in float32 with 2 threads. Each measurement is repeated
+(``--reps``, default 3) alternating the two sides, with a 0.5 s pause before
+each timed block so that one library's spinning BLAS threads do not steal a
+core from the other; the table shows medians and the min-max of the ratio.
+Before timing, each pair is checked to compute the same thing: after the same
+20 SGD steps from the same weights the parameters must agree to float32
+precision. Memory is measured in separate processes (one library each).
+
+PyTorch is a benchmark dependency only: ``pip install torch==2.13.0``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import chainrule as cr
+
+L = cr.layers
+
+
+# --------------------------------------------------------------- the models
+def mlp_layers():
+    return [
+        L.Linear(784, 256),
+        L.ReLU(),
+        L.Linear(256, 128),
+        L.ReLU(),
+        L.Linear(128, 10),
+    ]
+
+
+def seed_cnn_layers():
+    return [
+        L.Conv2D(1, 16, 5),
+        L.ReLU(),
+        L.MaxPool2D(2),
+        L.Flatten(),
+        L.Linear(2304, 10),
+    ]
+
+
+def cnn_layers(p=0.5):
+    return [
+        L.Conv2D(1, 32, 3, padding=1),
+        L.ReLU(),
+        L.MaxPool2D(2),
+        L.Conv2D(32, 64, 3, padding=1),
+        L.ReLU(),
+        L.MaxPool2D(2),
+        L.Flatten(),
+        L.Linear(3136, 128),
+        L.ReLU(),
+        L.Dropout(p),
+        L.Linear(128, 10),
+    ]
+
+
+def to_torch(model):
+    """The same network in PyTorch, with chainrule's weights copied over."""
+    import torch
+
+    mods = []
+    for layer in model.layers:
+        if isinstance(layer, L.Linear):
+            m = torch.nn.Linear(layer.in_features, layer.out_features)
+        elif isinstance(layer, L.Conv2D):
+            m = torch.nn.Conv2d(
+                layer.in_channels,
+                layer.out_channels,
+                layer.kernel_size,
+                layer.stride,
+                layer.padding,
+            )
+        elif isinstance(layer, L.ReLU):
+            m = torch.nn.ReLU()
+        elif isinstance(layer, L.MaxPool2D):
+            m = torch.nn.MaxPool2d(layer.kernel_size, layer.stride)
+        elif isinstance(layer, L.Flatten):
+            m = torch.nn.Flatten()
+        elif isinstance(layer, L.Dropout):
+            m = torch.nn.Dropout(layer.p)
+        else:
+            raise TypeError(layer)
+        if hasattr(layer, "weight"):
+            with torch.no_grad():
+                m.weight.copy_(torch.from_numpy(layer.weight.data))
+                m.bias.copy_(torch.from_numpy(layer.bias.data))
+        mods.append(m)
+    return torch.nn.Sequential(*mods)
+
+
+# ------------------------------------------------------------- the steps
+def chainrule_trainer(model, lr=0.05, momentum=0.9):
+    loss = cr.losses.CrossEntropy()
+    opt = cr.optim.SGD(model, lr=lr, momentum=momentum)
+
+    def step(xb, yb):
+        # The public API, as cr.fit runs it.
+        out = model.forward(xb)
+        loss.forward(out, yb)
+        dy = loss.backward()
+        opt.zero_grad()
+        model.backward(dy, input_grad=False)
+        opt.step()
+
+    return step
+
+
+def torch_trainer(model, lr=0.05, momentum=0.9):
+    import torch
+
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    lossf = torch.nn.CrossEntropyLoss()
+
+    def step(xb, yb):
+        opt.zero_grad()
+        lossf(model(xb), yb).backward()
+        opt.step()
+
+    return step
+
+
+def throughput(step, xs, ys, batch, steps) -> float:
+    n = len(xs)
+    starts = [(i * batch) % (n - batch) for i in range(steps)]
+    step(xs[:batch], ys[:batch])  # warm up: first-touch of buffers
+    time.sleep(0.5)
+    t = time.perf_counter()
+    for s in starts:
+        step(xs[s : s + batch], ys[s : s + batch])
+    return steps * batch / (time.perf_counter() - t)
+
+
+def same_result(make_layers, x, y, batch, lr=0.05, momentum=0.9) -> float:
+    """Max |difference| of the parameters after 20 identical steps."""
+    import torch
+
+    cr.seed(0)
+    model = cr.Sequential(*make_layers())
+    tmodel = to_torch(model)
+    a, b = chainrule_trainer(model, lr, momentum), torch_trainer(tmodel, lr, momentum)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for i in range(20):
+        s = slice(i * batch, (i + 1) * batch)
+        a(x[s], y[s])
+        b(xt[s], yt[s])
+    worst = 0.0
+    tparams = [p.detach().numpy() for p in tmodel.parameters()]
+    for p, q in zip(model.parameters(), tparams):
+        worst = max(worst, float(np.abs(p.data - q).max() / (np.abs(q).max() + 1e-12)))
+    return worst
+
+
+def compare(name, make_layers, x, y, batch, steps, reps, rows):
+    import torch
+
+    # Dropout draws different masks in the two libraries: compare without it.
+    err = same_result(
+        lambda: [lay for lay in make_layers() if not isinstance(lay, L.Dropout)],
+        x,
+        y,
+        batch,
+    )
+    ours, theirs = [], []
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for _ in range(reps):
+        cr.seed(0)
+        model = cr.Sequential(*make_layers())
+        tmodel = to_torch(model)
+        ours.append(throughput(chainrule_trainer(model), x, y, batch, steps))
+        theirs.append(throughput(torch_trainer(tmodel), xt, yt, batch, steps))
+    ratios = [a / b for a, b in zip(ours, theirs)]
+    rows.append(
+        (
+            name,
+            batch,
+            statistics.median(ours),
+            statistics.median(theirs),
+            statistics.median(ratios),
+            min(ratios),
+            max(ratios),
+            err,
+        )
+    )
+    print(
+        f"  {name:<10} batch {batch:>4}: chainrule {statistics.median(ours):>9,.0f}/s  "
+        f"torch {statistics.median(theirs):>9,.0f}/s  ratio {statistics.median(ratios):.2f} "
+        f"({min(ratios):.2f}-{max(ratios):.2f})  20-step max rel. param diff {err:.1e}",
+        flush=True,
+    )
+
+
+# ----------------------------------------------------------------- sections
+def gemm_rate(m=512, k=784, n=256, reps=50) -> float:
+    """Measured float32 GEMM FLOP/s on the MLP's largest product."""
+    a = np.random.default_rng(0).random((m, k), dtype=np.float32)
+    b = np.random.default_rng(1).random((k, n), dtype=np.float32)
+    for _ in range(5):
+        a @ b
+    best = []
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best.append((time.perf_counter() - t) / reps)
+    return 2 * m * k * n / min(best)
+
+
+def mlp_flops_per_sample() -> int:
+    sizes = [(784, 256), (256, 128), (128, 10)]
+    fwd = sum(2 * i * o for i, o in sizes)
+    dw = fwd
+    dx = sum(2 * i * o for i, o in sizes[1:])  # the first layer's dx is not needed
+    return fwd + dw + dx
+
+
+def inference(model, x, reps):
+    import torch
+
+    tmodel = to_torch(model).eval()
+    one, one_t = x[:1], torch.from_numpy(x[:1])
+    big, big_t = x[:1024], torch.from_numpy(x[:1024])
+
+    def lat_cr():
+        t = time.perf_counter()
+        for _ in range(2000):
+            cr.predict(model, one)
+        return (time.perf_counter() - t) / 2000
+
+    def lat_torch():
+        with torch.no_grad():
+            t = time.perf_counter()
+            for _ in range(2000):
+                tmodel(one_t)
+            return (time.perf_counter() - t) / 2000
+
+    def thr_cr():
+        t = time.perf_counter()
+        for _ in range(20):
+            cr.predict(model, big, batch_size=1024)
+        return 20 * 1024 / (time.perf_counter() - t)
+
+    def thr_torch():
+        with torch.no_grad():
+            t = time.perf_counter()
+            for _ in range(20):
+                tmodel(big_t)
+            return 20 * 1024 / (time.perf_counter() - t)
+
+    res = {"lat_cr": [], "lat_torch": [], "thr_cr": [], "thr_torch": []}
+    for _ in range(reps):
+        for key, fn in (
+            ("lat_cr", lat_cr),
+            ("lat_torch", lat_torch),
+            ("thr_cr", thr_cr),
+            ("thr_torch", thr_torch),
+        ):
+            time.sleep(0.5)
+            res[key].append(fn())
+    return {k: statistics.median(v) for k, v in res.items()}
+
+
+def memory_child(lib: str) -> None:
+    """One full Fashion-MNIST MLP epoch (batch 128) with one library; print peak RSS."""
+    (x, y), _ = cr.data.load("fashion-mnist", flatten=True)
+    if lib == "chainrule":
+        cr.seed(0)
+        model = cr.Sequential(*mlp_layers())
+        cr.fit(
+            model,
+            cr.losses.CrossEntropy(),
+            cr.optim.SGD(model, lr=0.05, momentum=0.9),
+            x,
+            y,
+            epochs=1,
+            batch_size=128,
+            verbose=0,
+            seed=0,
+        )
+    else:
+        import torch
+
+        torch.set_num_threads(2)
+        cr.seed(0)
+        tmodel = to_torch(cr.Sequential(*mlp_layers()))
+        step = torch_trainer(tmodel)
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        perm = torch.from_numpy(np.random.default_rng(0).permutation(len(x)))
+        for s in range(0, len(x), 128):
+            idx = perm[s : s + 128]
+            step(xt[idx], yt[idx])
+    print(
+        json.dumps(
+            {
+                "lib": lib,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                / 1024,
+            }
+        )
+    )
+
+
+def measure_memory() -> dict:
+    out = {}
+    for lib in ("chainrule", "torch"):
+        r = subprocess.run(
+            [sys.executable, __file__, "--memory-child", lib],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        out[lib] = json.loads(r.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+    return out
+
+
+def import_time(reps=5) -> float:
+    code = "import time; t=time.perf_counter(); import chainrule; print(time.perf_counter()-t)"
+    times = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(reps)
+    ]
+    return statistics.median(times)
+
+
+def blas_info() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        return ", ".join(
+            f"{i['internal_api']} {i.get('version')} {i.get('architecture')} "
+            f"x{i['num_threads']}"
+            for i in info
+        )
+    except ImportError:
+        return "unknown (pip install threadpoolctl to see the kernel)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--only", default="mlp,seed-cnn,cnn,inference,memory,import")
+    ap.add_argument("--memory-child", choices=("chainrule", "torch"))
+    args = ap.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    import torch
+
+    torch.set_num_threads(2)
+    only = set(args.only.split(","))
+    print(
+        f"numpy {np.__version__} (BLAS: {blas_info()}), torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), OPENBLAS_CORETYPE="
+        f"{os.environ.get('OPENBLAS_CORETYPE', 'unset')}"
+    )
+    scale = 0.2 if args.quick else 1.0
+    (x, y), _ = cr.data.load("fashion-mnist")
+    x_flat = x.reshape(len(x), -1)
+    rows = []
+    if "mlp" in only:
+        rate = gemm_rate()
+        flops = mlp_flops_per_sample()
+        bound = rate / flops
+        print(
+            f"GEMM rate {rate / 1e9:.1f} GFLOP/s; MLP step {flops / 1e6:.2f} MFLOP/sample; "
+            f"bound {bound:,.0f} samples/s"
+        )
+        print("MLP 784-256-128-10, SGD momentum 0.9, CrossEntropy:")
+        for batch, steps in ((32, 1500), (128, 600), (512, 200)):
+            compare(
+                "mlp", mlp_layers, x_flat, y, batch, int(steps * scale), args.reps, rows
+            )
+        top = [r for r in rows if r[0] == "mlp" and r[1] == 512][0]
+        print(
+            f"  batch 512: {top[2]:,.0f} samples/s = {top[2] / bound:.2f} of the GEMM bound"
+        )
+    if "seed-cnn" in only:
+        print("seed CNN (Conv 1->16 5x5, ReLU, MaxPool 2, Linear 2304->10), batch 64:")
+        compare(
+            "seed-cnn", seed_cnn_layers, x, y, 64, int(150 * scale), args.reps, rows
+        )
+    if "cnn" in only:
+        print("two-conv CNN (32 and 64 3x3 filters, dropout 0.5), batch 64:")
+        compare("cnn", cnn_layers, x, y, 64, int(40 * scale), args.reps, rows)
+    if "inference" in only:
+        cr.seed(0)
+        model = cr.Sequential(*mlp_layers())
+        r = inference(model, x_flat, args.reps)
+        print(
+            f"MLP inference: 1 sample {r['lat_cr'] * 1e6:.0f} us (torch {r['lat_torch'] * 1e6:.0f} us, "
+            f"ratio {r['lat_cr'] / r['lat_torch']:.2f}); batch 1024 {r['thr_cr']:,.0f}/s "
+            f"(torch {r['thr_torch']:,.0f}/s, ratio {r['thr_cr'] / r['thr_torch']:.2f})"
+        )
+    if "memory" in only:
+        m = measure_memory()
+        print(
+            f"peak RSS, one Fashion-MNIST MLP epoch: chainrule {m['chainrule']:.0f} MB, "
+            f"torch {m['torch']:.0f} MB (ratio {m['chainrule'] / m['torch']:.2f})"
+        )
+    if "import" in only:
+        from importlib.metadata import requires
+
+        print(
+            f"import chainrule: {import_time() * 1000:.0f} ms (median of 5 fresh processes); "
+            f"runtime requirements: {[r for r in requires('chainrule') if 'extra' not in r]}"
+        )
+
+
+if __name__ == "__main__":
+    main()
