@@ -29,6 +29,11 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
         dir=path.parent, prefix=f".{path.name}.", suffix=".part"
     )
     try:
+        # mkstemp makes the file private (0600); give it the permissions a
+        # plain open() would, so a saved model is as readable as any file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
