@@ -375,9 +375,14 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch_begin(self)
         bar = None
-        if self.verbose == 1:
+        if self.verbose:
+            # verbose=1 redraws on a terminal; verbose=2 only prints the epoch line.
             bar = ProgressBar(
-                self.n_batches, self.epoch + 1, self.epochs, stream=self.stream
+                self.n_batches,
+                self.epoch + 1,
+                self.epochs,
+                stream=self.stream,
+                live=self.verbose == 1,
             )
         started = time.perf_counter()
         model, loss, optimizer = self.model, self.loss, self.optimizer
@@ -454,10 +459,6 @@ class Trainer:
         shown = {k: v for k, v in logs.items() if k not in ("lr", "time")}
         if bar is not None:
             bar.finish(len(self.x), shown)
-        elif self.verbose >= 2:
-            ProgressBar(
-                self.n_batches, finished + 1, self.epochs, stream=self.stream
-            ).finish(len(self.x), shown)
         for cb in self.callbacks:
             cb.on_epoch_end(self, logs)
 
