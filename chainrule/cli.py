@@ -514,6 +514,38 @@ def cmd_info(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ export
+def cmd_export(args) -> int:
+    try:
+        from .onnx import export
+    except ImportError:
+        raise CLIError(
+            "exporting to ONNX needs onnx: pip install 'chainrule[onnx]'"
+        ) from None
+
+    model = _load_model(args.model)
+    if args.input_shape:
+        try:
+            shape = tuple(int(s) for s in args.input_shape.split(","))
+        except ValueError:
+            raise CLIError(
+                f"--input-shape must be whole numbers joined by commas, such as "
+                f"1,28,28; got {args.input_shape!r}."
+            ) from None
+    else:
+        meta = getattr(model, "metadata", {})
+        shape = tuple(meta.get("input_shape") or (1, 28, 28))
+    out = Path(args.onnx)
+    if out.is_dir():
+        raise CLIError(f"--onnx {str(out)!r} is a directory; give a file name.")
+    proto = export(model, out, input_shape=shape, opset=args.opset)
+    print(
+        f"wrote {out} (ONNX opset {args.opset}, {len(proto.graph.node)} nodes, "
+        f"input (N, {', '.join(map(str, shape))}))"
+    )
+    return 0
+
+
 # -------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="chainrule", description="Train, check and use chainrule models.")
@@ -630,6 +662,20 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("model")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_info)
+
+    x = sub.add_parser(
+        "export", help="write a model file as ONNX (for ONNX Runtime and others)"
+    )
+    x.add_argument("model", help="a model file written by train")
+    x.add_argument("--onnx", required=True, metavar="OUT", help="the .onnx file")
+    x.add_argument(
+        "--input-shape",
+        default=None,
+        metavar="C,H,W",
+        help="one sample's shape (default: from the model file, else 1,28,28)",
+    )
+    x.add_argument("--opset", type=_pos_int, default=17, help="ONNX opset (17)")
+    x.set_defaults(func=cmd_export)
     # --debug also after the command: `chainrule evaluate m.npz --debug`.
     for command in sub.choices.values():
         command.add_argument(

@@ -1,0 +1,815 @@
+"""scikit-learn estimators backed by chainrule networks.
+
+    from chainrule.sklearn import MLPClassifier
+    clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=50, random_state=0)
+    clf.fit(X, y).score(X_test, y_test)
+
+``MLPClassifier`` and ``MLPRegressor`` take the arguments of
+``sklearn.neural_network``'s estimators of the same name that make sense for
+mini-batch training (no lbfgs, no learning-rate schedules), plus ``dropout``,
+``loss`` (any chainrule :class:`~chainrule.losses.Loss`) and
+``transform_layer``. ``ConvClassifier`` puts convolution blocks in front of the
+hidden layers, for images given as (N, C, H, W) or flattened (N, H*W).
+
+Everything is float64, and everything random comes from ``random_state``, so a
+fit repeats bit for bit. This module imports scikit-learn; ``import chainrule``
+does not import it.
+
+Differences from scikit-learn's MLP, on purpose:
+
+- ``alpha`` is the L2 penalty of scikit-learn's loss, (alpha / 2) ||W||^2 per
+  batch average, given to the optimizer as ``weight_decay = alpha / batch_size``
+  (the gradient scikit-learn adds); it also decays the biases.
+- The classifier always has one output per class (two for a binary problem) and
+  trains with softmax cross-entropy; ``predict_proba`` is their softmax.
+- ``early_stopping`` watches the validation *loss* (recorded in
+  ``validation_loss_curve_``), not the validation score, and restores the
+  weights of its best epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    RegressorMixin,
+    TransformerMixin,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+)
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    assert_all_finite,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from . import layers as L
+from .callbacks import Callback
+from .functional.activations import softmax
+from .losses import MSE, CrossEntropy, Loss
+from .models.sequential import Sequential
+from .module import Module
+from .optim import SGD, Adam
+from .spec import _ACTIVATIONS
+from .training import Trainer, predict
+
+__all__ = ["ConvClassifier", "MLPClassifier", "MLPRegressor"]
+
+#: scikit-learn's activation names, then every chainrule activation name.
+ACTIVATIONS = {
+    "relu": L.ReLU,
+    "tanh": L.Tanh,
+    "logistic": L.Sigmoid,
+    "identity": L.Identity,
+    **_ACTIVATIONS,
+}
+_DTYPE = np.float64
+
+
+def _activation(owner: str, activation) -> Module:
+    if isinstance(activation, Module):
+        return copy.deepcopy(activation)
+    if isinstance(activation, str) and activation in ACTIVATIONS:
+        return ACTIVATIONS[activation]()
+    raise ValueError(
+        f"{owner}: activation must be one of {', '.join(ACTIVATIONS)} or a chainrule "
+        f"Module; got {activation!r}."
+    )
+
+
+def _hidden_sizes(owner: str, sizes) -> tuple[int, ...]:
+    sizes = (sizes,) if isinstance(sizes, (int, np.integer)) else tuple(sizes)
+    if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
+        raise ValueError(
+            f"{owner}: hidden_layer_sizes must be positive integers; got {sizes!r}."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+class _L2Penalty(Callback):
+    """Adds scikit-learn's L2 term (wd / 2) sum ||W||^2 to each epoch's loss,
+    before the stopping rule reads it, so ``tol`` means what it means there."""
+
+    def __init__(self, model: Module, weight_decay: float) -> None:
+        self.weights = [p for name, p in model.named_parameters() if "weight" in name]
+        self.weight_decay = weight_decay
+        self.curve: list[float] = []
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        squares = sum(float(np.vdot(p.data, p.data)) for p in self.weights)
+        logs["loss"] = logs["loss"] + 0.5 * self.weight_decay * squares
+        self.curve.append(logs["loss"])
+
+
+class _Stopping(Callback):
+    """scikit-learn's stopping rule: an epoch counts as no improvement when its
+    value exceeds the best so far minus ``tol``; the best follows every
+    decrease, however small; stop after more than ``patience`` such epochs in
+    a row. With ``restore``, the weights of the best epoch are put back."""
+
+    def __init__(self, key: str, patience: int, tol: float, restore: bool) -> None:
+        self.key, self.patience, self.tol, self.restore = key, patience, tol, restore
+        self.best = np.inf
+        self.count = 0
+        self.best_weights: dict | None = None
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        value = logs[self.key]
+        self.count = self.count + 1 if value > self.best - self.tol else 0
+        if value < self.best:
+            self.best = value
+            if self.restore:
+                self.best_weights = trainer.model.state_dict()
+        if self.count > self.patience:
+            trainer.stop_training = True
+            trainer.stop_reason = (
+                f"{self.key} did not improve by more than tol={self.tol} for "
+                f"{self.count} consecutive epochs"
+            )
+
+    def on_train_end(self, trainer) -> None:
+        if self.best_weights is not None:
+            trainer.model.load_state_dict(self.best_weights)
+
+
+class _BaseMLP(TransformerMixin, ClassNamePrefixFeaturesOutMixin, BaseEstimator):
+    """The shared machinery: parameter checks, the network, the training loop."""
+
+    _default_loss: type[Loss] = MSE
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        dropout=0.0,
+        loss=None,
+        transform_layer=-1,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.dropout = dropout
+        self.loss = loss
+        self.transform_layer = transform_layer
+
+    # ------------------------------------------------------------- checks
+    def _check_params(self) -> None:
+        who = type(self).__name__
+        _hidden_sizes(who, self.hidden_layer_sizes)
+        _activation(who, self.activation)
+        if self.solver not in ("sgd", "adam"):
+            raise ValueError(
+                f"{who}: solver must be 'sgd' or 'adam'; got {self.solver!r}."
+            )
+        checks = [
+            ("alpha", self.alpha, 0.0, False),
+            ("learning_rate_init", self.learning_rate_init, 0.0, True),
+            ("tol", self.tol, 0.0, False),
+        ]
+        for name, value, low, strict in checks:
+            ok = isinstance(value, (int, float, np.number)) and (
+                value > low if strict else value >= low
+            )
+            if not ok:
+                kind = "positive" if strict else "non-negative"
+                raise ValueError(
+                    f"{who}: {name} must be a {kind} number; got {value!r}."
+                )
+        for name in ("max_iter", "n_iter_no_change"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(
+                    f"{who}: {name} must be a positive integer; got {value!r}."
+                )
+        if not 0 <= self.momentum < 1:
+            raise ValueError(
+                f"{who}: momentum must be in [0, 1); got {self.momentum!r}."
+            )
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(
+                f"{who}: validation_fraction must be in (0, 1); got "
+                f"{self.validation_fraction!r}."
+            )
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"{who}: dropout must be in [0, 1); got {self.dropout!r}.")
+        if self.batch_size != "auto" and (
+            not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1
+        ):
+            raise ValueError(
+                f"{who}: batch_size must be 'auto' or a positive integer; got "
+                f"{self.batch_size!r}."
+            )
+        if self.loss is not None and not isinstance(self.loss, Loss):
+            raise TypeError(
+                f"{who}: loss must be a chainrule Loss or None; got "
+                f"{type(self.loss).__name__}."
+            )
+
+    def _batch_size(self, n: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n)
+        if self.batch_size > n:
+            warnings.warn(
+                f"{type(self).__name__}: batch_size {self.batch_size} is larger than "
+                f"the {n} samples; using {n}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return min(int(self.batch_size), n)
+
+    # ------------------------------------------------------------ network
+    def _input_shape(self, n_features: int) -> tuple[int, ...]:
+        return (n_features,)
+
+    def _feature_layers(self, input_shape, gen) -> tuple[list[Module], list[int], int]:
+        """Layers before the dense hidden ones: (layers, block ends, width out)."""
+        return [], [], int(input_shape[0])
+
+    def _build(self, n_features: int, n_outputs: int, gen) -> None:
+        who = type(self).__name__
+        init = "glorot"
+        layers, ends, width = self._feature_layers(self._input_shape(n_features), gen)
+        for size in _hidden_sizes(who, self.hidden_layer_sizes):
+            layers += [L.Linear(width, size, rng=gen, init=init)]
+            layers += [_activation(who, self.activation)]
+            ends.append(len(layers))
+            if self.dropout:
+                layers.append(L.Dropout(self.dropout, rng=gen))
+            width = size
+        layers.append(L.Linear(width, n_outputs, rng=gen, init="glorot"))
+        self.model_ = Sequential(*layers).to(_DTYPE)
+        self._block_ends = ends
+
+    def _optimizer(self, batch_size: int):
+        wd = float(self.alpha) / batch_size
+        if self.solver == "adam":
+            return Adam(self.model_, lr=self.learning_rate_init, weight_decay=wd)
+        return SGD(
+            self.model_,
+            lr=self.learning_rate_init,
+            momentum=self.momentum,
+            nesterov=bool(self.nesterovs_momentum and self.momentum > 0),
+            weight_decay=wd,
+        )
+
+    # ------------------------------------------------------------ fitting
+    def _validate_X(self, X, reset: bool) -> np.ndarray:
+        return validate_data(self, X, reset=reset, dtype=_DTYPE)
+
+    def _fit(self, X, y, sample_weight, incremental: bool, classes=None):
+        self._check_params()
+        fitted = hasattr(self, "model_")
+        first = not fitted or not (incremental or self.warm_start)
+        X, y = self._validate_Xy(X, y, reset=first)
+        sample_weight = (
+            None
+            if sample_weight is None
+            else _check_sample_weight(sample_weight, X, dtype=_DTYPE)
+        )
+        t = self._encode_targets(y, first, incremental, classes)
+        X = self._reshape(X)
+        if first:
+            self._random = check_random_state(self.random_state)
+            gen = np.random.default_rng(self._random.randint(2**31 - 1))
+            self._build(self.n_features_in_, self._n_outputs(t), gen)
+            self.loss_curve_ = []
+            self.validation_loss_curve_ = []
+            self.best_loss_ = np.inf
+            self.n_iter_ = 0
+            self.t_ = 0
+        bs = self._batch_size(len(X))
+        solver_class = Adam if self.solver == "adam" else SGD
+        if first or not isinstance(self._optimizer_, solver_class):
+            self._optimizer_ = self._optimizer(bs)
+        else:
+            # Continuing (warm_start, partial_fit): keep the moments, take the
+            # current settings and the batch size's weight decay.
+            self._optimizer_.lr = float(self.learning_rate_init)
+            self._optimizer_.weight_decay = float(self.alpha) / bs
+
+        validation = None
+        early = self.early_stopping and not incremental
+        if early:
+            stratify = t if self._is_clf else None
+            parts = [X, t] + ([] if sample_weight is None else [sample_weight])
+            try:
+                split = train_test_split(
+                    *parts,
+                    test_size=self.validation_fraction,
+                    random_state=self._random.randint(2**31 - 1),
+                    stratify=stratify,
+                )
+            except ValueError:  # too few samples of a class to stratify
+                if not self._is_clf:
+                    raise
+                split = train_test_split(
+                    *parts,
+                    test_size=self.validation_fraction,
+                    random_state=self._random.randint(2**31 - 1),
+                )
+            X, t = split[0], split[2]
+            validation = (split[1], split[3]) + (
+                () if sample_weight is None else (split[5],)
+            )
+            sample_weight = None if sample_weight is None else split[4]
+
+        loss = (
+            copy.deepcopy(self.loss) if self.loss is not None else self._default_loss()
+        )
+        epochs = 1 if incremental else int(self.max_iter)
+        penalty = _L2Penalty(self.model_, self._optimizer_.weight_decay)
+        callbacks = [penalty]
+        if not incremental:
+            callbacks.append(
+                _Stopping(
+                    "val_loss" if early else "loss",
+                    int(self.n_iter_no_change),
+                    float(self.tol),
+                    restore=early,
+                )
+            )
+        trainer = Trainer(
+            self.model_,
+            loss,
+            self._optimizer_,
+            X,
+            t,
+            epochs=epochs,
+            batch_size=bs,
+            shuffle=bool(self.shuffle),
+            validation_data=validation,
+            metrics=[],
+            callbacks=callbacks,
+            seed=int(self._random.randint(2**31 - 1)),
+            verbose=2 if self.verbose else 0,
+            sample_weight=sample_weight,
+        )
+        history = trainer.run()
+        ran = len(history.epoch)
+        self.loss_curve_ += penalty.curve
+        self.validation_loss_curve_ += history.history.get("val_loss", [])
+        self.n_iter_ += ran
+        self.t_ += ran * len(X)
+        if ran:
+            self.loss_ = float(self.loss_curve_[-1])
+            self.best_loss_ = float(min(self.best_loss_, min(self.loss_curve_)))
+        if early and self.validation_loss_curve_:
+            self.best_validation_loss_ = float(min(self.validation_loss_curve_))
+        if not incremental and ran == epochs and not history.stop_reason:
+            warnings.warn(
+                f"{type(self).__name__}: stochastic optimizer: maximum iterations "
+                f"({self.max_iter}) reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
+
+    def fit(self, X, y, sample_weight=None):
+        """Train on (X, y) for up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : array-like, shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like, shape (n_samples,), optional
+            Per-sample weights w_i of the batch loss (1/B) sum_i w_i l_i.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    # ---------------------------------------------------------- inference
+    def _forward(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = self._validate_X(X, reset=False)
+        return predict(self.model_, self._reshape(X))
+
+    def _reshape(self, X: np.ndarray) -> np.ndarray:
+        return X
+
+    def _block_end(self) -> int:
+        ends = self._block_ends
+        if not ends:
+            raise ValueError(
+                f"{type(self).__name__}: transform needs a hidden layer; "
+                "hidden_layer_sizes is empty."
+            )
+        i = self.transform_layer
+        if not isinstance(i, (int, np.integer)) or not -len(ends) <= i < len(ends):
+            raise ValueError(
+                f"{type(self).__name__}: transform_layer must be an index into the "
+                f"{len(ends)} hidden layers (-{len(ends)} to {len(ends) - 1}); got "
+                f"{i!r}."
+            )
+        return ends[i]
+
+    def transform(self, X) -> np.ndarray:
+        """The activations of hidden layer ``transform_layer`` (default the last).
+
+        Returns
+        -------
+        ndarray, shape (n_samples, width of that layer)
+        """
+        check_is_fitted(self, "model_")
+        end = self._block_end()
+        X = self._validate_X(X, reset=False)
+        head = Sequential(*self.model_.layers[:end])
+        out = predict(head, self._reshape(X))
+        return out.reshape(len(out), -1)
+
+    @property
+    def _n_features_out(self) -> int:
+        end = self._block_end()
+        shape = Sequential(*self.model_.layers[:end]).output_shape(
+            self._input_shape(self.n_features_in_)
+        )
+        return int(np.prod(shape))
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """A multi-layer perceptron classifier trained by chainrule.
+
+    Linear -> activation [-> Dropout] per hidden size, then a Linear layer with
+    one logit per class; trained with softmax cross-entropy by mini-batch SGD or
+    Adam.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (100,)
+        Width of each hidden layer.
+    activation : str or Module, default "relu"
+        "relu", "tanh", "logistic", "identity", or any chainrule activation name
+        ("sigmoid", "hardtanh", ...), or a layer instance (copied per layer).
+    solver : {"adam", "sgd"}
+    alpha : float, default 1e-4
+        L2 penalty; weight_decay = alpha / batch_size, as scikit-learn's gradient.
+    batch_size : int or "auto"
+        "auto" is min(200, n_samples).
+    learning_rate_init : float
+    momentum : float in [0, 1), nesterovs_momentum : bool
+        For ``solver="sgd"``.
+    max_iter : int
+        Epochs (passes over the data) of ``fit``.
+    shuffle : bool
+    random_state : int, RandomState or None
+        Initial weights, dropout masks, shuffles and the validation split.
+    tol : float, n_iter_no_change : int
+        Stop when the training loss (validation loss with ``early_stopping``)
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+    verbose : bool
+        One line per epoch.
+    warm_start : bool
+        ``fit`` continues from the previous weights and optimizer state.
+    early_stopping : bool, validation_fraction : float
+        Hold out a stratified ``validation_fraction`` and stop on its loss,
+        restoring the best weights.
+    dropout : float in [0, 1)
+        Dropout after each hidden activation (training only).
+    loss : chainrule Loss or None
+        Default ``CrossEntropy()`` on the logits and integer labels.
+    transform_layer : int, default -1
+        Which hidden layer ``transform`` returns.
+
+    Attributes
+    ----------
+    classes_ : ndarray, shape (n_classes,)
+    n_features_in_ : int
+    model_ : chainrule Sequential
+    loss_ : float
+        Training loss of the last epoch, with the L2 term as scikit-learn's.
+    loss_curve_, validation_loss_curve_ : list of float
+        One entry per epoch; the latter only with ``early_stopping``.
+    best_loss_ : float
+    n_iter_ : int
+        Epochs run, over all calls.
+    t_ : int
+        Training samples seen.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from chainrule.sklearn import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier((16,), batch_size=32, learning_rate_init=0.01,
+    ...                     random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    _default_loss = CrossEntropy
+    _is_clf = True
+
+    def _validate_Xy(self, X, y, reset):
+        if y is None:
+            validate_data(self, X, y, reset=reset)  # raises scikit-learn's message
+        X = self._validate_X(X, reset=reset)
+        y = column_or_1d(y, warn=True)
+        if y.dtype.kind in "fc":
+            assert_all_finite(y, input_name="y")
+        if len(y) != len(X):
+            raise ValueError(
+                f"{type(self).__name__}: X and y must have the same number of "
+                f"samples; got {len(X)} and {len(y)}."
+            )
+        check_classification_targets(y)
+        return X, y
+
+    def _encode_targets(self, y, first, incremental, classes):
+        if incremental:
+            if _check_partial_fit_first_call(self, classes):
+                first = True
+        elif first:
+            self.classes_ = np.unique(y)
+        labels = np.searchsorted(self.classes_, y)
+        labels = np.clip(labels, 0, len(self.classes_) - 1)
+        unknown = self.classes_[labels] != y
+        if unknown.any():
+            raise ValueError(
+                f"{type(self).__name__}: y contains labels not in classes_ "
+                f"{self.classes_.tolist()}; got {y[unknown][0]!r}. Pass every class "
+                "to the first partial_fit (classes=...) or refit."
+            )
+        return labels.astype(np.int64)
+
+    def _n_outputs(self, t) -> int:
+        return len(self.classes_)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights.
+
+        Parameters
+        ----------
+        classes : array-like, shape (n_classes,)
+            Every class that will ever appear; required on the first call.
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _logits(self, X) -> np.ndarray:
+        return self._forward(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, the softmax of the logits; shape (n_samples, n_classes)."""
+        return softmax(self._logits(X))
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        from .functional.activations import log_softmax
+
+        return log_softmax(self._logits(X))
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each sample; shape (n_samples,)."""
+        logits = self._logits(X)
+        return self.classes_[logits.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """A multi-layer perceptron regressor trained by chainrule.
+
+    Linear -> activation [-> Dropout] per hidden size, then a linear output per
+    target, trained with ``MSE`` (1/2 mean squared error, as scikit-learn).
+    The parameters and attributes are those of :class:`MLPClassifier` (without
+    ``classes``); ``y`` may have several columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.sklearn import MLPRegressor
+    >>> X = np.linspace(-1, 1, 200)[:, None]
+    >>> reg = MLPRegressor((32,), batch_size=20, learning_rate_init=0.01,
+    ...                    random_state=0).fit(X, X[:, 0] ** 2)
+    >>> reg.score(X, X[:, 0] ** 2) > 0.9
+    True
+    """
+
+    _default_loss = MSE
+    _is_clf = False
+
+    def _validate_Xy(self, X, y, reset):
+        X, y = validate_data(
+            self, X, y, reset=reset, dtype=_DTYPE, multi_output=True, y_numeric=True
+        )
+        return X, y
+
+    def _encode_targets(self, y, first, incremental, classes):
+        y = np.asarray(y, dtype=_DTYPE)
+        if first:
+            self._y_ndim = y.ndim
+            self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        t = y.reshape(len(y), -1)
+        if t.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"{type(self).__name__}: y must have {self.n_outputs_} output(s), as "
+                f"in the first fit; got {t.shape[1]}."
+            )
+        return t
+
+    def _n_outputs(self, t) -> int:
+        return t.shape[1]
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights."""
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions, shape (n_samples,) or (n_samples, n_outputs) as y was."""
+        out = self._forward(X)
+        return out[:, 0] if self._y_ndim == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+
+class ConvClassifier(MLPClassifier):
+    """A convolutional classifier: conv blocks, then the hidden layers of
+    :class:`MLPClassifier`.
+
+    Each block is Conv2D(channels, kernel_size, padding kernel_size // 2) ->
+    activation -> MaxPool2D(pool_size); then Flatten and the dense layers.
+    Kernel and pool sizes are clipped to the image, so any image shape works.
+
+    Parameters
+    ----------
+    image_shape : (C, H, W), (H, W) or None
+        How to read a row of a flat (n_samples, n_features) X. None: from a
+        4-D X, its shape; from a flat X, a square single-channel image when
+        n_features is a square number, else a 1 x n_features strip.
+    conv_channels : tuple of int, default (16,)
+        Output channels of each convolution block.
+    kernel_size, pool_size : int
+    hidden_layer_sizes : tuple of int, default (64,)
+    Other parameters : as :class:`MLPClassifier`.
+
+    X may be (N, C, H, W); it is flattened, so ``n_features_in_`` is C*H*W and
+    the estimator also fits in a Pipeline behind a StandardScaler.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(64,),
+        activation="relu",
+        *,
+        image_shape=None,
+        conv_channels=(16,),
+        kernel_size=3,
+        pool_size=2,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        dropout=0.0,
+        loss=None,
+        transform_layer=-1,
+    ):
+        super().__init__(
+            hidden_layer_sizes,
+            activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            dropout=dropout,
+            loss=loss,
+            transform_layer=transform_layer,
+        )
+        self.image_shape = image_shape
+        self.conv_channels = conv_channels
+        self.kernel_size = kernel_size
+        self.pool_size = pool_size
+
+    def _validate_X(self, X, reset: bool) -> np.ndarray:
+        if isinstance(X, np.ndarray) and X.ndim == 4:
+            if reset:
+                self._x_shape = tuple(X.shape[1:])
+            X = X.reshape(len(X), -1)
+        elif reset:
+            self._x_shape = None
+        return validate_data(self, X, reset=reset, dtype=_DTYPE)
+
+    def _input_shape(self, n_features: int) -> tuple[int, ...]:
+        who = type(self).__name__
+        shape = self.image_shape
+        if shape is None:
+            shape = getattr(self, "_x_shape", None)
+        if shape is None:
+            side = int(round(n_features**0.5))
+            shape = (1, side, side) if side * side == n_features else (1, 1, n_features)
+        shape = tuple(int(s) for s in shape)
+        if len(shape) == 2:
+            shape = (1, *shape)
+        if len(shape) != 3 or int(np.prod(shape)) != n_features:
+            raise ValueError(
+                f"{who}: image_shape must be (C, H, W) or (H, W) with "
+                f"{n_features} values in all; got {self.image_shape!r}."
+            )
+        return shape
+
+    def _reshape(self, X: np.ndarray) -> np.ndarray:
+        return X.reshape(len(X), *self._input_shape(X.shape[1]))
+
+    def _feature_layers(self, input_shape, gen):
+        who = type(self).__name__
+        channels = _hidden_sizes(who, self.conv_channels)
+        c, h, w = input_shape
+        layers: list[Module] = []
+        ends: list[int] = []
+        for out_c in channels:
+            kh, kw = min(self.kernel_size, h), min(self.kernel_size, w)
+            # Odd kernels with padding k // 2 keep the size; even ones shrink it by 1.
+            layers.append(
+                L.Conv2D(c, out_c, (kh, kw), padding=(kh // 2, kw // 2), rng=gen)
+            )
+            layers.append(_activation(who, self.activation))
+            h, w = h + 2 * (kh // 2) - kh + 1, w + 2 * (kw // 2) - kw + 1
+            ph, pw = min(self.pool_size, h), min(self.pool_size, w)
+            if ph * pw > 1:
+                layers.append(L.MaxPool2D((ph, pw)))
+                h, w = h // ph, w // pw
+            c = out_c
+            ends.append(len(layers))
+        layers.append(L.Flatten())
+        if ends:
+            ends[-1] = len(layers)
+        return layers, ends, c * h * w
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        _hidden_sizes(type(self).__name__, self.conv_channels)
+        return super()._fit(X, y, sample_weight, incremental, classes)
+
+    def _validate_Xy(self, X, y, reset):
+        X, y = super()._validate_Xy(X, y, reset)
+        self._input_shape(X.shape[1])
+        return X, y

@@ -1,0 +1,215 @@
+"""ONNX export: ONNX Runtime must agree with cr.predict to 1e-5 in float32."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import chainrule as cr  # noqa: E402 - after the skips
+from chainrule import layers as L  # noqa: E402
+from chainrule.onnx import export, to_onnx  # noqa: E402
+from chainrule.spec import build_spec  # noqa: E402
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+def run_onnx(path, *xs):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    out = session.run(None, dict(zip(names, xs)))
+    return out[0] if len(out) == 1 else out
+
+
+def check(model, path, x, input_shape=None):
+    proto = export(model, path, input_shape or x.shape[1:])
+    expected = cr.predict(model, x)
+    got = run_onnx(path, x)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, **TOL)
+    # The batch dimension is symbolic: another batch size runs too.
+    np.testing.assert_allclose(run_onnx(path, x[:1]), cr.predict(model, x[:1]), **TOL)
+    return proto
+
+
+def images(n=5, c=2, h=9, w=8, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(np.float32)
+
+
+def vectors(n=6, d=7, seed=0):
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    return x + np.sign(x) * 0.05  # off 0, the thresholds of ReLU and Step(0)
+
+
+LAYER_CASES = {
+    "linear": (lambda: [L.Linear(7, 4, rng=0)], vectors, "Gemm"),
+    "linear_nobias": (lambda: [L.Linear(7, 4, bias=False, rng=0)], vectors, "Gemm"),
+    "linear_3d": (
+        lambda: [L.Linear(8, 3, rng=0)],
+        lambda: images()[:, 0],
+        "MatMul",
+    ),
+    "conv": (
+        lambda: [L.Conv2D(2, 3, (3, 2), stride=(2, 1), padding=(1, 2), rng=0)],
+        images,
+        "Conv",
+    ),
+    "conv_nobias": (lambda: [L.Conv2D(2, 3, 3, bias=False, rng=0)], images, "Conv"),
+    "maxpool": (lambda: [L.MaxPool2D(2)], images, "MaxPool"),
+    "maxpool_overlap": (lambda: [L.MaxPool2D(3, stride=2)], images, "MaxPool"),
+    "relu": (lambda: [L.ReLU()], vectors, "Relu"),
+    "sigmoid": (lambda: [L.Sigmoid()], vectors, "Sigmoid"),
+    "tanh": (lambda: [L.Tanh()], vectors, "Tanh"),
+    "hardtanh": (lambda: [L.HardTanh(-0.5, 0.7)], vectors, "Clip"),
+    "softmax": (lambda: [L.Softmax()], vectors, "Softmax"),
+    "softmax_axis1": (lambda: [L.Softmax(axis=1)], images, "Softmax"),
+    "logsoftmax": (lambda: [L.LogSoftmax()], vectors, "LogSoftmax"),
+    "logsoftmax_axis2": (lambda: [L.LogSoftmax(axis=2)], images, "LogSoftmax"),
+    "linear_activation": (lambda: [L.LinearActivation(2.5)], vectors, "Mul"),
+    "identity": (lambda: [L.Identity()], vectors, "Identity"),
+    "step": (lambda: [L.Step(0.0)], vectors, "GreaterOrEqual"),
+    "step_threshold": (lambda: [L.Step(0.53)], vectors, "Cast"),
+    "flatten": (lambda: [L.Flatten()], images, "Flatten"),
+    "dropout": (
+        lambda: [L.Linear(7, 5, rng=0), L.Dropout(0.5), L.ReLU()],
+        vectors,
+        "Gemm",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAYER_CASES))
+def test_every_layer_kind_agrees_with_onnx_runtime(case, tmp_path):
+    make_layers, make_x, op = LAYER_CASES[case]
+    model = cr.Sequential(*make_layers())
+    proto = check(model, tmp_path / f"{case}.onnx", make_x())
+    ops = [n.op_type for n in proto.graph.node]
+    assert op in ops
+    assert "Dropout" not in ops
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "N"
+
+
+@pytest.mark.parametrize("preset", ["mlp", "seed-cnn", "cnn"])
+def test_cli_presets_agree(preset, tmp_path):
+    model = build_spec(preset, rng=0)
+    x = np.random.default_rng(1).random((4, 1, 28, 28)).astype(np.float32)
+    check(model, tmp_path / f"{preset}.onnx", x)
+
+
+def test_graph_with_skip_connection_concat_and_shared_layer(tmp_path):
+    x = cr.Input((6,))
+    shared = L.Linear(6, 6, rng=0)
+    h = L.ReLU()(L.Linear(6, 6, rng=1)(x))
+    skip = L.Add()(h, x)
+    three = L.Add()(skip, shared(x), shared(h))  # Sum of three, weights once
+    joined = L.Concat()(three, L.Tanh()(x))
+    model = cr.Graph(x, L.Linear(12, 3, rng=2)(joined))
+    proto = check(model, tmp_path / "graph.onnx", vectors(d=6))
+    ops = [n.op_type for n in proto.graph.node]
+    assert {"Add", "Sum", "Concat"} <= set(ops)
+    # The shared layer's weight is stored once.
+    weights = [i.name for i in proto.graph.initializer if i.name.endswith("weight")]
+    assert len(weights) == len(set(weights)) == 3
+
+
+def test_graph_with_two_inputs_and_two_outputs(tmp_path):
+    a, b = cr.Input((1, 6, 6)), cr.Input((3,))
+    img = L.Flatten()(L.MaxPool2D(2)(L.Conv2D(1, 2, 3, padding=1, rng=0)(a)))
+    joined = L.Concat()(img, b)
+    logits = L.Linear(21, 4, rng=1)(joined)
+    model = cr.Graph([a, b], [logits, L.Softmax()(logits)])
+    export(model, tmp_path / "two.onnx")
+    xa = images(c=1, h=6, w=6)
+    xb = vectors(n=5, d=3)
+    got = run_onnx(tmp_path / "two.onnx", xa, xb)
+    expected = model.eval()(xa, xb)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, **TOL)
+
+
+def test_graph_whose_output_is_its_input_through_dropout(tmp_path):
+    x = cr.Input((4,))
+    model = cr.Graph(x, L.Dropout(0.3)(x))
+    xs = vectors(d=4)
+    export(model, tmp_path / "id.onnx")
+    np.testing.assert_array_equal(run_onnx(tmp_path / "id.onnx", xs), xs)
+
+
+def test_float64_model_exports_float32(tmp_path):
+    model = build_spec("flatten-linear16-tanh-linear3", input_shape=(2, 3), rng=0)
+    model.to(np.float64)
+    x = np.random.default_rng(0).random((4, 2, 3)).astype(np.float32)
+    export(model, tmp_path / "m.onnx", (2, 3))
+    got = run_onnx(tmp_path / "m.onnx", x)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, cr.predict(model, x.astype(np.float64)), **TOL)
+
+
+def test_errors(tmp_path):
+    class Square(cr.Module):
+        def forward(self, x):
+            return x * x
+
+    with pytest.raises(TypeError, match=r"layer 1 \(Square\) has no ONNX conversion"):
+        to_onnx(cr.Sequential(L.ReLU(), Square()), (3,))
+    with pytest.raises(ValueError, match="input_shape must be given"):
+        to_onnx(cr.Sequential(L.Linear(3, 2, rng=0)))
+    with pytest.raises(ValueError, match="does not accept input of shape"):
+        to_onnx(cr.Sequential(L.Linear(3, 2, rng=0)), (4,))
+    with pytest.raises(TypeError, match="must be a chainrule Sequential or Graph"):
+        to_onnx(L.ReLU(), (3,))
+    # A failed export leaves an existing file as it was.
+    target = tmp_path / "keep.onnx"
+    target.write_bytes(b"old")
+    with pytest.raises(TypeError):
+        export(cr.Sequential(Square()), target, (3,))
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["keep.onnx"]
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    return subprocess.run(
+        [sys.executable, "-m", "chainrule", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_cli_export_end_to_end(tmp_path):
+    model = build_spec("seed-cnn", rng=0)
+    model.save(tmp_path / "model.npz", metadata={"input_shape": [1, 28, 28]})
+    done = _cli("export", "model.npz", "--onnx", "model.onnx", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "wrote model.onnx" in done.stdout
+    x = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(
+        run_onnx(tmp_path / "model.onnx", x), cr.predict(model, x), **TOL
+    )
+
+    bad = _cli("export", "missing.npz", "--onnx", "x.onnx", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("chainrule export: error:")
+    assert len(bad.stderr.strip().splitlines()) == 1
+    shape = _cli(
+        "export",
+        "model.npz",
+        "--onnx",
+        "y.onnx",
+        "--input-shape",
+        "1,5,5",
+        cwd=tmp_path,
+    )
+    assert shape.returncode == 2
+    assert "does not accept input of shape (1, 5, 5)" in shape.stderr
+    assert not (tmp_path / "y.onnx").exists()
