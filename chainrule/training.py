@@ -691,7 +691,9 @@ def predict(model: Module, x, batch_size: int = 256) -> np.ndarray:
     try:
         with no_grad():
             if len(x) <= batch_size:
-                return model.forward(x)
+                out = model.forward(x)
+                # An identity-like model may hand back the caller's own array.
+                return out.copy() if np.shares_memory(out, x) else out
             first = model.forward(x[:batch_size])
             out = np.empty((len(x), *first.shape[1:]), dtype=first.dtype)
             out[:batch_size] = first

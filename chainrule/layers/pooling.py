@@ -47,7 +47,8 @@ class MaxPool2D(Module):
         )
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = as_float_array(self, x, x.dtype if x.dtype.kind == "f" else np.float32)
+        if not (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
+            x = as_float_array(self, x, np.float32)
         if x.ndim != 4:
             raise ValueError(
                 f"{self!r}: input must have shape (batch, channels, height, width); "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..module import Module
+from ..module import Module, as_float_array
 
 
 class Flatten(Module):
@@ -21,9 +21,11 @@ class Flatten(Module):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if not isinstance(x, np.ndarray) or x.ndim < 1:
+        if not isinstance(x, np.ndarray):
+            x = as_float_array(self, x, np.float32)
+        if x.ndim < 1:
             raise ValueError(
-                f"{self!r}: input must have a batch axis; got {np.shape(x)}."
+                f"{self!r}: input must have a batch axis; got shape {x.shape}."
             )
         self._keep(x.shape)
         return x.reshape(x.shape[0], -1)
