@@ -54,3 +54,14 @@ def check_method(owner: str, method: str) -> str:
             f"{owner}: init must be one of {', '.join(INITIALIZERS)}; got {method!r}."
         )
     return method
+
+
+def reset_weight_and_bias(weight, bias, method: str, rng: np.random.Generator) -> None:
+    """Draw ``weight`` (a Parameter) with ``method``, set ``bias`` (or None) to
+    zero, and zero both gradients, all in place so that anything holding the
+    arrays (an optimizer, a user) sees the new values."""
+    weight.data[...] = initialize(weight.shape, method, rng, weight.dtype)
+    weight.zero_grad()
+    if bias is not None:
+        bias.data[...] = 0
+        bias.zero_grad()

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..backend import DEFAULT_DTYPE
 from ..functional.conv import col2im, conv_output_size, im2col
-from ..init import check_method, initialize
+from ..init import check_method, reset_weight_and_bias
 from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..random import get_rng
@@ -75,13 +75,8 @@ class Conv2D(Module):
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng=None) -> None:
-        rng = get_rng(rng)
-        dtype = self.weight.dtype
-        self.weight.data = initialize(self.weight.shape, self.init, rng, dtype)
-        self.weight.grad = np.zeros_like(self.weight.data)
-        if self.bias is not None:
-            self.bias.data = np.zeros(self.out_channels, dtype)
-            self.bias.grad = np.zeros_like(self.bias.data)
+        """Draw new weights with ``self.init`` and zero the bias, in place."""
+        reset_weight_and_bias(self.weight, self.bias, self.init, get_rng(rng))
 
     def _check_input(self, x: np.ndarray) -> tuple[int, int]:
         if x.ndim != 4 or x.shape[1] != self.in_channels:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import DEFAULT_DTYPE
-from ..init import check_method, initialize
+from ..init import check_method, reset_weight_and_bias
 from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..random import get_rng
@@ -60,13 +60,8 @@ class Linear(Module):
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng=None) -> None:
-        rng = get_rng(rng)
-        dtype = self.weight.dtype
-        self.weight.data = initialize(self.weight.shape, self.init, rng, dtype)
-        self.weight.grad = np.zeros_like(self.weight.data)
-        if self.bias is not None:
-            self.bias.data = np.zeros(self.out_features, dtype)
-            self.bias.grad = np.zeros_like(self.bias.data)
+        """Draw new weights with ``self.init`` and zero the bias, in place."""
+        reset_weight_and_bias(self.weight, self.bias, self.init, get_rng(rng))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         w = self.weight.data
