@@ -152,3 +152,24 @@ def test_kinks_are_counted_apart_not_failed():
 def test_all_points_at_kinks_is_not_a_pass():
     report = cr.gradcheck(cr.layers.ReLU(), np.zeros((1, 3)), raise_on_failure=False)
     assert not report.passed
+
+
+def test_smooth_point_with_large_curvature_is_not_taken_for_a_kink():
+    # tanh(100 x) at x = 0.005 bends sharply, so the one-sided slopes differ by
+    # eps |f''|; that alone must neither fail the check nor hide a point.
+    lin = cr.layers.Linear(1, 1, bias=False)
+    lin.weight.data[:] = 100.0
+    model = cr.Sequential(lin, cr.layers.Tanh())
+    report = cr.gradcheck(model, np.array([[0.005]]), dy=np.ones((1, 1)))
+    assert all(c.kinks == 0 for c in report.checks)
+    report = cr.gradcheck(
+        cr.layers.Sigmoid(), np.array([[1.0]]), dy=np.ones((1, 1)), atol=1e-8, rtol=0
+    )
+    assert report.passed and report.checks[0].kinks == 0
+
+
+def test_relu_at_zero_is_reported_as_a_kink_not_a_failure():
+    report = cr.gradcheck(cr.layers.ReLU(), np.array([[0.0, 1.0, -1.0]]))
+    assert report.passed
+    assert report.checks[0].kinks == 1
+    assert "1 at kinks" in str(report)
