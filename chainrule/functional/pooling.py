@@ -5,20 +5,21 @@ Tie rule: when several positions of a window hold the same maximum, the first
 in row-major order within the window wins (PyTorch's CPU kernel picks the same
 one). Only that position receives the gradient.
 
-Both passes loop over the kH * kW offsets within a window, never over pixels:
-each offset is one strided view of the input with the output's shape, so every
-step is a whole-array operation.
+Two ways to find the winners, both whole-array operations (no loop over
+pixels):
+
+- Windows that tile the image (stride = kernel, the usual case) are reduced
+  one axis at a time: the max over each row of a window, then the max over
+  those rows. Each step compares a few contiguous slices and keeps, per
+  window, the index of the first maximum (an int8), so backward just spreads
+  dy back through the two indices.
+- Any other windows (overlapping, or not tiling) loop over the kH * kW offsets
+  of a window, each a strided view of the input with the output's shape.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def _offset_view(x: np.ndarray, a: int, b: int, out_hw, stride) -> np.ndarray:
-    """x[n, c, i*sH + a, j*sW + b] for all (i, j): the offset (a, b) of every window."""
-    (oh, ow), (sh, sw) = out_hw, stride
-    return x[:, :, a : a + sh * oh : sh, b : b + sw * ow : sw]
 
 
 def pool_output_size(x_shape, kernel, stride) -> tuple[int, int]:
@@ -28,50 +29,89 @@ def pool_output_size(x_shape, kernel, stride) -> tuple[int, int]:
     )
 
 
-def maxpool2d_forward(
-    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
+def _first_max(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise max over ``parts`` and the index of the first part holding it."""
+    if len(parts) == 1:
+        return parts[0].copy(), np.zeros(parts[0].shape, dtype=np.int8)
+    best = np.maximum(parts[0], parts[1])
+    index = (parts[1] > parts[0]).view(np.int8)  # strictly: ties keep the first
+    if len(parts) > 127:
+        index = index.astype(np.int16)
+    for k in range(2, len(parts)):
+        better = parts[k] > best
+        np.maximum(best, parts[k], out=best)
+        index = index + better * (k - index)  # k where better, else unchanged
+    return best, index
+
+
+def maxpool2d_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]):
     """y[n, c, i, j] = max over the window at (i*S, j*S) of x[n, c].
 
     Returns
     -------
     y : ndarray, shape (N, C, OH, OW)
-    winner : ndarray of int8 (int16 for windows over 127 positions), same shape
-        The winner's flat index within its window (row-major, first on ties).
+    winners : tuple
+        What backward needs to send each window's gradient to its winner.
     """
     kh, kw = kernel
-    out_hw = pool_output_size(x.shape, kernel, stride)
-    y = _offset_view(x, 0, 0, out_hw, stride).copy()
-    winner = np.zeros(y.shape, dtype=np.int8 if kh * kw <= 127 else np.int16)
-    for k in range(1, kh * kw):
-        v = _offset_view(x, k // kw, k % kw, out_hw, stride)
-        better = v > y  # strictly greater: an equal later value does not win
-        np.copyto(y, v, where=better)
-        winner[better] = k
-    return y, winner
+    oh, ow = pool_output_size(x.shape, kernel, stride)
+    n, c = x.shape[:2]
+    if tuple(stride) == tuple(kernel) and kh * kw > 1:
+        # Tiling windows: crop to whole windows, then reduce width, then height.
+        xc = x[:, :, : oh * kh, : ow * kw]
+        rows = xc.reshape(n, c, oh * kh, ow, kw)
+        row_max, col_index = _first_max([rows[..., b] for b in range(kw)])
+        stacked = row_max.reshape(n, c, oh, kh, ow)
+        y, row_index = _first_max([stacked[:, :, :, a] for a in range(kh)])
+        return y, ("tiled", col_index, row_index, x.shape)
+    # General windows: one strided view of the input per offset (a, b).
+    parts = [
+        x[:, :, a : a + stride[0] * oh : stride[0], b : b + stride[1] * ow : stride[1]]
+        for a in range(kh)
+        for b in range(kw)
+    ]
+    if len(parts) == 1:
+        return parts[0].copy(), ("single", None, None, x.shape)
+    y, index = _first_max(parts)
+    return y, ("offsets", index, None, x.shape)
 
 
 def maxpool2d_backward(
-    dy: np.ndarray,
-    winner: np.ndarray,
-    x_shape: tuple[int, int, int, int],
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
+    dy: np.ndarray, winners, kernel: tuple[int, int], stride: tuple[int, int]
 ) -> np.ndarray:
     """dx[n, c, i*S + a, j*S + b] += dy[n, c, i, j] where (a, b) won the window.
 
     Windows that overlap (stride < kernel) add their contributions to a shared
-    pixel; windows that tile the input just place them.
+    pixel; every other pixel gets 0.
     """
+    kind, first, second, x_shape = winners
     kh, kw = kernel
-    out_hw = dy.shape[2:]
+    n, c, oh, ow = dy.shape
     dx = np.zeros(x_shape, dtype=dy.dtype)
-    overlapping = stride[0] < kh or stride[1] < kw
+    if kind == "tiled":
+        col_index, row_index = first, second
+        # Undo the height step: each window row gets dy where it won.
+        d_rows = np.empty((n, c, oh, kh, ow), dtype=dy.dtype)
+        for a in range(kh):
+            np.multiply(dy, row_index == a, out=d_rows[:, :, :, a])
+        d_rows = d_rows.reshape(n, c, oh * kh, ow)
+        # Undo the width step, writing straight into dx's whole windows.
+        whole = (oh * kh, ow * kw) == tuple(x_shape[2:])
+        target = dx if whole else np.empty((n, c, oh * kh, ow * kw), dtype=dy.dtype)
+        dx_rows = target.reshape(n, c, oh * kh, ow, kw)
+        for b in range(kw):
+            np.multiply(d_rows, col_index == b, out=dx_rows[..., b])
+        if not whole:  # the rows and columns past the last window stay 0
+            dx[:, :, : oh * kh, : ow * kw] = target
+        return dx
+    if kind == "single":
+        dx[:, :, : stride[0] * oh : stride[0], : stride[1] * ow : stride[1]] += dy
+        return dx
+    index = first
     for k in range(kh * kw):
-        target = _offset_view(dx, k // kw, k % kw, out_hw, stride)
-        won = winner == k
-        if overlapping:
-            target += np.where(won, dy, 0)
-        else:
-            np.copyto(target, dy, where=won)
+        a, b = divmod(k, kw)
+        target = dx[
+            :, :, a : a + stride[0] * oh : stride[0], b : b + stride[1] * ow : stride[1]
+        ]
+        target += dy * (index == k)
     return dx

@@ -175,7 +175,8 @@ class ReLU(Module):
 
     def backward(self, dy):
         y = self._take_cache()
-        return np.where(y > 0, dy, 0).astype(dy.dtype, copy=False)
+        # A multiply by the mask is several times faster than np.where here.
+        return dy * (y > 0)
 
 
 class Softmax(Module):

@@ -61,12 +61,12 @@ class MaxPool2D(Module):
                 f"the {kh}x{kw} window."
             )
         y, winner = maxpool2d_forward(x, self.kernel_size, self.stride)
-        self._keep((winner, x.shape))
+        self._keep(winner)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        winner, x_shape = self._take_cache()
-        return maxpool2d_backward(dy, winner, x_shape, self.kernel_size, self.stride)
+        winner = self._take_cache()
+        return maxpool2d_backward(dy, winner, self.kernel_size, self.stride)
 
     def get_config(self) -> dict:
         return {"kernel_size": self.kernel_size, "stride": self.stride}

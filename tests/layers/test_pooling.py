@@ -132,3 +132,51 @@ def test_input_smaller_than_window():
 def test_invalid_constructor_args(args, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         MaxPool2D(*args)
+
+
+@pytest.mark.parametrize(
+    "shape, kernel, stride",
+    [
+        ((2, 3, 7, 9), (2, 2), None),  # tiling, with a row and a column left over
+        ((2, 2, 6, 6), (1, 2), None),  # a one-row window
+        ((2, 2, 6, 6), (3, 1), None),  # a one-column window
+        ((1, 2, 9, 9), (3, 3), None),  # 9 positions per window
+        ((2, 1, 8, 7), (3, 2), (2, 3)),  # gaps between windows
+        ((1, 1, 5, 5), (1, 1), None),  # the identity
+    ],
+)
+def test_every_window_shape_matches_finite_differences(shape, kernel, stride):
+    # Distinct values, so that no window has a tie.
+    rng = np.random.default_rng(3)
+    x = rng.permutation(np.prod(shape)).reshape(shape) / 7.0
+    cr.gradcheck(MaxPool2D(kernel, stride), x)
+
+
+def _reference_maxpool(x, dy, k, s):
+    """Window by window, the first maximum in row-major order wins."""
+    n, c, h, w = x.shape
+    oh, ow = (h - k) // s + 1, (w - k) // s + 1
+    y = np.empty((n, c, oh, ow))
+    dx = np.zeros_like(x)
+    for a in range(n):
+        for b in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    win = x[a, b, i * s : i * s + k, j * s : j * s + k]
+                    r, q = divmod(int(np.argmax(win)), k)  # argmax: first on ties
+                    y[a, b, i, j] = win[r, q]
+                    dx[a, b, i * s + r, j * s + q] += dy[a, b, i, j]
+    return y, dx
+
+
+@pytest.mark.parametrize("k, s", [(2, 2), (3, 3), (3, 2), (2, 1)])
+def test_ties_go_to_the_first_maximum_on_every_path(k, s):
+    # Plateaus of equal values (0, 1, 2), as after a ReLU.
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (2, 3, 9, 9)).astype(np.float64)
+    pool = MaxPool2D(k, s)
+    y = pool(x)
+    dy = rng.standard_normal(y.shape)
+    y_ref, dx_ref = _reference_maxpool(x, dy, k, s)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_allclose(pool.backward(dy), dx_ref, rtol=0, atol=1e-12)
