@@ -406,7 +406,9 @@ def main() -> None:
         compare("cnn", cnn_layers, x, y, 64, int(40 * scale), args.reps, rows)
     if "inference" in only:
         cr.seed(0)
-        model = cr.Sequential(*mlp_layers())
+        # Served models are in eval mode (cr.load returns them so); predict
+        # would otherwise switch every layer to eval and back on each call.
+        model = cr.Sequential(*mlp_layers()).eval()
         r = inference(model, x_flat, args.reps)
         print(
             f"MLP inference: 1 sample {r['lat_cr'] * 1e6:.0f} us (torch {r['lat_torch'] * 1e6:.0f} us, "

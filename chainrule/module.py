@@ -87,6 +87,10 @@ class Module:
         """The direct sub-modules with their names (none for a plain layer)."""
         return iter(())
 
+    def children(self) -> list[Module]:
+        """The direct sub-modules, in order (none for a plain layer)."""
+        return [c for _, c in self.named_children()]
+
     def modules(self) -> Iterator[Module]:
         """This module and every sub-module, each once, depth first."""
         seen: set[int] = set()
@@ -97,7 +101,7 @@ class Module:
                 continue
             seen.add(id(m))
             yield m
-            stack.extend(reversed([c for _, c in m.named_children()]))
+            stack.extend(reversed(m.children()))
 
     def own_parameters(self) -> Iterator[tuple[str, Parameter]]:
         """This module's own parameters (not its children's), in definition order."""
@@ -154,8 +158,15 @@ class Module:
     @property
     def dtype(self) -> np.dtype | None:
         """The dtype of the parameters (None for a module without any)."""
-        for p in self.parameters():
-            return p.dtype
+        # The first parameter found, depth first, without naming or listing
+        # them all: predict asks on every call.
+        stack: list[Module] = [self]
+        while stack:
+            m = stack.pop()
+            for value in vars(m).values():
+                if isinstance(value, Parameter):
+                    return value.dtype
+            stack.extend(reversed(m.children()))
         return None
 
     def copy(self) -> Module:

@@ -686,14 +686,17 @@ def predict(model: Module, x, batch_size: int = 256) -> np.ndarray:
     """
     batch_size = _positive_int("predict", "batch_size", batch_size)
     x = _as_inputs("predict", x, _model_dtype(model))
+    # Switch modes only when needed: walking the modules twice is most of what
+    # a one-sample prediction would otherwise cost.
     was_training = model.training
-    model.eval()
+    if was_training:
+        model.eval()
     try:
         with no_grad():
             if len(x) <= batch_size:
                 out = model.forward(x)
                 # An identity-like model may hand back the caller's own array.
-                return out.copy() if np.shares_memory(out, x) else out
+                return out.copy() if np.may_share_memory(out, x) else out
             first = model.forward(x[:batch_size])
             out = np.empty((len(x), *first.shape[1:]), dtype=first.dtype)
             out[:batch_size] = first
@@ -703,7 +706,8 @@ def predict(model: Module, x, batch_size: int = 256) -> np.ndarray:
                 )
             return out
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
 
 
 def evaluate(

@@ -210,6 +210,9 @@ class Graph(Module):
         if len(set(self._layer_names)) != len(self._layer_names):
             raise ValueError("Graph: two layers have the same name.")
 
+    def children(self) -> list[Module]:
+        return list(self.layers)
+
     def named_children(self) -> Iterator[tuple[str, Module]]:
         return zip(self._layer_names, self.layers)
 
