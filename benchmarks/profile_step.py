@@ -1,0 +1,81 @@
+"""Where a training step's time goes, layer by layer.
+
+    python benchmarks/profile_step.py mlp --batch 32
+    python benchmarks/profile_step.py seed-cnn --batch 64
+    python benchmarks/profile_step.py cnn --batch 64 --steps 20
+
+Runs the same forward / loss / backward / SGD-momentum step as ``cr.fit`` on
+Fashion-MNIST batches (random data if it is not installed), timing every
+layer's ``forward`` and ``backward`` call, and prints the mean time per step
+of each and its share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import chainrule as cr
+from chainrule.spec import build_spec
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model", help="mlp, seed-cnn, cnn or a SPEC")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=60)
+    args = ap.parse_args()
+    try:
+        (x, y), _ = cr.data.load("fashion-mnist")
+    except FileNotFoundError:
+        rng = np.random.default_rng(0)
+        x = rng.random((10000, 1, 28, 28), dtype=np.float32)
+        y = rng.integers(0, 10, 10000)
+    x, y = x[:10000], y[:10000]
+    model = build_spec(args.model, input_shape=x.shape[1:], rng=0)
+    loss = cr.losses.CrossEntropy()
+    opt = cr.optim.SGD(model, lr=0.05, momentum=0.9)
+    bs, n = args.batch, len(x)
+    times: dict[str, float] = {}
+
+    def tick(key: str, start: float) -> float:
+        now = time.perf_counter()
+        times[key] = times.get(key, 0.0) + now - start
+        return now
+
+    for rep in range(2):  # the first pass warms up; the second is reported
+        times.clear()
+        for i in range(args.steps):
+            s = (i * bs) % (n - bs)
+            t = time.perf_counter()
+            h = x[s : s + bs]
+            for j, layer in enumerate(model.layers):
+                h = layer.forward(h)
+                t = tick(f"forward  {j:2d} {type(layer).__name__}", t)
+            loss.forward(h, y[s : s + bs])
+            dy = loss.backward()
+            t = tick("loss", t)
+            opt.zero_grad()
+            for j in range(len(model.layers) - 1, -1, -1):
+                layer = model.layers[j]
+                layer.skip_input_grad = j == 0  # as fit: no gradient for the data
+                dy = layer.backward(dy)
+                t = tick(f"backward {j:2d} {type(layer).__name__}", t)
+            model.layers[0].skip_input_grad = False
+            opt.step()
+            tick("optimizer step", t)
+    total = sum(times.values())
+    print(
+        f"{args.model}, batch {bs}: {args.steps * bs / total:,.0f} samples/s, "
+        f"{total / args.steps * 1e3:.2f} ms a step"
+    )
+    for key, value in times.items():
+        print(
+            f"  {key:<24} {value / args.steps * 1e6:9.1f} us  {100 * value / total:5.1f}%"
+        )
+
+
+if __name__ == "__main__":
+    main()
