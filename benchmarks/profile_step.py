@@ -45,7 +45,7 @@ def main() -> None:
         times[key] = times.get(key, 0.0) + now - start
         return now
 
-    for rep in range(2):  # the first pass warms up; the second is reported
+    for _ in range(2):  # the first pass warms up; the second is reported
         times.clear()
         for i in range(args.steps):
             s = (i * bs) % (n - bs)
