@@ -6,7 +6,7 @@ model = cr.Sequential(cr.layers.Linear(784, 256), cr.layers.ReLU(),
 loss = cr.losses.CrossEntropy()
 """
 
-from . import callbacks, data, functional, init, layers, losses, metrics, optim
+from . import callbacks, data, functional, init, layers, losses, metrics, optim, plots
 from .backend import no_grad
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_loss
 from .io import load, save_model
@@ -42,6 +42,7 @@ __all__ = [
     "losses",
     "metrics",
     "optim",
+    "plots",
     "predict",
     "no_grad",
     "seed",
