@@ -58,12 +58,15 @@ def main() -> None:
             dy = loss.backward()
             t = tick("loss", t)
             opt.zero_grad()
-            for j in range(len(model.layers) - 1, -1, -1):
+            # As Sequential.backward(input_grad=False) in cr.fit: down to the
+            # first layer with parameters, which skips dL/dx.
+            first = next(j for j, m in enumerate(model.layers) if m.parameters())
+            for j in range(len(model.layers) - 1, first - 1, -1):
                 layer = model.layers[j]
-                layer.skip_input_grad = j == 0  # as fit: no gradient for the data
+                layer.skip_input_grad = j == first
                 dy = layer.backward(dy)
+                layer.skip_input_grad = False
                 t = tick(f"backward {j:2d} {type(layer).__name__}", t)
-            model.layers[0].skip_input_grad = False
             opt.step()
             tick("optimizer step", t)
     total = sum(times.values())

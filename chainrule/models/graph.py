@@ -201,6 +201,14 @@ class Graph(Module):
                 f"inputs ({stray[0]!r}); list it in inputs or rebuild that branch."
             )
         self._input_index = {n.id: i for i, n in enumerate(self.inputs)}
+        # Whether a node's value depends on any parameter (its own layer's or
+        # one upstream): only those need gradients when the inputs' do not.
+        self._trainable_upstream: dict[int, bool] = {}
+        for n in self.order:
+            own = n.layer is not None and any(True for _ in n.layer.parameters())
+            self._trainable_upstream[n.id] = own or any(
+                self._trainable_upstream[p.id] for p in n.parents
+            )
         # The distinct layers in order of first use; they name the parameters.
         self.layers: list[Module] = []
         for n in self.order:
@@ -271,7 +279,10 @@ class Graph(Module):
         for node, g in zip(self.outputs, dys):
             if g is not None:
                 _accumulate(table, node.id, g)
-        feeds_input_only = not input_grad
+        # Without input gradients, a node whose inputs have no parameters
+        # upstream skips its dL/dx, and a node with no parameters in it or
+        # upstream of it is not visited at all: nobody needs what it would send.
+        prune = not input_grad
         for node in reversed(self.order):
             if node.is_input:
                 continue
@@ -280,9 +291,13 @@ class Graph(Module):
             layer = node.layer
             if g is None:  # no path from this node to a used output
                 continue
+            if prune and not self._trainable_upstream[node.id]:
+                continue
             layer.cache = caches[node.id]
             layer.output_grad = g
-            skip = feeds_input_only and all(p.is_input for p in node.parents)
+            skip = prune and not any(
+                self._trainable_upstream[p.id] for p in node.parents
+            )
             layer.skip_input_grad = skip
             try:
                 dx = layer.backward(g)

@@ -87,24 +87,31 @@ class Sequential(Module):
     def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Propagate ``dy = dL/dy`` to every layer; return dL/dx.
 
-        With ``input_grad=False`` the first layer skips computing dL/dx (nobody
-        needs the data's gradient during training) and None is returned.
+        With ``input_grad=False`` (training: nobody needs the data's gradient)
+        the sweep stops at the first layer that has parameters, which skips
+        its dL/dx; the parameter-free layers before it (a Flatten, say) are
+        not visited at all, and None is returned.
         """
         caches = self._take_cache()
-        first = self.layers[0]
-        for i in range(len(self.layers) - 1, -1, -1):
+        stop = 0
+        if not input_grad:
+            stop = next(
+                (i for i, m in enumerate(self.layers) if any(m.parameters())),
+                len(self.layers),
+            )
+        for i in range(len(self.layers) - 1, stop - 1, -1):
             layer = self.layers[i]
             layer.cache = caches[i]
             layer.output_grad = dy
-            if i == 0 and not input_grad:
-                first.skip_input_grad = True
+            if i == stop and not input_grad:
+                layer.skip_input_grad = True
                 try:
-                    dy = layer.backward(dy)
+                    layer.backward(dy)
                 finally:
-                    first.skip_input_grad = False
-            else:
-                dy = layer.backward(dy)
-        return dy
+                    layer.skip_input_grad = False
+                return None
+            dy = layer.backward(dy)
+        return None if not input_grad else dy
 
     def deltas(self) -> list[tuple[str, np.ndarray | None]]:
         """dL/dy of every layer's output from the last backward (the seeds' deltas)."""

@@ -335,3 +335,30 @@ def test_repr_and_summary():
     assert summary[2].split() == ["input", "Input", "(N,", "4)", "0"]
     assert summary[3].split() == ["0", "Linear", "(N,", "4)", "20"]
     assert summary[-1] == "Total parameters: 20"
+
+
+def test_training_backward_prunes_branches_without_parameters():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4))
+    dy = rng.standard_normal((3, 4))
+
+    def run(input_grad):
+        cr.seed(0)
+        inp = cr.Input((4,))
+        free = cr.layers.Tanh()(inp)  # no parameters on the path from the input
+        lin = cr.layers.Linear(4, 4)
+        out = cr.layers.Add()(lin(inp), free)
+        g = cr.Graph(inp, out).to(np.float64)
+        g(x)
+        dx = g.backward(dy, input_grad=input_grad)
+        tanh_node = g.order[1]
+        return dx, tanh_node, [p.grad.copy() for p in g.parameters()]
+
+    dx_full, _, full = run(True)
+    dx_none, tanh_node, pruned = run(False)
+    assert dx_full.shape == x.shape and dx_none is None
+    # dL/d(tanh output) is known, but the Tanh itself was not run backward
+    assert tanh_node.output_grad is not None
+    assert tanh_node.layer.output_grad is None
+    for a, b in zip(full, pruned):
+        np.testing.assert_array_equal(a, b)

@@ -172,3 +172,31 @@ def test_summary_of_a_cnn_needs_the_input_shape():
     assert (
         "(N, 4, 4, 3)" in text and "(N, 48)" in text and "Total parameters: 40" in text
     )
+
+
+def test_training_backward_stops_at_the_first_layer_with_parameters():
+    # fit calls backward(dy, input_grad=False): a Flatten in front of the first
+    # Linear is not visited, and the Linear skips its dL/dx; the parameter
+    # gradients are the same as a full backward's.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 1, 3, 3))
+    dy = rng.standard_normal((4, 2))
+
+    def grads(input_grad):
+        cr.seed(0)
+        net = cr.Sequential(
+            cr.layers.Flatten(),
+            cr.layers.Linear(9, 5),
+            cr.layers.Tanh(),
+            cr.layers.Linear(5, 2),
+        ).to(np.float64)
+        net(x)
+        dx = net.backward(dy, input_grad=input_grad)
+        return dx, net, [p.grad.copy() for p in net.parameters()]
+
+    dx_full, _, full = grads(True)
+    dx_none, net, pruned = grads(False)
+    assert dx_full.shape == x.shape and dx_none is None
+    assert net[0].output_grad is None  # the Flatten was not visited
+    for a, b in zip(full, pruned):
+        np.testing.assert_array_equal(a, b)
