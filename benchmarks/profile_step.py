@@ -34,6 +34,8 @@ def main() -> None:
         x = rng.random((10000, 1, 28, 28), dtype=np.float32)
         y = rng.integers(0, 10, 10000)
     x, y = x[:10000], y[:10000]
+    if not args.model.startswith(("conv", "seed", "cnn", "flatten", "mlp")):
+        x = x.reshape(len(x), -1)
     model = build_spec(args.model, input_shape=x.shape[1:], rng=0)
     loss = cr.losses.CrossEntropy()
     opt = cr.optim.SGD(model, lr=0.05, momentum=0.9)
