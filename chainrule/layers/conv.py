@@ -5,12 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import DEFAULT_DTYPE
-from ..functional.conv import col2im, conv_output_size, im2col
+from ..functional.conv import col2im, conv_output_size, im2col, im2col_per_sample
 from ..init import check_method, reset_weight_and_bias
 from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..random import get_rng
 from ._checks import pair, positive_int
+
+# Below this many rows per column (C kH kW), e.g. the first layer on grey
+# images, per-sample products beat one wide product (measured with
+# benchmarks/speed.py on 2 cores; see functional/conv.py).
+_PER_SAMPLE_BELOW = 64
 
 
 class Conv2D(Module):
@@ -98,30 +103,47 @@ class Conv2D(Module):
         w = self.weight.data
         x = as_float_array(self, x, w.dtype)
         oh, ow = self._check_input(x)
-        n = x.shape[0]
-        cols = im2col(x, self.kernel_size, self.stride, self.padding)
-        # One product for the whole batch: (OC, C kH kW) @ (C kH kW, N OH OW).
-        y2 = w.reshape(self.out_channels, -1) @ cols
-        # Back to NCHW, adding the bias on the way (one pass instead of two).
-        y = np.empty((n, self.out_channels, oh * ow), dtype=y2.dtype)
-        by_sample = y2.reshape(self.out_channels, n, oh * ow).transpose(1, 0, 2)
-        if self.bias is not None:
-            np.add(by_sample, self.bias.data[:, None], out=y)
+        n, oc = x.shape[0], self.out_channels
+        w2 = w.reshape(oc, -1)
+        if w2.shape[1] < _PER_SAMPLE_BELOW:
+            # Few rows per column: N small products, already NCHW.
+            cols = im2col_per_sample(x, self.kernel_size, self.stride, self.padding)
+            y = np.matmul(w2, cols)
+            if self.bias is not None:
+                y += self.bias.data[:, None]
         else:
-            np.copyto(y, by_sample)
+            # One product for the whole batch: (OC, C kH kW) @ (C kH kW, N OH OW),
+            # then back to NCHW adding the bias on the way (one pass, not two).
+            cols = im2col(x, self.kernel_size, self.stride, self.padding)
+            y2 = w2 @ cols
+            y = np.empty((n, oc, oh * ow), dtype=y2.dtype)
+            by_sample = y2.reshape(oc, n, oh * ow).transpose(1, 0, 2)
+            if self.bias is not None:
+                np.add(by_sample, self.bias.data[:, None], out=y)
+            else:
+                np.copyto(y, by_sample)
         self._keep((cols, x.shape))
-        return y.reshape(n, self.out_channels, oh, ow)
+        return y.reshape(n, oc, oh, ow)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         cols, x_shape = self._take_cache()
         n, oc = dy.shape[:2]
-        # dy in the column order of the forward product: (OC, N OH OW).
-        dy2 = dy.reshape(n, oc, -1).transpose(1, 0, 2).reshape(oc, -1)
-        # dW = sum over s, i, j of dy x, as (cols @ dy.T).T: OpenBLAS runs this
-        # orientation of the product (long side first) markedly faster.
-        self.weight.accumulate((cols @ dy2.T).T.reshape(self.weight.shape))
+        dy3 = dy.reshape(n, oc, -1)
+        if cols.ndim == 3:  # per-sample columns (N, C kH kW, OH OW)
+            # dW = sum over samples of dy[s] @ cols[s].T
+            self.weight.accumulate(
+                np.matmul(dy3, cols.transpose(0, 2, 1))
+                .sum(axis=0)
+                .reshape(self.weight.shape)
+            )
+        else:
+            # dy in the column order of the forward product: (OC, N OH OW).
+            dy2 = dy3.transpose(1, 0, 2).reshape(oc, -1)
+            # dW = dy @ cols.T, computed as (cols @ dy.T).T: OpenBLAS runs this
+            # orientation of the product (long side first) markedly faster.
+            self.weight.accumulate((cols @ dy2.T).T.reshape(self.weight.shape))
         if self.bias is not None:
-            self.bias.add_sum(dy2, axis=1)  # db = sum over s, i, j of dy
+            self.bias.add_sum(dy3, axis=(0, 2))  # db = sum over s, i, j of dy
         if self.skip_input_grad:
             return None
         # dx = col2im(W.T @ dy), with dy's columns sample-last for col2im.
