@@ -130,3 +130,30 @@ def test_input_smaller_than_kernel():
 def test_invalid_constructor_args(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         Conv2D(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "cin, k, path",
+    [
+        (1, 3, "per-sample products"),
+        (8, 3, "one wide product"),
+        (3, (5, 5), "one wide"),
+    ],
+)
+def test_both_product_layouts_match_finite_differences_and_a_loop(cin, k, path):
+    # Columns with fewer than 64 rows (cin * kH * kW) go through per-sample
+    # products, the others through one product for the batch: both must give
+    # the seeds' formula and its gradients.
+    rng = np.random.default_rng(7)
+    conv = Conv2D(cin, 3, k, stride=(1, 2), padding=1, rng=0).to(np.float64)
+    x = rng.standard_normal((2, cin, 6, 7))
+    cr.gradcheck(conv, x, max_elements=600)
+    w, b = conv.weight.data, conv.bias.data
+    kh, kw = w.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    y = conv(x)
+    for i in range(y.shape[2]):
+        for j in range(y.shape[3]):
+            patch = xp[:, :, i : i + kh, 2 * j : 2 * j + kw]
+            expected = np.einsum("scij,ocij->so", patch, w) + b
+            np.testing.assert_allclose(y[:, :, i, j], expected, rtol=1e-12, atol=1e-12)
