@@ -234,9 +234,10 @@ def _check_labels(owner: str, t, n: int, k: int) -> np.ndarray:
         raise TypeError(
             f"{owner}: target labels must be integers; got dtype {t.dtype}."
         )
-    bad = (t < 0) | (t >= k)
-    if np.any(bad):
-        i = int(np.flatnonzero(bad)[0])
+    if t.size and (
+        t.min() < 0 or t.max() >= k
+    ):  # two reductions; the mask only on error
+        i = int(np.flatnonzero((t < 0) | (t >= k))[0])
         raise ValueError(
             f"{owner}: target labels must be integers in [0, {k}); got {t[i]} at row {i}."
         )
@@ -272,10 +273,6 @@ class CrossEntropy(Loss):
         n, k = z.shape
         w = self._weights(sample_weight, n, z.dtype)
         t_arr = np.asarray(t)
-        # The loss from log softmax, never from log(softmax): a confidently wrong
-        # logit gap of 1e4 costs 1e4, where -log of an underflowed p is inf.
-        log_p = log_softmax(z)
-        p = np.exp(log_p)
         if t_arr.ndim == 2:
             if t_arr.shape != z.shape:
                 raise ValueError(
@@ -283,12 +280,22 @@ class CrossEntropy(Loss):
                     f"got {t_arr.shape}."
                 )
             t_arr = t_arr.astype(z.dtype, copy=False)
+            log_p = log_softmax(z)
             per = -(t_arr * log_p).sum(axis=1)
-            self.cache = (p, t_arr, w)
-        else:
-            labels = _check_labels("CrossEntropy", t_arr, n, k)
-            per = -log_p[np.arange(n), labels]
-            self.cache = (p, labels, w)
+            self.cache = (np.exp(log_p), t_arr, w)
+            return _reduce(per, w)
+        labels = _check_labels("CrossEntropy", t_arr, n, k)
+        # The loss in the log domain, never as -log(softmax): a confidently
+        # wrong logit gap of 1e4 costs 1e4, where -log of an underflowed p is
+        # inf. l_i = log sum_k exp(z_ik - m_i) - (z_i,t_i - m_i), m_i = max_k z_ik.
+        m = z.max(axis=1, keepdims=True)
+        z_t = z[np.arange(n), labels] - m[:, 0]
+        p = z - m
+        np.exp(p, out=p)
+        total = p.sum(axis=1)
+        per = np.log(total) - z_t
+        p /= total[:, None]  # softmax(z), kept for the backward o - y
+        self.cache = (p, labels, w)
         return _reduce(per, w)
 
     def backward(self) -> np.ndarray:
