@@ -8,7 +8,13 @@ loss = cr.losses.CrossEntropy()
 
 from . import callbacks, data, functional, init, layers, losses, metrics, optim, plots
 from .backend import no_grad
-from .gradcheck import GradcheckError, GradcheckReport, gradcheck, gradcheck_loss
+from .gradcheck import (
+    GradcheckError,
+    GradcheckReport,
+    gradcheck,
+    gradcheck_loss,
+    numerical_gradient,
+)
 from .io import load, save_model
 from .models import Graph, Input, Sequential, summary, to_dot
 from .module import Module
@@ -45,6 +51,7 @@ __all__ = [
     "plots",
     "predict",
     "no_grad",
+    "numerical_gradient",
     "seed",
     "summary",
     "to_dot",

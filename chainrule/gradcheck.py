@@ -221,6 +221,32 @@ def _check_tensor(
     )
 
 
+def numerical_gradient(f, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """dF/d(array) by central differences, element by element.
+
+    (F(a + eps e_i) - F(a - eps e_i)) / (2 eps) for every element i, perturbing
+    ``array`` in place and restoring it; ``f()`` must read ``array`` and return
+    a float. Use float64 arrays.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> w = np.array([1.0, 2.0])
+    >>> cr.numerical_gradient(lambda: float((w ** 2).sum()), w).round(6).tolist()
+    [2.0, 4.0]
+    """
+    grad = np.zeros(array.shape, dtype=np.float64)
+    for i in np.ndindex(array.shape):
+        saved = array[i]
+        array[i] = saved + eps
+        plus = f()
+        array[i] = saved - eps
+        minus = f()
+        array[i] = saved
+        grad[i] = (plus - minus) / (2 * eps)
+    return grad
+
+
 def gradcheck(
     module: Module,
     *inputs: np.ndarray,

@@ -91,20 +91,6 @@ def backprop_by_hand(thetas, x: np.ndarray, y: float):
     return deltas, grads, float(yhat[0])
 
 
-def central_difference(f, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """dF/d(array) element by element, perturbing ``array`` in place."""
-    grad = np.zeros_like(array)
-    for i in np.ndindex(array.shape):
-        saved = array[i]
-        array[i] = saved + eps
-        plus = f()
-        array[i] = saved - eps
-        minus = f()
-        array[i] = saved
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
-
-
 def run(fast: bool = False, out: Path | str | None = None) -> dict:
     """Compare hand, chainrule and finite-difference gradients; draw them.
 
@@ -140,11 +126,11 @@ def run(fast: bool = False, out: Path | str | None = None) -> dict:
     fd_deltas = []
     for i in range(len(linears)):
         z = run_layers(net, x[None], 0, 2 * i + 1)  # z^(l): Linear i's output
-        fd = central_difference(lambda z=z, i=i: cost_from(2 * i + 1, z), z)
+        fd = cr.numerical_gradient(lambda z=z, i=i: cost_from(2 * i + 1, z), z)
         fd_deltas.append(fd[0])
     fd_grads = [
         tuple(
-            central_difference(lambda: cost_from(0, x[None]), p)
+            cr.numerical_gradient(lambda: cost_from(0, x[None]), p)
             for p in (layer.weight.data, layer.bias.data)
         )
         for layer in linears

@@ -56,20 +56,6 @@ def sigmoid(v: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-v))
 
 
-def central_difference(f, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """dF/d(array) element by element, perturbing ``array`` in place."""
-    grad = np.zeros_like(array)
-    for i in np.ndindex(array.shape):
-        saved = array[i]
-        array[i] = saved + eps
-        plus = f()
-        array[i] = saved - eps
-        minus = f()
-        array[i] = saved
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
-
-
 def run(fast: bool = False, out: Path | str | None = None) -> dict:
     """Compare chainrule, the two path sums and finite differences; draw them.
 
@@ -106,8 +92,8 @@ def run(fast: bool = False, out: Path | str | None = None) -> dict:
 
     numeric = np.column_stack(
         [
-            central_difference(objective, shared.bias.data),
-            central_difference(objective, shared.weight.data),
+            cr.numerical_gradient(objective, shared.bias.data),
+            cr.numerical_gradient(objective, shared.weight.data),
         ]
     )
 
