@@ -106,11 +106,15 @@ class Conv2D(Module):
         n, oc = x.shape[0], self.out_channels
         w2 = w.reshape(oc, -1)
         if w2.shape[1] < _PER_SAMPLE_BELOW:
-            # Few rows per column: N small products, already NCHW.
-            cols = im2col_per_sample(x, self.kernel_size, self.stride, self.padding)
+            # Few rows per column: N small products, already NCHW, with the
+            # bias as one more weight column against a row of ones.
+            has_bias = self.bias is not None
+            cols = im2col_per_sample(
+                x, self.kernel_size, self.stride, self.padding, ones_row=has_bias
+            )
+            if has_bias:
+                w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
             y = np.matmul(w2, cols)
-            if self.bias is not None:
-                y += self.bias.data[:, None]
         else:
             # One product for the whole batch: (OC, C kH kW) @ (C kH kW, N OH OW),
             # then back to NCHW adding the bias on the way (one pass, not two).
@@ -129,21 +133,22 @@ class Conv2D(Module):
         cols, x_shape = self._take_cache()
         n, oc = dy.shape[:2]
         dy3 = dy.reshape(n, oc, -1)
-        if cols.ndim == 3:  # per-sample columns (N, C kH kW, OH OW)
-            # dW = sum over samples of dy[s] @ cols[s].T
-            self.weight.accumulate(
-                np.matmul(dy3, cols.transpose(0, 2, 1))
-                .sum(axis=0)
-                .reshape(self.weight.shape)
-            )
+        if cols.ndim == 3:  # per-sample columns (N, C kH kW [+ 1], OH OW)
+            # [dW | db] = sum over samples of dy[s] @ cols[s].T; the row of
+            # ones (when there is a bias) turns into db = sum over pixels of dy.
+            g = np.matmul(dy3, cols.transpose(0, 2, 1)).sum(axis=0)
+            k = self.weight.size // oc
+            self.weight.accumulate(g[:, :k].reshape(self.weight.shape))
+            if self.bias is not None:
+                self.bias.accumulate(g[:, k])
         else:
             # dy in the column order of the forward product: (OC, N OH OW).
             dy2 = dy3.transpose(1, 0, 2).reshape(oc, -1)
             # dW = dy @ cols.T, computed as (cols @ dy.T).T: OpenBLAS runs this
             # orientation of the product (long side first) markedly faster.
             self.weight.accumulate((cols @ dy2.T).T.reshape(self.weight.shape))
-        if self.bias is not None:
-            self.bias.add_sum(dy3, axis=(0, 2))  # db = sum over s, i, j of dy
+            if self.bias is not None:
+                self.bias.add_sum(dy3, axis=(0, 2))  # db = sum over s, i, j of dy
         if self.skip_input_grad:
             return None
         # dx = col2im(W.T @ dy), with dy's columns sample-last for col2im.
