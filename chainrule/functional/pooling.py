@@ -87,7 +87,6 @@ def maxpool2d_backward(
     kind, first, second, x_shape = winners
     kh, kw = kernel
     n, c, oh, ow = dy.shape
-    dx = np.zeros(x_shape, dtype=dy.dtype)
     if kind == "tiled":
         col_index, row_index = first, second
         # Undo the height step: each window row gets dy where it won.
@@ -96,14 +95,17 @@ def maxpool2d_backward(
             np.multiply(dy, row_index == a, out=d_rows[:, :, :, a])
         d_rows = d_rows.reshape(n, c, oh * kh, ow)
         # Undo the width step, writing straight into dx's whole windows.
-        whole = (oh * kh, ow * kw) == tuple(x_shape[2:])
-        target = dx if whole else np.empty((n, c, oh * kh, ow * kw), dtype=dy.dtype)
+        # Every pixel of whole windows is written, so no zero-fill is needed.
+        target = np.empty((n, c, oh * kh, ow * kw), dtype=dy.dtype)
         dx_rows = target.reshape(n, c, oh * kh, ow, kw)
         for b in range(kw):
             np.multiply(d_rows, col_index == b, out=dx_rows[..., b])
-        if not whole:  # the rows and columns past the last window stay 0
-            dx[:, :, : oh * kh, : ow * kw] = target
+        if (oh * kh, ow * kw) == tuple(x_shape[2:]):
+            return target
+        dx = np.zeros(x_shape, dtype=dy.dtype)  # pixels past the last window: 0
+        dx[:, :, : oh * kh, : ow * kw] = target
         return dx
+    dx = np.zeros(x_shape, dtype=dy.dtype)
     if kind == "single":
         dx[:, :, : stride[0] * oh : stride[0], : stride[1] * ow : stride[1]] += dy
         return dx
