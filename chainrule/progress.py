@@ -63,8 +63,12 @@ class ProgressBar:
     def _values(self, values: dict[str, float]) -> str:
         return "  ".join(f"{_short(k)} {v:.4f}" for k, v in values.items())
 
-    def update(self, done: int, samples: int, values: dict[str, float]) -> None:
-        """Redraw after ``done`` batches and ``samples`` samples (terminals only)."""
+    def update(self, done: int, samples: int, values) -> None:
+        """Redraw after ``done`` batches and ``samples`` samples (terminals only).
+
+        ``values`` is a dict of running values, or a function returning one,
+        called only when the line is actually redrawn.
+        """
         if not self.dynamic:
             return
         now = time.perf_counter()
@@ -77,6 +81,8 @@ class ProgressBar:
         bar = bar.ljust(self.width, ".")
         eta = elapsed / done * (self.total - done) if done else 0.0
         rate = samples / elapsed if elapsed > 0 else 0.0
+        if callable(values):
+            values = values()
         line = (
             f"{self.prefix}  {done}/{self.total} [{bar}]  ETA {_fmt_time(eta)}  "
             f"{self._values(values)}  {rate:,.0f} samples/s"

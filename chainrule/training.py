@@ -418,9 +418,9 @@ class Trainer:
             for m in self.metrics:
                 m.update(out, yb)
             self.batches_done = b + 1
-            if bar is not None:
+            if bar is not None:  # the running values are computed only when drawn
                 bar.update(
-                    self.batches_done, min(self.batches_done * bs, n), self._running()
+                    self.batches_done, min(self.batches_done * bs, n), self._running
                 )
             for cb in self.callbacks:
                 cb.on_batch_end(self, value)
