@@ -74,7 +74,7 @@ def layer_spec(module: Module) -> dict:
     if isinstance(module, Sequential):
         return {"type": "Sequential", "layers": [layer_spec(m) for m in module.layers]}
     if isinstance(module, Graph):
-        names = dict(zip((id(m) for m in module.layers), module._layer_names))
+        names = dict(zip((id(m) for m in module.layers), module.layer_names))
         nodes = []
         for node in module.order:
             entry = {"id": node.id, "shape": list(node.shape)}
@@ -88,7 +88,7 @@ def layer_spec(module: Module) -> dict:
             "type": "Graph",
             "layers": [
                 {"name": n, **layer_spec(m)}
-                for n, m in zip(module._layer_names, module.layers)
+                for n, m in zip(module.layer_names, module.layers)
             ],
             "nodes": nodes,
             "inputs": [n.id for n in module.inputs],
@@ -165,7 +165,7 @@ def _build_graph(spec: dict, where: str) -> Graph:
             f"{where}: the graph description is incomplete ({exc!r})."
         ) from exc
     graph = Graph(inputs, outputs)
-    if graph._layer_names != [entry["name"] for entry in spec["layers"]]:
+    if graph.layer_names != [entry["name"] for entry in spec["layers"]]:
         raise ModelFileError(f"{where}: the graph's layers do not match their names.")
     return graph
 

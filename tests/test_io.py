@@ -177,7 +177,7 @@ def test_graph_round_trip(tmp_path, dtype):
     xa = rng.standard_normal((5, 6)).astype(dtype)
     xb = rng.standard_normal((5, 6)).astype(dtype)
     loaded = _round_trip(model, tmp_path / "g.npz", xa, xb, metadata={"kind": "graph"})
-    assert loaded._layer_names == model._layer_names
+    assert loaded.layer_names == model.layer_names
     assert [n for n, _ in loaded.named_parameters()] == names
     assert len(loaded.inputs) == 2 and len(loaded.outputs) == 2
     assert loaded.metadata == {"kind": "graph"}

@@ -214,18 +214,19 @@ class Graph(Module):
         for n in self.order:
             if n.layer is not None and all(n.layer is not m for m in self.layers):
                 self.layers.append(n.layer)
-        self._layer_names = [m.name or str(i) for i, m in enumerate(self.layers)]
-        if len(set(self._layer_names)) != len(self._layer_names):
+        #: The name of each layer in ``layers``: its ``name``, or its position.
+        self.layer_names = [m.name or str(i) for i, m in enumerate(self.layers)]
+        if len(set(self.layer_names)) != len(self.layer_names):
             raise ValueError("Graph: two layers have the same name.")
 
     def children(self) -> list[Module]:
         return list(self.layers)
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        return zip(self._layer_names, self.layers)
+        return zip(self.layer_names, self.layers)
 
     def layer_name(self, layer: Module) -> str:
-        for name, m in zip(self._layer_names, self.layers):
+        for name, m in zip(self.layer_names, self.layers):
             if m is layer:
                 return name
         raise KeyError(layer)
