@@ -303,8 +303,13 @@ def _no_matplotlib(tmp_path) -> dict:
     return {**ENV, "PYTHONPATH": os.pathsep.join([str(stub.parent), str(REPO)])}
 
 
+_WIDE_MLP = "flatten-linear1024-relu-linear1024-relu-linear10"
+
+
 def _train(out: Path, env: dict, *extra: str, **kw) -> subprocess.Popen:
-    args = ["--data", "mnist5k", "--model", "mlp", "--epochs", "2"]
+    # A wide MLP and a third epoch, so that the run is still going when the
+    # test has seen its mid-epoch checkpoint (the plain mlp finishes in 0.3 s).
+    args = ["--data", "mnist5k", "--model", _WIDE_MLP, "--epochs", "3"]
     args += ["--checkpoint-every", "5", "--seed", "1", "--json"]
     return subprocess.Popen(
         [sys.executable, "-m", "chainrule", "train", *args, "--out", str(out), *extra],
@@ -346,7 +351,7 @@ def test_cli_train_killed_and_resumed_matches_an_uninterrupted_run(tmp_path):
     _assert_same_weights(cr.load(a / "model.npz"), cr.load(b / "model.npz"))
     result_a = json.loads(out.strip().splitlines()[-1])
     result_b = json.loads(resumed.stdout.strip().splitlines()[-1])
-    assert result_b["epochs"] == result_a["epochs"] == 2
+    assert result_b["epochs"] == result_a["epochs"] == 3
     assert result_b["test_loss"] == result_a["test_loss"]
     assert result_b["test_accuracy"] == result_a["test_accuracy"]
     # Everything but the timings of the history matches too.
