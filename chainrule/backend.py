@@ -10,9 +10,6 @@ It also holds the switch that turns gradient bookkeeping off for inference
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 
 #: The default floating-point type of parameters and data.
@@ -31,12 +28,12 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
+class no_grad:  # noqa: N801 - used like a function: ``with cr.no_grad():``
     """Run forward passes without keeping caches for ``backward``.
 
     Inference (``cr.predict``, ``evaluate``) runs inside this, so it holds no
-    activations alive and does no gradient work.
+    activations alive and does no gradient work. (A small class rather than a
+    generator-based context manager: ``predict`` enters it on every call.)
 
     Examples
     --------
@@ -47,10 +44,14 @@ def no_grad() -> Iterator[None]:
     >>> y.tolist()
     [[0.0, 2.0]]
     """
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+
+    __slots__ = ("previous",)
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self.previous = _grad_enabled
+        _grad_enabled = False
+
+    def __exit__(self, *exc) -> None:
+        global _grad_enabled
+        _grad_enabled = self.previous
