@@ -29,6 +29,19 @@ class Callback:
 
     def on_train_end(self, trainer) -> None: ...
 
+    #: Attributes saved in checkpoints, so that a resumed run carries on with
+    #: the same bookkeeping (best value so far, patience count...).
+    _resumable: tuple[str, ...] = ()
+
+    def state_dict(self) -> dict:
+        """The JSON-friendly bookkeeping named in ``_resumable``."""
+        return {k: getattr(self, k) for k in self._resumable}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k in self._resumable:
+            if k in state:
+                setattr(self, k, state[k])
+
 
 def _monitor_mode(monitor: str, mode: str) -> str:
     if mode != "auto":
@@ -55,6 +68,8 @@ class EarlyStopping(Callback):
         An improvement must exceed this.
     mode : {"auto", "min", "max"}
     """
+
+    _resumable = ("best", "best_epoch", "wait")
 
     def __init__(
         self,
@@ -125,6 +140,8 @@ class NaNGuard(Callback):
     multiplied by ``lr_factor``, and training goes on (at most
     ``max_rollbacks`` times; then it stops).
     """
+
+    _resumable = ("rollbacks",)
 
     def __init__(
         self,
@@ -232,8 +249,11 @@ class GradientNorms(Callback):
         self._sums: dict[str, float] = {}
         self._n = 0
 
+    _resumable = ("_sums", "_n")
+
     def on_epoch_begin(self, trainer) -> None:
-        self._sums, self._n = {}, 0
+        if trainer.batches_done == 0:  # not when resuming mid-epoch
+            self._sums, self._n = {}, 0
 
     def before_step(self, trainer, loss: float) -> bool:
         if trainer.batch % self.every == 0:
@@ -258,7 +278,13 @@ class ModelCheckpoint(Callback):
     not finite are never saved.
 
     With ``save_best_only`` it writes only when ``monitor`` improves.
+
+    ``fit`` runs checkpoints' end-of-batch and end-of-epoch hooks after every
+    other callback's, so a checkpoint holds their bookkeeping for that batch or
+    epoch (gradient norms, the best value so far).
     """
+
+    _resumable = ("best", "saved")
 
     def __init__(
         self,

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import no_grad
-from .callbacks import Callback
+from .callbacks import Callback, ModelCheckpoint
 from .losses import BinaryCrossEntropy, Loss
 from .metrics import Metric, get_metric
 from .models.graph import Graph
@@ -256,6 +256,11 @@ class Trainer:
                 raise TypeError(
                     f"fit: callbacks must be Callback objects; got {type(cb).__name__}."
                 )
+        # A checkpoint must hold what every other callback did with the batch
+        # or epoch (gradient norms, best values), so checkpoints are written last.
+        self._end_hooks_order = sorted(
+            self.callbacks, key=lambda cb: isinstance(cb, ModelCheckpoint)
+        )
         self.metrics = _metric_objects(metrics, loss)
 
         dtype = _model_dtype(model)
@@ -422,7 +427,7 @@ class Trainer:
                 bar.update(
                     self.batches_done, min(self.batches_done * bs, n), self._running
                 )
-            for cb in self.callbacks:
+            for cb in self._end_hooks_order:
                 cb.on_batch_end(self, value)
         self._epoch_seconds += time.perf_counter() - started
         self._end_epoch(bar)
@@ -459,7 +464,7 @@ class Trainer:
         shown = {k: v for k, v in logs.items() if k not in ("lr", "time")}
         if bar is not None:
             bar.finish(len(self.x), shown)
-        for cb in self.callbacks:
+        for cb in self._end_hooks_order:
             cb.on_epoch_end(self, logs)
 
     def diagnose_non_finite(self, bad_grad: str | None) -> str:
@@ -510,7 +515,7 @@ class Trainer:
             "count": self._count,
             "epoch_seconds": self._epoch_seconds,
             "metrics": [m.state() for m in self.metrics],
-            "callbacks": [_callback_state(cb) for cb in self.callbacks],
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
         }
 
     def set_state(self, state: dict) -> None:
@@ -532,28 +537,12 @@ class Trainer:
         for m, s in zip(self.metrics, state["metrics"]):
             m.set_state(s)
         for cb, s in zip(self.callbacks, state.get("callbacks", [])):
-            if s:
-                _set_callback_state(cb, s)
+            cb.load_state_dict(s)
 
     def save_checkpoint(self, path) -> None:
         from .io import save_checkpoint
 
         save_checkpoint(path, self)
-
-
-def _callback_state(cb: Callback) -> dict:
-    """Scalar bookkeeping of the built-in callbacks (best value, patience count)."""
-    keys = ("best", "best_epoch", "wait", "saved", "rollbacks")
-    return {
-        k: getattr(cb, k)
-        for k in keys
-        if isinstance(getattr(cb, k, None), (int, float))
-    }
-
-
-def _set_callback_state(cb: Callback, state: dict) -> None:
-    for k, v in state.items():
-        setattr(cb, k, v)
 
 
 # ------------------------------------------------------------------ the API

@@ -49,15 +49,29 @@ class _Crash(Exception):
     pass
 
 
-class _CrashAt(cr.callbacks.Callback):
-    """Raise after a given batch, as a crash would stop the run there."""
+class _CrashAt(cr.callbacks.ModelCheckpoint):
+    """Raise after a given batch, as a crash would stop the run there.
+
+    fit runs checkpoints' end-of-batch hooks after every other callback's, in
+    list order; as a ModelCheckpoint listed last, this one runs once the
+    batch's checkpoint is on disk, which is the case the tests are about.
+    """
 
     def __init__(self, epoch: int, batches_done: int):
         self.at = (epoch, batches_done)
 
+    def on_train_begin(self, trainer):
+        pass
+
     def on_batch_end(self, trainer, loss):
         if (trainer.epoch, trainer.batches_done) == self.at:
             raise _Crash
+
+    def on_epoch_end(self, trainer, logs):
+        pass
+
+    def state_dict(self):
+        return {}
 
 
 def _data():
@@ -87,7 +101,10 @@ def _run(tmp_path, make_model, make_opt, crash=None, resume=None, **kw):
     batch_size = kw.pop("batch_size", 16)
     model = make_model()
     x, y = _data()
-    callbacks = [cr.callbacks.ModelCheckpoint(tmp_path / "ckpt.npz", every_n_batches=3)]
+    callbacks = [
+        cr.callbacks.ModelCheckpoint(tmp_path / "ckpt.npz", every_n_batches=3),
+        cr.callbacks.GradientNorms(every=2),
+    ]
     if crash:
         callbacks.append(_CrashAt(*crash))
     history = cr.fit(
@@ -143,6 +160,9 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(
     )
     _assert_same_weights(whole, resumed)
     _assert_same_history(h_whole.to_dict(), h_resumed.to_dict())
+    # The callbacks' bookkeeping travels in the checkpoint too: the gradient
+    # norms of an epoch cut in two are those of the whole epoch.
+    assert h_resumed.grad_norms == h_whole.grad_norms
 
 
 @pytest.fixture(autouse=True)
