@@ -132,6 +132,16 @@ def cmd_train(args) -> int:
 
     settings = {k: getattr(args, k) for k in TRAIN_DEFAULTS}
     if args.resume:
+        changed = [
+            "--" + k.replace("_", "-")
+            for k in TRAIN_DEFAULTS
+            if k != "epochs" and getattr(args, k) is not None
+        ]
+        if changed:
+            raise CLIError(
+                f"--resume continues a run with its own settings; {', '.join(changed)} "
+                "cannot change them (only --epochs and --out can)."
+            )
         manifest, _ = read_checkpoint(args.resume)
         saved = manifest.get("metadata", {}).get("train_args")
         if not isinstance(saved, dict):

@@ -476,3 +476,25 @@ def test_failed_train_leaves_an_existing_run_intact(tmp_path, run):
     assert_fails(cli("evaluate", out / "model.npz"), "SHA-256")
     assert_fails(cli("info", out / "model.npz"), "SHA-256")
     assert _digest(out) == tampered
+
+
+def test_resume_refuses_options_that_would_change_the_run(tmp_path):
+    ckpt = tmp_path / "checkpoint.npz"
+    ckpt.write_bytes(b"")  # never read: the options are checked first
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chainrule",
+            "train",
+            "--resume",
+            str(ckpt),
+            "--lr",
+            "0.1",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "--lr cannot change them" in result.stderr
