@@ -15,12 +15,14 @@ from .gradcheck import (
     gradcheck_loss,
     numerical_gradient,
 )
+from .history import History
+from .inference import evaluate, predict
 from .io import load, save_model
 from .models import Graph, Input, Sequential, summary, to_dot
 from .module import Module
 from .parameter import Parameter
 from .random import seed
-from .training import History, evaluate, fit, predict
+from .training import fit
 
 __version__ = "0.1.0"
 

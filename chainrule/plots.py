@@ -700,7 +700,7 @@ def plot_decision_boundary(
     pathlib.Path
         A 7 x 6 inch (700 x 600 pixel) PNG.
     """
-    from .training import predict
+    from .inference import predict
 
     owner = "plot_decision_boundary"
     x = np.asarray(x, dtype=np.float64)

@@ -58,12 +58,13 @@ from sklearn.utils.validation import (
 from . import layers as L
 from .callbacks import Callback
 from .functional.activations import softmax
+from .inference import predict
 from .losses import MSE, CrossEntropy, Loss
 from .models.sequential import Sequential
 from .module import Module
 from .optim import SGD, Adam
 from .spec import _ACTIVATIONS
-from .training import Trainer, predict
+from .training import Trainer
 
 __all__ = ["ConvClassifier", "MLPClassifier", "MLPRegressor"]
 

@@ -1,4 +1,5 @@
-"""Training: ``fit``, ``evaluate`` and ``predict``, and the History they keep.
+"""Training: ``fit`` and the ``Trainer`` behind it (``predict`` and ``evaluate``
+are in ``inference.py``, the ``History`` in ``history.py``).
 
 One epoch of mini-batch SGD (seeds 001 and 003), for each batch B:
 
@@ -16,19 +17,24 @@ bit, and a run resumed from a checkpoint continues exactly where it stopped.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from .backend import no_grad
 from .callbacks import Callback, ModelCheckpoint
-from .losses import BinaryCrossEntropy, Loss
-from .metrics import Metric, get_metric
+from .history import History
+from .inference import (
+    _as_inputs,
+    _check_pair,
+    _metric_objects,
+    _model_dtype,
+    _positive_int,
+    evaluate,
+)
+from .losses import Loss
 from .models.graph import Graph
 from .models.sequential import Sequential
 from .module import Module
@@ -37,161 +43,11 @@ from .progress import ProgressBar
 from .random import get_rng
 
 
-class History:
-    """Per-epoch training and validation values, like Keras's ``History``.
-
-    Attributes
-    ----------
-    history : dict of str -> list of float
-        "loss", each metric, "val_loss", "val_<metric>", "lr" and "time"
-        (seconds), one entry per epoch.
-    epoch : list of int
-        The epoch numbers (0-based) the entries belong to.
-    grad_norms : dict of str -> list of float
-        Mean gradient norm per parameter and epoch (with ``GradientNorms``).
-    stop_reason, diverged : str or None
-        Why training stopped early; ``diverged`` is set by ``NaNGuard``.
-    best_epoch : int or None
-        The epoch whose weights ``EarlyStopping`` restored.
-    """
-
-    def __init__(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-        self.grad_norms: dict[str, list[float]] = {}
-        self.stop_reason: str | None = None
-        self.diverged: str | None = None
-        self.best_epoch: int | None = None
-
-    def append(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epoch.append(epoch)
-        for k, v in logs.items():
-            self.history.setdefault(k, []).append(float(v))
-
-    def __getitem__(self, key: str) -> list[float]:
-        return self.history[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.history
-
-    def to_dict(self) -> dict:
-        return {
-            "epoch": list(self.epoch),
-            "history": {k: list(v) for k, v in self.history.items()},
-            "grad_norms": {k: list(v) for k, v in self.grad_norms.items()},
-            "stop_reason": self.stop_reason,
-            "diverged": self.diverged,
-            "best_epoch": self.best_epoch,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> History:
-        h = cls()
-        h.epoch = list(d.get("epoch", []))
-        h.history = {k: list(v) for k, v in d.get("history", {}).items()}
-        h.grad_norms = {k: list(v) for k, v in d.get("grad_norms", {}).items()}
-        h.stop_reason = d.get("stop_reason")
-        h.diverged = d.get("diverged")
-        h.best_epoch = d.get("best_epoch")
-        return h
-
-    def to_json(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    def to_csv(self, path) -> None:
-        """One row per epoch: epoch, then every logged value."""
-        keys = list(self.history)
-        with open(path, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["epoch", *keys])
-            for i, e in enumerate(self.epoch):
-                w.writerow([e + 1, *(self.history[k][i] for k in keys)])
-
-    def save(self, path) -> None:
-        """Save as CSV or JSON, chosen by the file's suffix."""
-        suffix = Path(path).suffix.lower()
-        if suffix == ".csv":
-            self.to_csv(path)
-        elif suffix == ".json":
-            self.to_json(path)
-        else:
-            raise ValueError(
-                f"History.save: path must end in .csv or .json; got {path!r}."
-            )
-
-    def __repr__(self) -> str:
-        last = {k: round(v[-1], 4) for k, v in self.history.items() if v}
-        return f"History(epochs={len(self.epoch)}, last={last})"
-
-
-# ----------------------------------------------------------------- helpers
-def _as_inputs(owner: str, x, dtype) -> np.ndarray:
-    x = np.asarray(x)
-    if x.dtype.kind not in "fiub":
-        raise TypeError(f"{owner}: x must be a numeric array; got dtype {x.dtype}.")
-    if x.ndim < 1 or len(x) == 0:
-        raise ValueError(
-            f"{owner}: x must hold at least one sample; got shape {x.shape}."
-        )
-    if x.dtype != dtype:
-        x = x.astype(dtype)
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        row = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
-        raise ValueError(f"{owner}: x contains NaN or inf (first at row {row}).")
-    return x
-
-
-def _check_pair(owner: str, x: np.ndarray, y) -> np.ndarray:
-    y = np.asarray(y)
-    if len(y) != len(x):
-        raise ValueError(
-            f"{owner}: x and y must have the same number of samples; got {len(x)} and {len(y)}."
-        )
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError(f"{owner}: y contains NaN or inf.")
-    return y
-
-
-def _model_dtype(model: Module):
-    return model.dtype or np.float32
-
-
 def _backward(model: Module, dy) -> None:
     if isinstance(model, (Sequential, Graph)):
         model.backward(dy, input_grad=False)
     else:
         model.backward(dy)
-
-
-def _default_metrics(loss: Loss) -> list[str]:
-    name = type(loss).__name__
-    if name in ("CrossEntropy", "NLL", "BinaryCrossEntropy"):
-        return ["accuracy"]
-    return []
-
-
-def _metric_objects(metrics, loss: Loss) -> list[Metric]:
-    if metrics is None:
-        metrics = _default_metrics(loss)
-    if isinstance(metrics, (str, Metric)):
-        metrics = [metrics]
-    # A single sigmoid output is a probability, a single logit is thresholded at 0.
-    threshold = (
-        0.0 if isinstance(loss, BinaryCrossEntropy) and loss.from_logits else 0.5
-    )
-    return [get_metric(m, threshold) for m in metrics]
-
-
-def _positive_int(owner: str, name: str, value, allow_zero: bool = False) -> int:
-    low = 0 if allow_zero else 1
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < low
-    ):
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{owner}: {name} must be a {kind} integer; got {value!r}.")
-    return int(value)
 
 
 # ----------------------------------------------------------------- trainer
@@ -658,78 +514,3 @@ def fit(
 
         load_checkpoint_into(resume, trainer)
     return trainer.run()
-
-
-def predict(model: Module, x, batch_size: int = 256) -> np.ndarray:
-    """The model's outputs for ``x``, in eval mode (Dropout off), batch by
-    batch, with no gradient bookkeeping.
-
-    Parameters
-    ----------
-    x : ndarray, shape (N, ...)
-    batch_size : int
-
-    Returns
-    -------
-    ndarray, shape (N, ...)
-    """
-    batch_size = _positive_int("predict", "batch_size", batch_size)
-    x = _as_inputs("predict", x, _model_dtype(model))
-    # Switch modes only when needed: walking the modules twice is most of what
-    # a one-sample prediction would otherwise cost.
-    was_training = model.training
-    if was_training:
-        model.eval()
-    try:
-        with no_grad():
-            if len(x) <= batch_size:
-                out = model.forward(x)
-                # An identity-like model may hand back the caller's own array.
-                return out.copy() if np.may_share_memory(out, x) else out
-            first = model.forward(x[:batch_size])
-            out = np.empty((len(x), *first.shape[1:]), dtype=first.dtype)
-            out[:batch_size] = first
-            for start in range(batch_size, len(x), batch_size):
-                out[start : start + batch_size] = model.forward(
-                    x[start : start + batch_size]
-                )
-            return out
-    finally:
-        if was_training:
-            model.train()
-
-
-def evaluate(
-    model: Module,
-    loss: Loss,
-    x,
-    y,
-    batch_size: int = 256,
-    metrics=None,
-    sample_weight=None,
-) -> dict[str, float]:
-    """The loss and metrics of ``model`` on (x, y), in eval mode.
-
-    Returns
-    -------
-    dict
-        ``{"loss": ..., "accuracy": ...}``: the loss averaged over all samples
-        (summed for SSE) and each metric over the whole set.
-    """
-    metric_objs = _metric_objects(metrics, loss)
-    x = _as_inputs("evaluate", x, _model_dtype(model))
-    y = _check_pair("evaluate", x, y)
-    w = None if sample_weight is None else np.asarray(sample_weight, dtype=x.dtype)
-    out = predict(model, x, batch_size)
-    total = 0.0
-    n = len(x)
-    for start in range(0, n, batch_size):
-        sl = slice(start, start + batch_size)
-        value = loss.forward(out[sl], y[sl], None if w is None else w[sl])
-        loss.cache = None
-        total += value * (1 if loss.reduction == "sum" else len(out[sl]))
-    result = {"loss": total if loss.reduction == "sum" else total / n}
-    for m in metric_objs:
-        m.update(out, y)
-        result[m.name] = m.result()
-    return result

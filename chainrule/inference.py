@@ -1,0 +1,148 @@
+"""Inference: ``predict`` and ``evaluate``, in eval mode with no gradient work,
+and the input checks that ``fit`` shares with them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import no_grad
+from .losses import BinaryCrossEntropy, Loss
+from .metrics import Metric, get_metric
+from .module import Module
+
+
+def _as_inputs(owner: str, x, dtype) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"{owner}: x must be a numeric array; got dtype {x.dtype}.")
+    if x.ndim < 1 or len(x) == 0:
+        raise ValueError(
+            f"{owner}: x must hold at least one sample; got shape {x.shape}."
+        )
+    if x.dtype != dtype:
+        x = x.astype(dtype)
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        row = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
+        raise ValueError(f"{owner}: x contains NaN or inf (first at row {row}).")
+    return x
+
+
+def _check_pair(owner: str, x: np.ndarray, y) -> np.ndarray:
+    y = np.asarray(y)
+    if len(y) != len(x):
+        raise ValueError(
+            f"{owner}: x and y must have the same number of samples; got {len(x)} and {len(y)}."
+        )
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"{owner}: y contains NaN or inf.")
+    return y
+
+
+def _model_dtype(model: Module):
+    return model.dtype or np.float32
+
+
+def _default_metrics(loss: Loss) -> list[str]:
+    name = type(loss).__name__
+    if name in ("CrossEntropy", "NLL", "BinaryCrossEntropy"):
+        return ["accuracy"]
+    return []
+
+
+def _metric_objects(metrics, loss: Loss) -> list[Metric]:
+    if metrics is None:
+        metrics = _default_metrics(loss)
+    if isinstance(metrics, (str, Metric)):
+        metrics = [metrics]
+    # A single sigmoid output is a probability, a single logit is thresholded at 0.
+    threshold = (
+        0.0 if isinstance(loss, BinaryCrossEntropy) and loss.from_logits else 0.5
+    )
+    return [get_metric(m, threshold) for m in metrics]
+
+
+def _positive_int(owner: str, name: str, value, allow_zero: bool = False) -> int:
+    low = 0 if allow_zero else 1
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < low
+    ):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{owner}: {name} must be a {kind} integer; got {value!r}.")
+    return int(value)
+
+
+def predict(model: Module, x, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs for ``x``, in eval mode (Dropout off), batch by
+    batch, with no gradient bookkeeping.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, ...)
+    batch_size : int
+
+    Returns
+    -------
+    ndarray, shape (N, ...)
+    """
+    batch_size = _positive_int("predict", "batch_size", batch_size)
+    x = _as_inputs("predict", x, _model_dtype(model))
+    # Switch modes only when needed: walking the modules twice is most of what
+    # a one-sample prediction would otherwise cost.
+    was_training = model.training
+    if was_training:
+        model.eval()
+    try:
+        with no_grad():
+            if len(x) <= batch_size:
+                out = model.forward(x)
+                # An identity-like model may hand back the caller's own array.
+                return out.copy() if np.may_share_memory(out, x) else out
+            first = model.forward(x[:batch_size])
+            out = np.empty((len(x), *first.shape[1:]), dtype=first.dtype)
+            out[:batch_size] = first
+            for start in range(batch_size, len(x), batch_size):
+                out[start : start + batch_size] = model.forward(
+                    x[start : start + batch_size]
+                )
+            return out
+    finally:
+        if was_training:
+            model.train()
+
+
+def evaluate(
+    model: Module,
+    loss: Loss,
+    x,
+    y,
+    batch_size: int = 256,
+    metrics=None,
+    sample_weight=None,
+) -> dict[str, float]:
+    """The loss and metrics of ``model`` on (x, y), in eval mode.
+
+    Returns
+    -------
+    dict
+        ``{"loss": ..., "accuracy": ...}``: the loss averaged over all samples
+        (summed for SSE) and each metric over the whole set.
+    """
+    metric_objs = _metric_objects(metrics, loss)
+    x = _as_inputs("evaluate", x, _model_dtype(model))
+    y = _check_pair("evaluate", x, y)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=x.dtype)
+    out = predict(model, x, batch_size)
+    total = 0.0
+    n = len(x)
+    for start in range(0, n, batch_size):
+        sl = slice(start, start + batch_size)
+        value = loss.forward(out[sl], y[sl], None if w is None else w[sl])
+        loss.cache = None
+        total += value * (1 if loss.reduction == "sum" else len(out[sl]))
+    result = {"loss": total if loss.reduction == "sum" else total / n}
+    for m in metric_objs:
+        m.update(out, y)
+        result[m.name] = m.result()
+    return result
