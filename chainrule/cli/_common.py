@@ -1,0 +1,111 @@
+"""What every command shares: user-facing errors, argument types, loading."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other failure
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number; got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative; got {value}")
+    return value
+
+
+def _pos_int(text: str) -> int:
+    value = _nonneg_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be positive; got 0")
+    return value
+
+
+def _pos_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number; got {text}")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1); got {text}")
+    return value
+
+
+# ------------------------------------------------------------------ helpers
+def _load_data(name: str):
+    from ..data import load
+
+    return load(name)
+
+
+def _class_names(data: str, n: int) -> list[str]:
+    from ..data import CLASS_NAMES
+
+    names = CLASS_NAMES.get(data)
+    return list(names) if names and len(names) == n else [str(i) for i in range(n)]
+
+
+def _say(args, text: str = "") -> None:
+    if not getattr(args, "json", False):
+        print(text)
+
+
+def _load_model(path: str):
+    from ..io import load
+
+    return load(path)
+
+
+def _write_plots(
+    run_dir: Path, model, history, x_test, y_test, probs, class_names
+) -> list:
+    try:
+        from ..plots import save_all
+    except ImportError:
+        return []
+    try:
+        return save_all(run_dir, model, history, x_test, y_test, probs, class_names)
+    except ImportError:
+        return []
+
+
+def _check_input_shape(model, shape, what: str) -> None:
+    expected = tuple(getattr(model, "metadata", {}).get("input_shape") or ())
+    if expected and tuple(shape) != expected:
+        raise CLIError(
+            f"the model expects inputs of shape {expected}; {what} has {tuple(shape)}."
+        )
+    try:
+        model.output_shape(tuple(shape))
+    except ValueError as exc:
+        raise CLIError(
+            f"the model does not accept {what} of shape {tuple(shape)}: {exc}"
+        ) from None

@@ -1,0 +1,200 @@
+"""`chainrule train`: train a classifier, write the model, checkpoint, history and pictures."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ._common import (
+    CLIError,
+    _class_names,
+    _load_data,
+    _say,
+    _write_plots,
+)
+
+# ------------------------------------------------------------------- train
+TRAIN_DEFAULTS = {
+    "data": "mnist5k",
+    "model": "mlp",
+    "epochs": 20,
+    "batch_size": 128,
+    "optimizer": "sgd",
+    "lr": None,
+    "momentum": 0.9,
+    "seed": 0,
+    "validation_split": 0.1,
+    "checkpoint_every": 0,
+}
+
+
+def cmd_train(args) -> int:
+    import chainrule as cr
+
+    from ..callbacks import GradientNorms, ModelCheckpoint, NaNGuard
+    from ..data import DATASETS
+    from ..io import read_checkpoint
+    from ..spec import build_spec
+    from ..training import Trainer
+
+    settings = {k: getattr(args, k) for k in TRAIN_DEFAULTS}
+    if args.resume:
+        changed = [
+            "--" + k.replace("_", "-")
+            for k in TRAIN_DEFAULTS
+            if k != "epochs" and getattr(args, k) is not None
+        ]
+        if changed:
+            raise CLIError(
+                f"--resume continues a run with its own settings; {', '.join(changed)} "
+                "cannot change them (only --epochs and --out can)."
+            )
+        manifest, _ = read_checkpoint(args.resume)
+        saved = manifest.get("metadata", {}).get("train_args")
+        if not isinstance(saved, dict):
+            raise CLIError(
+                f"{args.resume!r} was not written by 'chainrule train'; "
+                "resume it from Python with cr.fit(..., resume=...)."
+            )
+        # The run continues with the settings it started with; only --epochs
+        # may be raised to train longer.
+        explicit_epochs = args.epochs
+        settings = {**settings, **saved}
+        if explicit_epochs is not None:
+            settings["epochs"] = explicit_epochs
+    for k, v in TRAIN_DEFAULTS.items():
+        if settings.get(k) is None and v is not None:
+            settings[k] = v
+    if settings["lr"] is None:
+        settings["lr"] = 0.05 if settings["optimizer"] == "sgd" else 1e-3
+    data_path = Path(settings["data"]).expanduser()
+    if settings["data"] not in DATASETS and data_path.exists():
+        # Kept in the model file and the checkpoint, which evaluate and
+        # --resume read later, perhaps from another directory.
+        settings["data"] = str(data_path.resolve())
+
+    if args.out:
+        run_dir = Path(args.out)
+    elif args.resume:
+        run_dir = Path(args.resume).resolve().parent
+    else:
+        run_dir = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise CLIError(f"--out {str(run_dir)!r} is a file, not a directory.")
+
+    (x_train, y_train), (x_test, y_test) = _load_data(settings["data"])
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    cr.seed(int(settings["seed"]))
+    model = build_spec(settings["model"], input_shape=x_train.shape[1:])
+    out_shape = model.output_shape(x_train.shape[1:])
+    if out_shape != (n_classes,):
+        raise CLIError(
+            f"the model's output has shape {out_shape} but the data has "
+            f"{n_classes} classes; end the spec with linear{n_classes}."
+        )
+    if settings["optimizer"] == "sgd":
+        optimizer = cr.optim.SGD(
+            model, lr=settings["lr"], momentum=settings["momentum"]
+        )
+    else:
+        optimizer = cr.optim.Adam(model, lr=settings["lr"])
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = run_dir / "checkpoint.npz"
+    class_names = _class_names(settings["data"], n_classes)
+    metadata = {
+        "data": settings["data"],
+        "class_names": class_names,
+        "input_shape": list(x_train.shape[1:]),
+        "normalization": {
+            "scale": "pixel / 255",
+            "range": [0.0, 1.0],
+            "foreground": "light on dark",
+        },
+        "spec": settings["model"],
+        "train_args": settings,
+    }
+    callbacks = [
+        NaNGuard(),
+        GradientNorms(every=10),
+        ModelCheckpoint(
+            checkpoint, every_n_batches=settings["checkpoint_every"] or None
+        ),
+    ]
+    trainer = Trainer(
+        model,
+        cr.losses.CrossEntropy(),
+        optimizer,
+        x_train,
+        y_train,
+        epochs=int(settings["epochs"]),
+        batch_size=int(settings["batch_size"]),
+        validation_split=float(settings["validation_split"]),
+        callbacks=callbacks,
+        seed=int(settings["seed"]),
+        verbose=0 if args.json else 1,
+    )
+    trainer.metadata = metadata
+    if args.resume:
+        from ..io import load_checkpoint_into
+
+        load_checkpoint_into(args.resume, trainer)
+        _say(
+            args,
+            f"resuming from {args.resume} at epoch {trainer.epoch + 1}, "
+            f"batch {trainer.batches_done + 1}",
+        )
+    _say(
+        args,
+        f"training {settings['model']} on {settings['data']} "
+        f"({len(x_train):,} images) for {settings['epochs']} epochs -> {run_dir}",
+    )
+    started = time.perf_counter()
+    samples_before = (
+        trainer.epoch * len(trainer.x) + trainer.batches_done * trainer.batch_size
+    )
+    try:
+        history = trainer.run()
+    except KeyboardInterrupt:
+        raise CLIError(
+            f"interrupted; resume with: chainrule train --resume {checkpoint}"
+        ) from None
+    seconds = time.perf_counter() - started
+    if history.diverged:
+        raise CLIError(f"{history.diverged} Nothing was saved; try a smaller --lr.")
+    samples = max(trainer.epoch * len(trainer.x) - samples_before, 0)
+
+    model.save(run_dir / "model.npz", metadata={k: v for k, v in metadata.items()})
+    history.to_csv(run_dir / "history.csv")
+    history.to_json(run_dir / "history.json")
+    probs = cr.functional.softmax(cr.predict(model, x_test))
+    test = cr.evaluate(model, cr.losses.CrossEntropy(), x_test, y_test)
+    pictures = _write_plots(run_dir, model, history, x_test, y_test, probs, class_names)
+    _say(
+        args,
+        f"wrote {run_dir / 'model.npz'}, checkpoint.npz, history.csv"
+        + (
+            f" and {len(pictures)} pictures"
+            if pictures
+            else " (pip install 'chainrule[plots]' for pictures)"
+        ),
+    )
+    _say(args, f"test accuracy {test['accuracy']:.4f}  test loss {test['loss']:.4f}")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "test_accuracy": test["accuracy"],
+                    "test_loss": test["loss"],
+                    "epochs": trainer.epoch,
+                    "seconds": round(seconds, 3),
+                    "samples_per_second": round(samples / seconds, 1)
+                    if seconds > 0
+                    else None,
+                    "model": str(run_dir / "model.npz"),
+                    "checkpoint": str(checkpoint),
+                }
+            )
+        )
+    return 0
