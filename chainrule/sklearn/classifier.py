@@ -154,7 +154,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return softmax(self._logits(X))
 
     def predict_log_proba(self, X) -> np.ndarray:
-        from .functional.activations import log_softmax
+        from ..functional.activations import log_softmax
 
         return log_softmax(self._logits(X))
 
