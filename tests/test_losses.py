@@ -337,3 +337,13 @@ def test_reprs():
         repr(BinaryCrossEntropy(from_logits=True))
         == "BinaryCrossEntropy(from_logits=True)"
     )
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (4, 1), (5, 3)])
+def test_cross_entropy_leaves_the_logits_untouched(shape):
+    z = np.random.default_rng(0).standard_normal(shape)
+    before = z.copy()
+    loss = CrossEntropy()
+    loss(z, np.zeros(shape[0], dtype=np.int64))
+    loss.backward()
+    np.testing.assert_array_equal(z, before)
