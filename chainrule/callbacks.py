@@ -29,6 +29,11 @@ class Callback:
 
     def on_train_end(self, trainer) -> None: ...
 
+    #: Run this callback's ``on_batch_end`` and ``on_epoch_end`` after every
+    #: other callback's (in list order otherwise): what records the state of a
+    #: batch or an epoch, such as a checkpoint, must come after what changes it.
+    runs_last = False
+
     #: Attributes saved in checkpoints, so that a resumed run carries on with
     #: the same bookkeeping (best value so far, patience count...).
     _resumable: tuple[str, ...] = ()
@@ -41,6 +46,15 @@ class Callback:
         for k in self._resumable:
             if k in state:
                 setattr(self, k, state[k])
+
+
+def _without_validation(monitor: str, mode: str, trainer) -> tuple[str, str]:
+    """A "val_" monitor falls back to the training value when fit has no
+    validation data (with the mode that value calls for)."""
+    if monitor.startswith("val_") and not trainer.has_validation:
+        monitor = monitor[4:]
+        return monitor, _monitor_mode(monitor, "auto")
+    return monitor, mode
 
 
 def _monitor_mode(monitor: str, mode: str) -> str:
@@ -90,9 +104,7 @@ class EarlyStopping(Callback):
         self.wait = 0
 
     def on_train_begin(self, trainer) -> None:
-        if self.monitor.startswith("val_") and not trainer.has_validation:
-            self.monitor = self.monitor[4:]
-            self.mode = _monitor_mode(self.monitor, "auto")
+        self.monitor, self.mode = _without_validation(self.monitor, self.mode, trainer)
 
     def on_epoch_end(self, trainer, logs) -> None:
         value = logs.get(self.monitor)
@@ -279,12 +291,13 @@ class ModelCheckpoint(Callback):
 
     With ``save_best_only`` it writes only when ``monitor`` improves.
 
-    ``fit`` runs checkpoints' end-of-batch and end-of-epoch hooks after every
+    It ``runs_last``: its end-of-batch and end-of-epoch hooks come after every
     other callback's, so a checkpoint holds their bookkeeping for that batch or
     epoch (gradient norms, the best value so far).
     """
 
     _resumable = ("best", "saved")
+    runs_last = True
 
     def __init__(
         self,
@@ -303,9 +316,7 @@ class ModelCheckpoint(Callback):
         self.saved = 0
 
     def on_train_begin(self, trainer) -> None:
-        if self.monitor.startswith("val_") and not trainer.has_validation:
-            self.monitor = self.monitor[4:]
-            self.mode = _monitor_mode(self.monitor, "auto")
+        self.monitor, self.mode = _without_validation(self.monitor, self.mode, trainer)
 
     def _save(self, trainer) -> None:
         if not all(np.isfinite(p.data).all() for p in trainer.model.parameters()):

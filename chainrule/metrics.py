@@ -149,7 +149,6 @@ class R2Score(Metric):
 METRICS = {
     "accuracy": Accuracy,
     "acc": Accuracy,
-    "top5_accuracy": lambda: TopKAccuracy(5),
     "mae": MeanAbsoluteError,
     "r2": R2Score,
 }

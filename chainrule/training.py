@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from .backend import no_grad
-from .callbacks import Callback, ModelCheckpoint
+from .callbacks import Callback
 from .history import History
 from .inference import (
     _as_inputs,
@@ -35,7 +35,6 @@ from .inference import (
     evaluate,
 )
 from .losses import Loss
-from .models.graph import Graph
 from .models.sequential import Sequential
 from .module import Module
 from .optim import Optimizer, clip_grad_norm
@@ -44,10 +43,14 @@ from .random import get_rng
 
 
 def _backward(model: Module, dy) -> None:
-    if isinstance(model, (Sequential, Graph)):
-        model.backward(dy, input_grad=False)
-    else:
+    """Backward without the data's gradient, which nobody needs in training:
+    ``skip_input_grad`` is the flag every module honours (containers pass it on
+    to the layers nearest the input)."""
+    model.skip_input_grad = True
+    try:
         model.backward(dy)
+    finally:
+        model.skip_input_grad = False
 
 
 # ----------------------------------------------------------------- trainer
@@ -112,11 +115,9 @@ class Trainer:
                 raise TypeError(
                     f"fit: callbacks must be Callback objects; got {type(cb).__name__}."
                 )
-        # A checkpoint must hold what every other callback did with the batch
-        # or epoch (gradient norms, best values), so checkpoints are written last.
-        self._end_hooks_order = sorted(
-            self.callbacks, key=lambda cb: isinstance(cb, ModelCheckpoint)
-        )
+        # Callbacks that record the state of the batch or epoch (checkpoints)
+        # must see what every other callback did with it: they run last.
+        self._end_hooks_order = sorted(self.callbacks, key=lambda cb: cb.runs_last)
         self.metrics = _metric_objects(metrics, loss)
 
         dtype = _model_dtype(model)

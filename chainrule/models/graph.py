@@ -258,16 +258,19 @@ class Graph(Module):
         return out[0] if len(out) == 1 else out
 
     # ----------------------------------------------------------- backward
-    def backward(self, dy, input_grad: bool = True):
+    def backward(self, dy, input_grad: bool | None = None):
         """Propagate dL/d(output) back through the graph; return dL/d(input).
 
         Parameters
         ----------
         dy : ndarray, or a tuple with one entry per output (None for an output
             the loss does not use).
-        input_grad : bool
-            False skips the inputs' gradients (returns None for each).
+        input_grad : bool, optional
+            False skips the inputs' gradients (returns None). Defaults to
+            ``not self.skip_input_grad``, the flag every module honours.
         """
+        if input_grad is None:
+            input_grad = not self.skip_input_grad
         caches, input_shapes = self._take_cache()
         dys = dy if isinstance(dy, (tuple, list)) else (dy,)
         if len(dys) != len(self.outputs):

@@ -84,14 +84,20 @@ class Sequential(Module):
         self._keep(caches)
         return x
 
-    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dy: np.ndarray, input_grad: bool | None = None
+    ) -> np.ndarray | None:
         """Propagate ``dy = dL/dy`` to every layer; return dL/dx.
 
-        With ``input_grad=False`` (training: nobody needs the data's gradient)
+        ``input_grad`` defaults to ``not self.skip_input_grad``, the flag every
+        module honours (``fit`` sets it on the model, a container on its first
+        layer). With ``input_grad=False`` (training: nobody needs the data's gradient)
         the sweep stops at the first layer that has parameters, which skips
         its dL/dx; the parameter-free layers before it (a Flatten, say) are
         not visited at all, and None is returned.
         """
+        if input_grad is None:
+            input_grad = not self.skip_input_grad
         caches = self._take_cache()
         stop = 0
         if not input_grad:

@@ -200,3 +200,16 @@ def test_training_backward_stops_at_the_first_layer_with_parameters():
     assert net[0].output_grad is None  # the Flatten was not visited
     for a, b in zip(full, pruned):
         np.testing.assert_array_equal(a, b)
+
+
+def test_skip_input_grad_reaches_into_a_nested_container():
+    # fit sets skip_input_grad on the model; each container passes it on to its
+    # first trainable layer, also when that layer is itself a container.
+    rng = np.random.default_rng(1)
+    inner = cr.Sequential(cr.layers.Flatten(), cr.layers.Linear(4, 3))
+    net = cr.Sequential(inner, cr.layers.Tanh(), cr.layers.Linear(3, 2)).to(np.float64)
+    net(rng.standard_normal((5, 1, 2, 2)))
+    net.skip_input_grad = True
+    assert net.backward(rng.standard_normal((5, 2))) is None
+    assert inner[0].output_grad is None  # the Flatten was not visited
+    assert inner[1].output_grad is not None
