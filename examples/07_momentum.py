@@ -24,11 +24,10 @@ Run:  python examples/07_momentum.py [--out DIR] [--fast]
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 import numpy as np
+from _cli import main as example_main  # the examples' shared command line
 from matplotlib.figure import Figure
 
 import chainrule as cr
@@ -239,15 +238,7 @@ def draw(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="folder for the PNG"
-    )
-    parser.add_argument("--fast", action="store_true", help="fewer steps (tests)")
-    args = parser.parse_args(argv)
-    t0 = time.perf_counter()
-    result = run(fast=args.fast, out=args.out)
-    print(f"wrote {result['figure']} in {time.perf_counter() - t0:.1f} s")
+    example_main(run, __doc__, DEFAULT_OUT, argv)
 
 
 if __name__ == "__main__":

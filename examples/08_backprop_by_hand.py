@@ -27,11 +27,10 @@ Run:  python examples/08_backprop_by_hand.py [--out DIR]
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 import numpy as np
+from _cli import main as example_main  # the examples' shared command line
 from matplotlib import colormaps, colors
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
@@ -270,15 +269,7 @@ def draw(net, deltas, grads, rows, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="folder for the PNG"
-    )
-    parser.add_argument("--fast", action="store_true", help="small settings (tests)")
-    args = parser.parse_args(argv)
-    t0 = time.perf_counter()
-    result = run(fast=args.fast, out=args.out)
-    print(f"\nwrote {result['figure']} in {time.perf_counter() - t0:.1f} s")
+    example_main(run, __doc__, DEFAULT_OUT, argv)
 
 
 if __name__ == "__main__":

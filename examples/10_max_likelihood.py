@@ -27,13 +27,12 @@ Run:  python examples/10_max_likelihood.py [--out DIR] [--fast]
 
 from __future__ import annotations
 
-import argparse
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 import scipy.stats
+from _cli import main as example_main  # the examples' shared command line
 from matplotlib.figure import Figure
 
 import chainrule as cr
@@ -257,15 +256,7 @@ def draw(cls: dict, reg: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="folder for the PNG"
-    )
-    parser.add_argument("--fast", action="store_true", help="fewer epochs (tests)")
-    args = parser.parse_args(argv)
-    t0 = time.perf_counter()
-    result = run(fast=args.fast, out=args.out)
-    print(f"wrote {result['figure']} in {time.perf_counter() - t0:.1f} s")
+    example_main(run, __doc__, DEFAULT_OUT, argv)
 
 
 if __name__ == "__main__":

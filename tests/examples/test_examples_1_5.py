@@ -7,26 +7,13 @@ temporary folder.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def load(stem: str):
-    path = EXAMPLES / f"{stem}.py"
-    spec = importlib.util.spec_from_file_location(f"example_{stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
-def polynomial(tmp_path_factory):
-    return load("01_polynomial_regression").run(
+def polynomial(tmp_path_factory, load_example):
+    return load_example("01_polynomial_regression").run(
         fast=True, out=tmp_path_factory.mktemp("ex1")
     )
 
@@ -53,8 +40,8 @@ def test_01_writes_its_figure(polynomial):
 
 
 @pytest.fixture(scope="module")
-def sigmoid_softmax(tmp_path_factory):
-    return load("02_sigmoid_vs_softmax").run(
+def sigmoid_softmax(tmp_path_factory, load_example):
+    return load_example("02_sigmoid_vs_softmax").run(
         fast=True, out=tmp_path_factory.mktemp("ex2")
     )
 
@@ -76,8 +63,8 @@ def test_02_same_learning_rate_on_both_output_layers_drifts_apart(sigmoid_softma
 
 
 @pytest.fixture(scope="module")
-def depth(tmp_path_factory):
-    return load("03_depth_without_nonlinearity").run(
+def depth(tmp_path_factory, load_example):
+    return load_example("03_depth_without_nonlinearity").run(
         fast=True, out=tmp_path_factory.mktemp("ex3")
     )
 
@@ -97,17 +84,17 @@ def test_03_tanh_and_relu_solve_two_moons(depth):
     assert depth["accuracy"]["3 layers, ReLU"] >= 0.97
 
 
-def test_04_fifty_tanh_units_fit_sine(tmp_path):
-    r = load("04_universal_approximation").run(fast=True, out=tmp_path)
+def test_04_fifty_tanh_units_fit_sine(tmp_path, load_example):
+    r = load_example("04_universal_approximation").run(fast=True, out=tmp_path)
     assert r["hidden"] == 50
     assert r["mse"] < 1e-3
     assert r["figure"].exists()
 
 
 @pytest.mark.slow
-def test_05_digit_recogniser_reaches_95_percent(tmp_path):
+def test_05_digit_recogniser_reaches_95_percent(tmp_path, load_example):
     # The full claim: fast mode trains the same 5 epochs (about 5-10 s).
-    r = load("05_digit_recognizer").run(fast=True, out=tmp_path)
+    r = load_example("05_digit_recognizer").run(fast=True, out=tmp_path)
     assert r["test_accuracy"] >= 0.95
     assert all(p.exists() for p in r["figures"])
 
@@ -122,7 +109,7 @@ def test_05_digit_recogniser_reaches_95_percent(tmp_path):
         "05_digit_recognizer",
     ],
 )
-def test_scripts_have_run_and_main(stem):
-    module = load(stem)
+def test_scripts_have_run_and_main(stem, load_example):
+    module = load_example(stem)
     assert callable(module.run) and callable(module.main)
     assert module.__doc__.startswith(f"Example {int(stem[:2])}:")

@@ -7,35 +7,29 @@ where training is cut short) and writes its pictures into a temporary folder.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("scipy")
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+@pytest.fixture
+def run(tmp_path, load_example):
+    """A function: run example ``stem`` with fast settings, check its picture."""
+
+    def run_example(stem: str) -> dict:
+        result = load_example(stem).run(fast=True, out=tmp_path)
+        assert result["figure"].is_file()
+        assert result["figure"].stat().st_size > 10_000  # a real picture, not a blank
+        return result
+
+    return run_example
 
 
-def load(stem: str):
-    path = EXAMPLES / f"{stem}.py"
-    spec = importlib.util.spec_from_file_location(f"example_{stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run(stem: str, tmp_path: Path) -> dict:
-    result = load(stem).run(fast=True, out=tmp_path)
-    assert result["figure"].is_file()
-    assert result["figure"].stat().st_size > 10_000  # a real picture, not a blank
-    return result
-
-
-def test_06_linear_autoencoder_finds_the_pca_subspace(tmp_path):
-    r = run("06_autoencoder_pca", tmp_path)
+def test_06_linear_autoencoder_finds_the_pca_subspace(run):
+    r = run("06_autoencoder_pca")
     assert 0 <= r["relative_gap"] < 0.02  # PCA is optimal: never beaten
     assert r["mean_angle_deg"] < 5
     assert r["linear_ae_error"] >= r["pca_error"] * (1 - 1e-6)
@@ -44,23 +38,23 @@ def test_06_linear_autoencoder_finds_the_pca_subspace(tmp_path):
     assert r["relu_ae_test_error"] < r["pca_test_error"]
 
 
-def test_07_momentum_needs_fewer_steps(tmp_path):
-    r = run("07_momentum", tmp_path)
+def test_07_momentum_needs_fewer_steps(run):
+    r = run("07_momentum")
     assert r["bowl_steps_momentum"] < r["bowl_steps_plain"]
     assert r["bowl_steps_momentum"] < r["bowl_steps_plain_best_lr"]
     assert math.isfinite(r["mlp_steps_momentum"])
     assert r["mlp_steps_momentum"] < r["mlp_steps_plain"]
 
 
-def test_08_hand_backprop_matches_chainrule_and_finite_differences(tmp_path):
-    r = run("08_backprop_by_hand", tmp_path)
+def test_08_hand_backprop_matches_chainrule_and_finite_differences(run):
+    r = run("08_backprop_by_hand")
     assert r["max_err_hand_vs_chainrule"] < 1e-14
     assert r["max_err_hand_vs_finite_diff"] < 1e-8
     assert r["gradcheck_passed"]
 
 
-def test_09_gradient_is_the_sum_over_both_paths(tmp_path):
-    r = run("09_two_paths", tmp_path)
+def test_09_gradient_is_the_sum_over_both_paths(run):
+    r = run("09_two_paths")
     assert r["max_err_vs_path_sum"] < 1e-14
     assert r["max_err_dh"] < 1e-14
     assert r["max_err_vs_finite_diff"] < 1e-9
@@ -68,8 +62,8 @@ def test_09_gradient_is_the_sum_over_both_paths(tmp_path):
     assert r["dot"].read_text().startswith("digraph")
 
 
-def test_10_losses_are_negative_log_likelihoods(tmp_path):
-    r = run("10_max_likelihood", tmp_path)
+def test_10_losses_are_negative_log_likelihoods(run):
+    r = run("10_max_likelihood")
     assert r["ce_vs_loglik"] < 1e-12
     assert r["ce_vs_one_hot"] < 1e-12
     assert r["nll_vs_logpdf"] < 1e-12
