@@ -89,15 +89,3 @@ def save_all(
     if norms and any(len(v) for v in norms.values()):
         paths.append(plot_grad_norms(history, run_dir / "grad_norms.png"))
     return paths
-
-
-__all__ = [
-    "plot_confusion_matrix",
-    "plot_decision_boundary",
-    "plot_first_layer",
-    "plot_grad_norms",
-    "plot_history",
-    "plot_image_grid",
-    "plot_misclassified",
-    "save_all",
-]
