@@ -65,16 +65,8 @@ class Linear(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         w = self.weight.data
-        if type(x) is not np.ndarray or x.dtype != w.dtype:
+        if type(x) is not np.ndarray or x.dtype != w.dtype:  # short when it fits
             x = as_float_array(self, x, w.dtype)
-        if x.ndim == 2 and x.shape[1] == self.in_features:
-            # The common case, kept short: per-call overhead is what a
-            # one-sample prediction costs.
-            y = x @ w.T
-            if self.bias is not None:
-                y += self.bias.data
-            self._keep((x, x.shape))
-            return y
         if x.ndim < 2 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self!r}: input must have shape (batch, {self.in_features}); got "
@@ -85,12 +77,12 @@ class Linear(Module):
                     else ""
                 )
             )
-        x2 = x.reshape(-1, self.in_features)
+        x2 = x if x.ndim == 2 else x.reshape(-1, self.in_features)
         y = x2 @ w.T
         if self.bias is not None:
             y += self.bias.data
         self._keep((x2, x.shape))
-        return y.reshape(*x.shape[:-1], self.out_features)
+        return y if x.ndim == 2 else y.reshape(*x.shape[:-1], self.out_features)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         x2, x_shape = self._take_cache()
