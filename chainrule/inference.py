@@ -87,7 +87,11 @@ def predict(model: Module, x, batch_size: int = 256) -> np.ndarray:
     ndarray, shape (N, ...)
     """
     batch_size = _positive_int("predict", "batch_size", batch_size)
-    x = _as_inputs("predict", x, _model_dtype(model))
+    return _outputs(model, _as_inputs("predict", x, _model_dtype(model)), batch_size)
+
+
+def _outputs(model: Module, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """predict on inputs already checked (evaluate checks them once, itself)."""
     # Switch modes only when needed: walking the modules twice is most of what
     # a one-sample prediction would otherwise cost.
     was_training = model.training
@@ -133,7 +137,8 @@ def evaluate(
     x = _as_inputs("evaluate", x, _model_dtype(model))
     y = _check_pair("evaluate", x, y)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=x.dtype)
-    out = predict(model, x, batch_size)
+    batch_size = _positive_int("evaluate", "batch_size", batch_size)
+    out = _outputs(model, x, batch_size)
     total = 0.0
     n = len(x)
     for start in range(0, n, batch_size):
