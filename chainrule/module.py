@@ -232,21 +232,28 @@ class Module:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """Shape of the output for one sample of ``input_shape`` (no batch axis).
+    def output_shape(self, *input_shapes: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of the output for one sample of each ``input_shapes`` (no batch
+        axis; several for a merge layer such as Add).
 
-        Found by running ``forward`` on a batch of one zero sample.
+        Found by running ``forward`` in eval mode on a batch of one zero sample,
+        so a shape mistake raises the layer's own error.
         """
         from .backend import no_grad
 
-        x = np.zeros((1, *input_shape), dtype=self.dtype or np.float32)
+        xs = [
+            np.zeros((1, *shape), dtype=self.dtype or np.float32)
+            for shape in input_shapes
+        ]
         was_training = self.training
         self.eval()
         try:
             with no_grad():
-                y = self.forward(x)
+                y = self.forward(*xs)
         finally:
             self.train(was_training)
+        if isinstance(y, tuple):
+            raise TypeError(f"{self!r}: must return one array; got {len(y)}.")
         return y.shape[1:]
 
 

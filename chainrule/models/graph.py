@@ -21,7 +21,6 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from ..backend import no_grad
 from ..module import Module
 
 _ids = itertools.count()
@@ -60,17 +59,7 @@ class Node:
             )
         # Run the layer on one zero sample now, so that a shape mistake is
         # reported where the graph is built, not at the first batch.
-        xs = [np.zeros((1, *p.shape), dtype=layer.dtype or np.float32) for p in inputs]
-        was_training = layer.training
-        layer.eval()
-        try:
-            with no_grad():
-                y = layer.forward(*xs)
-        finally:
-            layer.train(was_training)
-        if isinstance(y, tuple):
-            raise TypeError(f"{layer!r}: a layer in a graph must return one array.")
-        return cls(layer, inputs, y.shape[1:])
+        return cls(layer, inputs, layer.output_shape(*(p.shape for p in inputs)))
 
     @property
     def is_input(self) -> bool:
