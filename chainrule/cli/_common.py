@@ -7,6 +7,8 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
+
 EXIT_USAGE = 2
 
 
@@ -109,3 +111,14 @@ def _check_input_shape(model, shape, what: str) -> None:
         raise CLIError(
             f"the model does not accept {what} of shape {tuple(shape)}: {exc}"
         ) from None
+
+
+def _test_scores(model, x, y) -> tuple[np.ndarray, dict[str, float]]:
+    """The model's logits on a test set and, from the same single pass, the
+    cross-entropy loss and the accuracy."""
+    from ..inference import predict
+    from ..losses import CrossEntropy
+    from ..metrics import accuracy
+
+    logits = predict(model, x)
+    return logits, {"loss": CrossEntropy()(logits, y), "accuracy": accuracy(logits, y)}

@@ -12,12 +12,12 @@ from ._common import (
     _class_names,
     _load_data,
     _load_model,
+    _test_scores,
 )
 
 
 # ---------------------------------------------------------------- evaluate
 def cmd_evaluate(args) -> int:
-    import chainrule as cr
 
     from ..metrics import confusion_matrix, precision_recall
 
@@ -26,9 +26,8 @@ def cmd_evaluate(args) -> int:
     data = args.data or meta.get("data") or "mnist5k"
     _, (x_test, y_test) = _load_data(data)
     _check_input_shape(model, x_test.shape[1:], f"data {data!r}")
-    result = cr.evaluate(model, cr.losses.CrossEntropy(), x_test, y_test)
-    n_classes = int(model.output_shape(x_test.shape[1:])[0])
-    scores = cr.predict(model, x_test)
+    scores, result = _test_scores(model, x_test, y_test)
+    n_classes = scores.shape[1]
     cm = confusion_matrix(y_test, scores, n_classes)
     precision, recall = precision_recall(cm)
     names = meta.get("class_names") or _class_names(data, n_classes)

@@ -11,6 +11,7 @@ from ._common import (
     _class_names,
     _load_data,
     _say,
+    _test_scores,
     _write_plots,
 )
 
@@ -168,8 +169,8 @@ def cmd_train(args) -> int:
     model.save(run_dir / "model.npz", metadata={k: v for k, v in metadata.items()})
     history.to_csv(run_dir / "history.csv")
     history.to_json(run_dir / "history.json")
-    probs = cr.functional.softmax(cr.predict(model, x_test))
-    test = cr.evaluate(model, cr.losses.CrossEntropy(), x_test, y_test)
+    logits, test = _test_scores(model, x_test, y_test)
+    probs = cr.functional.softmax(logits)
     pictures = _write_plots(run_dir, model, history, x_test, y_test, probs, class_names)
     _say(
         args,
