@@ -108,13 +108,21 @@ class Optimizer:
             setattr(self, k, tuple(v) if isinstance(v, list) else v)
         self.steps = int(state["steps"])
         self.state = {
-            name: {k: np.array(v, dtype=names[name].dtype) for k, v in s.items()}
+            name: {k: _like(names[name].data, v) for k, v in s.items()}
             for name, s in state["state"].items()
         }
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({args})"
+
+
+def _like(p: np.ndarray, value) -> np.ndarray:
+    """A copy of ``value`` in p's dtype and memory layout: elementwise updates
+    between arrays of different layouts take NumPy's slow strided path."""
+    out = np.empty_like(p)
+    out[...] = value
+    return out
 
 
 class SGD(Optimizer):
@@ -178,7 +186,7 @@ class SGD(Optimizer):
             if mu:
                 s = self.state.get(name)
                 if s is None:
-                    v = self.state.setdefault(name, {})["velocity"] = g.copy()
+                    v = self.state.setdefault(name, {})["velocity"] = g.copy(order="K")
                 else:
                     v = s["velocity"]
                     v *= mu

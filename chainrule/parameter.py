@@ -77,9 +77,18 @@ class Parameter:
 
     def add_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
         """grad += a @ b, with the product written straight into ``grad`` when
-        it is zero (``grad`` viewed as a matrix of a's rows by b's columns)."""
+        it is zero (``grad`` viewed as a matrix of a's rows by b's columns).
+
+        A column-major ``grad`` (Linear stores its weight that way) gets the
+        transposed product, b.T @ a.T, in its row-major transpose: the same
+        numbers, and a product OpenBLAS runs faster than into a strided output.
+        """
         if self._grad_is_zero:
-            np.matmul(a, b, out=self._grad.reshape(a.shape[0], b.shape[1]))
+            g = self._grad
+            if g.ndim == 2 and g.flags.f_contiguous and not g.flags.c_contiguous:
+                np.matmul(b.T, a.T, out=g.T)
+            else:
+                np.matmul(a, b, out=g.reshape(a.shape[0], b.shape[1]))
             self._grad_is_zero = False
         else:
             self._grad += (a @ b).reshape(self._grad.shape)
@@ -102,8 +111,8 @@ class Parameter:
 
     def __deepcopy__(self, memo) -> Parameter:
         p = Parameter.__new__(Parameter)
-        p.data = self.data.copy()
-        p._grad = self.grad.copy()
+        p.data = self.data.copy(order="K")  # keep the memory layout
+        p._grad = self.grad.copy(order="K")
         p._grad_is_zero = False
         memo[id(self)] = p
         return p

@@ -122,3 +122,50 @@ def test_invalid_init():
 def test_invalid_rng():
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         Linear(3, 2, rng="seed")
+
+
+def _column_major(a):
+    return a.flags.f_contiguous and not a.flags.c_contiguous
+
+
+def test_weight_stays_column_major_through_copies_dtype_and_files(tmp_path, rng):
+    # The fast products need weight.T row-major; every way a weight is rebuilt
+    # (copy, to, load_state_dict, a model file, optimizer state) must keep it.
+    model = cr.Sequential(Linear(5, 3, rng=0), cr.layers.ReLU(), Linear(3, 2, rng=1))
+    opt = cr.optim.SGD(model, lr=0.1, momentum=0.9)
+    x, y = rng.standard_normal((4, 5)).astype(np.float32), np.array([0, 1, 1, 0])
+    loss = cr.losses.CrossEntropy()
+    loss(model(x), y)
+    model.backward(loss.backward())
+    opt.step()
+    cr.save_model(model, tmp_path / "m.npz")
+    fresh = cr.Sequential(Linear(5, 3), cr.layers.ReLU(), Linear(3, 2))
+    fresh.load_state_dict(model.state_dict())
+    opt2 = cr.optim.SGD(fresh, lr=0.1, momentum=0.9)
+    opt2.load_state_dict(opt.state_dict())
+    for m in (
+        model,
+        model.copy(),
+        model.copy().to(np.float64),
+        fresh,
+        cr.load(tmp_path / "m.npz"),
+    ):
+        for layer in (m.layers[0], m.layers[2]):
+            assert _column_major(layer.weight.data) and _column_major(layer.weight.grad)
+    for o in (opt, opt2):
+        assert all(
+            _column_major(s["velocity"]) for k, s in o.state.items() if "weight" in k
+        )
+    np.testing.assert_array_equal(fresh(x), model(x))
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_add_matmul_writes_and_accumulates_in_either_layout(rng, layout):
+    p = cr.Parameter(np.zeros((3, 4), order=layout))
+    a, b = rng.standard_normal((3, 5)), rng.standard_normal((5, 4))
+    p.zero_grad()
+    p.add_matmul(a, b)  # written straight into grad
+    np.testing.assert_allclose(p.grad, a @ b, rtol=1e-14)
+    p.add_matmul(a, b)  # added
+    np.testing.assert_allclose(p.grad, 2 * (a @ b), rtol=1e-14)
+    assert p.grad.flags[f"{layout}_CONTIGUOUS"]
