@@ -4,7 +4,7 @@ Layers in :mod:`chainrule.layers` are thin owners of parameters and caches
 built on these functions.
 """
 
-from .activations import log_softmax, logsumexp, sigmoid, softmax, softplus
+from .activations import log_softmax, logsumexp, relu, sigmoid, softmax, softplus
 from .conv import col2im, conv_output_size, im2col
 from .pooling import maxpool2d_backward, maxpool2d_forward
 
@@ -16,6 +16,7 @@ __all__ = [
     "logsumexp",
     "maxpool2d_backward",
     "maxpool2d_forward",
+    "relu",
     "sigmoid",
     "softmax",
     "softplus",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..functional.activations import log_softmax, sigmoid, softmax
+from ..functional.activations import log_softmax, relu, sigmoid, softmax
 from ..module import Module, as_float_array
 from ._checks import real
 
@@ -169,7 +169,7 @@ class ReLU(Module):
     """
 
     def forward(self, x):
-        y = np.maximum(_float(self, x), 0)
+        y = relu(_float(self, x))
         self._keep(y)
         return y
 

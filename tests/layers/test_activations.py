@@ -237,3 +237,18 @@ def test_reprs():
 def test_invalid_constructor_args(make, exc, message):
     with pytest.raises(exc, match=re.escape(message)):
         make()
+
+
+def test_relu_keeps_nan_and_its_zeros_stay_zero():
+    from chainrule.functional import relu
+
+    x = np.array([[-2.0, np.nan, 3.0, -np.inf, np.inf]], dtype=np.float32)
+    y = relu(x)
+    np.testing.assert_array_equal(y, [[0, np.nan, 3, 0, np.inf]])
+    y += 7  # the caller owns the result; the shared zeros are untouched
+    np.testing.assert_array_equal(relu(-x), [[2, np.nan, 0, np.inf, 0]])
+    for n in range(1, 40):  # many shapes: the cache of zeros stays bounded
+        relu(np.ones((n, 3), np.float32))
+    from chainrule.functional.activations import _ZEROS
+
+    assert len(_ZEROS) <= 16
