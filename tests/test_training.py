@@ -641,3 +641,38 @@ def test_fit_docstring_example_and_returned_history():
     assert isinstance(h, cr.History) and h.epoch == [0, 1, 2, 3, 4]
     assert h["accuracy"][-1] > 0.9 and "loss" in h
     assert len(h["time"]) == 5 and all(t >= 0 for t in h["time"])
+
+
+# ------------------------------------------------------ float32 end to end
+@pytest.mark.parametrize("preset", ["mlp", "seed-cnn", "cnn"])
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_a_float32_step_never_promotes_to_float64(preset, opt):
+    # Python-float learning rates, int64 labels and sample weights must not
+    # turn any array of the step into float64: that doubles the memory traffic
+    # of every later pass.
+    from chainrule.spec import build_spec
+
+    model = build_spec(preset, rng=0)
+    x = np.random.default_rng(0).random((6, 1, 28, 28), dtype=np.float32)
+    y = np.arange(6) % 10  # int64
+    loss = losses.CrossEntropy()
+    make = {
+        "sgd": lambda: cr.optim.SGD(model, lr=0.05, momentum=0.9, weight_decay=1e-4),
+        "adam": lambda: cr.optim.Adam(model, lr=1e-3),
+    }[opt]
+    optimizer = make()
+    for _ in range(2):
+        out = model.forward(x)
+        assert out.dtype == np.float32
+        loss.forward(out, y, sample_weight=np.linspace(0.5, 1.5, 6))
+        dy = loss.backward()
+        optimizer.zero_grad()
+        model.backward(dy)
+        optimizer.step()
+    assert dy.dtype == np.float32
+    for name, delta in model.deltas():
+        assert delta is None or delta.dtype == np.float32, name
+    for name, p in model.named_parameters():
+        assert p.data.dtype == p.grad.dtype == np.float32, name
+    for name, state in optimizer.state.items():
+        assert all(v.dtype == np.float32 for v in state.values()), name
