@@ -3,6 +3,8 @@ and the input checks that ``fit`` shares with them."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .backend import no_grad
@@ -21,10 +23,20 @@ def _as_inputs(owner: str, x, dtype) -> np.ndarray:
         )
     if x.dtype != dtype:
         x = x.astype(dtype)
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
+    if x.dtype.kind == "f" and not _all_finite(x):
         row = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
         raise ValueError(f"{owner}: x contains NaN or inf (first at row {row}).")
     return x
+
+
+def _all_finite(x: np.ndarray) -> bool:
+    # x . x, one BLAS call, is NaN or inf whenever x holds a NaN or inf. It can
+    # also overflow for huge finite values, so only then is every element
+    # looked at. For one sample this is half the cost of np.isfinite(x).all();
+    # a strided x would be copied by vdot, so it takes the elementwise test.
+    if x.flags.c_contiguous and math.isfinite(np.vdot(x, x)):
+        return True
+    return bool(np.isfinite(x).all())
 
 
 def _check_pair(owner: str, x: np.ndarray, y) -> np.ndarray:

@@ -676,3 +676,22 @@ def test_a_float32_step_never_promotes_to_float64(preset, opt):
         assert p.data.dtype == p.grad.dtype == np.float32, name
     for name, state in optimizer.state.items():
         assert all(v.dtype == np.float32 for v in state.values()), name
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("strided", [False, True])
+def test_predict_finds_a_non_finite_input_anywhere(bad, strided):
+    model = mlp(4, 2)
+    x = np.zeros((6, 8) if strided else (6, 4), np.float32)
+    x[3, 2] = bad
+    x = x[:, ::2] if strided else x
+    with pytest.raises(
+        ValueError, match=r"predict: x contains NaN or inf \(first at row 3\)"
+    ):
+        cr.predict(model, x)
+
+
+def test_predict_accepts_huge_finite_inputs():
+    # x . x overflows to inf for these; the elementwise test must then clear them.
+    x = np.full((2, 4), 1e20, np.float32)  # x . x = 4e40 > float32 max
+    assert cr.predict(mlp(4, 2), x).shape == (2, 2)

@@ -74,7 +74,7 @@ class Sequential(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self.layers:
             raise RuntimeError("Sequential: the model has no layers.")
-        self.input_shape = tuple(np.shape(x)[1:])
+        self.input_shape = x.shape[1:] if type(x) is np.ndarray else np.shape(x)[1:]
         # A layer object listed twice shares weights; each use needs its own
         # cache, so they are collected here instead of left on the layer.
         caches = []
