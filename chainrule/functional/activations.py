@@ -14,9 +14,9 @@ def relu(z: np.ndarray) -> np.ndarray:
 
     NumPy's ``maximum`` against the scalar 0 runs a loop about half as fast as
     against an array of zeros of z's shape, so the zeros are an array. It is
-    made by ``np.zeros`` and never written: the operating system maps all its
-    pages to one shared page of zeros, so it costs no memory and reads from
-    cache.
+    made by ``np.zeros`` and never written: when it is large, the operating
+    system maps all its pages to one shared page of zeros, so it costs no
+    memory and reads from cache.
     """
     return np.maximum(z, _zeros(z.shape, z.dtype))
 
