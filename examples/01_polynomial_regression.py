@@ -19,16 +19,15 @@ around the solution (the mini-batch gradient is noisy even there, by about
 eta * noise^2 / (2B) in variance per weight), so to settle to 1e-3 it halves its
 step every 5 passes. GD needs no such decay: its gradient is exact.
 
-Run:  python examples/01_polynomial_regression.py [--out DIR]
+Run:  python examples/01_polynomial_regression.py [--out DIR] [--fast]
 """
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 import numpy as np
+from _cli import main as example_main  # the examples' shared command line
 
 import chainrule as cr
 
@@ -173,19 +172,18 @@ def plot(x, t, gd, sgd_const, sgd, r, lr, batch, out) -> Path:
     return path
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=OUT, help="folder for the PNG")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    r = run(out=args.out)
+def report(r: dict) -> None:
+    """Print what the run found."""
     np.set_printoptions(precision=5, suppress=True)
     print(f"least squares w* = {r['w_star']}")
     print(f"GD            w  = {r['w_gd']}  max error {r['error_gd']:.1e}")
     print(f"SGD           w  = {r['w_sgd']}  max error {r['error_sgd']:.1e}")
     print(f"SGD with a constant eta ends {r['error_sgd_constant_lr']:.1e} away")
     print(f"passes to stay within {TOL:g}: GD {r['passes_gd']}, SGD {r['passes_sgd']}")
-    print(f"wrote {r['figure']}  ({time.perf_counter() - start:.1f} s)")
+
+
+def main(argv=None) -> None:
+    example_main(run, __doc__, OUT, argv, report)
 
 
 if __name__ == "__main__":

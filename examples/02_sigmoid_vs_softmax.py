@@ -23,16 +23,15 @@ for step; with the same eta everywhere it is the sigmoid net with a doubled
 learning rate on its last layer, and the two drift apart. The script trains
 both ways in float64 and prints the largest difference of each step.
 
-Run:  python examples/02_sigmoid_vs_softmax.py [--out DIR]
+Run:  python examples/02_sigmoid_vs_softmax.py [--out DIR] [--fast]
 """
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 import numpy as np
+from _cli import main as example_main  # the examples' shared command line
 
 import chainrule as cr
 
@@ -183,12 +182,8 @@ def plot(r, out) -> Path:
     return path
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=OUT, help="folder for the PNG")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    r = run(out=args.out)
+def report(r: dict) -> None:
+    """Print what the run found."""
     print(f"|softmax_1(z0, z1) - sigma(z1 - z0)| <= {r['identity_max_diff']:.1e}")
     print(
         f"eta/2 on the softmax output layer, {len(r['prob_diff'])} steps: "
@@ -199,7 +194,10 @@ def main(argv=None) -> None:
         f"same eta everywhere: prob diff {r['prob_diff_same_lr'][0]:.1e} at step 0, "
         f"{r['prob_diff_same_lr'].max():.1e} at most"
     )
-    print(f"wrote {r['figure']}  ({time.perf_counter() - start:.1f} s)")
+
+
+def main(argv=None) -> None:
+    example_main(run, __doc__, OUT, argv, report)
 
 
 if __name__ == "__main__":

@@ -13,16 +13,15 @@ regression, while the same network with tanh or ReLU between the layers
 (seed 002: "the use of nonlinear activation functions is the key to
 increasing the power of multiple layers") bends its boundary around the moons.
 
-Run:  python examples/03_depth_without_nonlinearity.py [--out DIR]
+Run:  python examples/03_depth_without_nonlinearity.py [--out DIR] [--fast]
 """
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 import numpy as np
+from _cli import main as example_main  # the examples' shared command line
 
 import chainrule as cr
 
@@ -148,18 +147,17 @@ def plot(models, acc, x, y, out) -> Path:
     return path
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=OUT, help="folder for the PNG")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    r = run(out=args.out)
+def report(r: dict) -> None:
+    """Print what the run found."""
     for name, a in r["accuracy"].items():
         print(f"{name:20s} test accuracy {a:.3f}")
     w = np.array2string(r["W"], precision=3, separator=", ").replace("\n", "")
     print(f"identity net = one linear map W x + b with W = {w}")
     print(f"  max |net(x) - (W x + b)| = {r['collapse_error']:.1e}")
-    print(f"wrote {r['figure']}  ({time.perf_counter() - start:.1f} s)")
+
+
+def main(argv=None) -> None:
+    example_main(run, __doc__, OUT, argv, report)
 
 
 if __name__ == "__main__":

@@ -11,16 +11,15 @@ trained on sin(x) for x in [-pi, pi] with the squared error and an identity
 output (seed 003: "MSE + identity output for regression"). Each hidden unit
 contributes one smooth step v_j tanh(w_j x + b_j); their sum is the fit.
 
-Run:  python examples/04_universal_approximation.py [--out DIR]
+Run:  python examples/04_universal_approximation.py [--out DIR] [--fast]
 """
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 import numpy as np
+from _cli import main as example_main  # the examples' shared command line
 
 import chainrule as cr
 
@@ -125,15 +124,14 @@ def plot(model, x, f, history, mse, out) -> Path:
     return path
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=OUT, help="folder for the PNG")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    r = run(out=args.out)
+def report(r: dict) -> None:
+    """Print what the run found."""
     print(f"{r['hidden']} tanh units: mean squared error {r['mse']:.2e} on [-pi, pi]")
     print(f"largest |f(x) - sin(x)| = {r['max_abs_error']:.3f}")
-    print(f"wrote {r['figure']}  ({time.perf_counter() - start:.1f} s)")
+
+
+def main(argv=None) -> None:
+    example_main(run, __doc__, OUT, argv, report)
 
 
 if __name__ == "__main__":

@@ -21,16 +21,16 @@ averages over the batch instead of summing, which only rescales the step).
 Training is mini-batch SGD with momentum (seed 003) on the 4,000 training
 digits of ``mnist5k``; the 1,000 test digits are never trained on.
 
-Run:  python examples/05_digit_recognizer.py [--out DIR]
+Run:  python examples/05_digit_recognizer.py [--out DIR] [--fast]
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
+from _cli import main as example_main  # the examples' shared command line
 
 import chainrule as cr
 
@@ -116,20 +116,17 @@ def plot(model, x_test, y_test, accuracy, out) -> list[Path]:
     return paths
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=OUT, help="folder for the PNGs")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    r = run(out=args.out)
+def report(r: dict) -> None:
+    """Print what the run found."""
     print(
         f"{r['epochs']} epochs in {r['train_seconds']:.1f} s: train accuracy "
         f"{r['train_accuracy']:.3f}, test accuracy {r['test_accuracy']:.3f} "
         f"(test NLL {r['test_loss']:.3f})"
     )
-    for path in r["figures"]:
-        print(f"wrote {path}")
-    print(f"total {time.perf_counter() - start:.1f} s")
+
+
+def main(argv=None) -> None:
+    example_main(run, __doc__, OUT, argv, report)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ Two slips in the seed's text, corrected here:
   But z = Theta a is the weighted sum *before* sigma, so dz_k/dtheta_jk = a_j
   and sigma' appears once, inside delta.
 
-Run:  python examples/08_backprop_by_hand.py [--out DIR]
+Run:  python examples/08_backprop_by_hand.py [--out DIR] [--fast]
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ layer turns it into dL/dW.
 Claim: chainrule's gradient equals path 1 + path 2 written out by hand, and
 equals central finite differences of L (float64, to 1e-9).
 
-Run:  python examples/09_two_paths.py [--out DIR]
+Run:  python examples/09_two_paths.py [--out DIR] [--fast]
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ temporary folder.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -113,3 +116,18 @@ def test_scripts_have_run_and_main(stem, load_example):
     module = load_example(stem)
     assert callable(module.run) and callable(module.main)
     assert module.__doc__.startswith(f"Example {int(stem[:2])}:")
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize(
+    "stem",
+    sorted(p.stem for p in EXAMPLES.glob("[01][0-9]_*.py")),
+)
+def test_every_script_runs_from_its_command_line(stem, load_example, tmp_path, capsys):
+    load_example(stem).main(["--fast", "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert pngs and all(str(p) in printed for p in pngs)
+    assert re.search(r"wrote .* in \d+\.\d s", printed)
