@@ -64,20 +64,21 @@ class Dropout(Module):
         scale = np.asarray(1.0 / (1.0 - self.p), dtype=x.dtype)
         # One multiplier array for forward and backward: m / (1 - p).
         factor = keep * scale
-        self._keep((keep, factor))
+        self._keep(factor)
         return x * factor
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        cache = self._take_cache()
-        if cache is _IDENTITY:
+        factor = self._take_cache()
+        if factor is _IDENTITY:
             return dy
-        return dy * cache[1]
+        return dy * factor
 
     @property
     def last_mask(self) -> np.ndarray | None:
-        """The keep-mask of the last training forward (while its cache lives)."""
-        if isinstance(self.cache, tuple):
-            return self.cache[0]
+        """The keep-mask of the last training forward (while its cache lives);
+        None after an identity forward (eval mode or p = 0)."""
+        if isinstance(self.cache, np.ndarray):
+            return self.cache != 0
         return None
 
     def get_config(self) -> dict:
@@ -85,4 +86,4 @@ class Dropout(Module):
 
 
 # A marker cache: the forward was the identity, so is the backward.
-_IDENTITY = ("identity",)
+_IDENTITY = object()

@@ -91,3 +91,10 @@ def test_invalid_p(p):
 
 def test_repr():
     assert repr(Dropout(0.5)) == "Dropout(p=0.5)"
+
+
+@pytest.mark.parametrize("make", [lambda: Dropout(0.0), lambda: Dropout(0.5).eval()])
+def test_last_mask_is_none_after_an_identity_forward(make):
+    d = make()
+    d(np.ones((2, 3), np.float32))
+    assert d.last_mask is None
