@@ -53,7 +53,7 @@ def summary(model: Module, input_shape=None) -> str:
                 rows.append(("input", "Input", node.shape, 0))
             else:
                 name = model.layer_name(node.layer)
-                n = sum(p.size for _, p in node.layer.own_parameters())
+                n = node.layer.num_parameters()  # a nested model counts its layers
                 rows.append((name, type(node.layer).__name__, node.shape, n))
     else:
         shapes = _sequential_shapes(model, input_shape)
@@ -79,14 +79,15 @@ def summary(model: Module, input_shape=None) -> str:
     return "\n".join(lines)
 
 
-def _grad_norm_label(layer: Module) -> str:
-    if layer.output_grad is None:  # no backward pass yet: no norms to show
+def _grad_norm_label(layer: Module, output_grad) -> str:
+    """Norms of the layer's parameter gradients and of dL/dy, one per line."""
+    if output_grad is None:  # no backward pass yet: no norms to show
         return ""
     parts = [
         f"|d{name}|={float(np.linalg.norm(p.grad)):.3g}"
         for name, p in layer.own_parameters()
     ]
-    parts.append(f"|dy|={float(np.linalg.norm(layer.output_grad)):.3g}")
+    parts.append(f"|dy|={float(np.linalg.norm(output_grad)):.3g}")
     return "\\n".join(parts)
 
 
@@ -107,12 +108,7 @@ def to_dot(model: Module, input_shape=None) -> str:
                 name = model.layer_name(node.layer)
                 label = f"{name}: {type(node.layer).__name__}\\n{node.shape}"
                 if node.output_grad is not None:
-                    g = float(np.linalg.norm(node.output_grad))
-                    params = [
-                        f"|d{k}|={float(np.linalg.norm(p.grad)):.3g}"
-                        for k, p in node.layer.own_parameters()
-                    ]
-                    label += "\\n" + "\\n".join([*params, f"|dy|={g:.3g}"])
+                    label += "\\n" + _grad_norm_label(node.layer, node.output_grad)
             out.append(f'  n{node.id} [label="{label}"];')
         for node in model.order:
             for p in node.parents:
@@ -131,7 +127,7 @@ def to_dot(model: Module, input_shape=None) -> str:
             label = f"{i}: {type(layer).__name__}"
             if shape is not None:
                 label += f"\\n{shape}"
-            grads = _grad_norm_label(layer)
+            grads = _grad_norm_label(layer, layer.output_grad)
             if grads:
                 label += "\\n" + grads
             out.append(f'  l{i} [label="{label}"];')

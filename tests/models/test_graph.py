@@ -362,3 +362,12 @@ def test_training_backward_prunes_branches_without_parameters():
     assert tanh_node.layer.output_grad is None
     for a, b in zip(full, pruned):
         np.testing.assert_array_equal(a, b)
+
+
+def test_summary_counts_the_parameters_of_a_nested_model():
+    x = cr.Input((4,))
+    inner = cr.Sequential(Linear(4, 2), cr.layers.ReLU())
+    model = cr.Graph(x, Linear(2, 2)(inner(x)))
+    rows = model.summary().splitlines()
+    assert rows[3].split()[-1] == "10" and rows[4].split()[-1] == "6"
+    assert rows[-1] == "Total parameters: 16"
