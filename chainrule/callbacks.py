@@ -241,14 +241,28 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
         self.monitor = monitor
 
-    def on_epoch_end(self, trainer, logs) -> None:
-        from .optim import LRSchedule
+    def on_train_begin(self, trainer) -> None:
+        self.monitor, _ = _without_validation(self.monitor, "min", trainer)
 
-        if isinstance(self.schedule, LRSchedule):
-            metric = logs.get(self.monitor, logs.get(self.monitor.replace("val_", "")))
-            self.schedule.step(metric)
+    def on_epoch_end(self, trainer, logs) -> None:
+        if self._schedule_object():
+            self.schedule.step(logs.get(self.monitor))
         else:
             trainer.optimizer.lr = float(self.schedule(trainer.epoch + 1))
+
+    def _schedule_object(self) -> bool:
+        from .optim import LRSchedule
+
+        return isinstance(self.schedule, LRSchedule)
+
+    # A schedule object counts epochs (and ReduceOnPlateau its best value and
+    # patience): a resumed run must go on from there, not from epoch 0.
+    def state_dict(self) -> dict:
+        return self.schedule.state_dict() if self._schedule_object() else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self._schedule_object() and state:
+            self.schedule.load_state_dict(state)
 
 
 class GradientNorms(Callback):

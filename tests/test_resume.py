@@ -85,21 +85,24 @@ def _graph():
     return cr.Graph(x, L.Linear(6, 3)(h))
 
 
-def _run(tmp_path, make_model, make_opt, crash=None, resume=None, **kw):
+def _run(tmp_path, make_model, make_opt, crash=None, resume=None, schedule=None, **kw):
     cr.seed(11)
     batch_size = kw.pop("batch_size", 16)
     model = make_model()
     x, y = _data()
+    optimizer = make_opt(model)
     callbacks = [
         cr.callbacks.ModelCheckpoint(tmp_path / "ckpt.npz", every_n_batches=3),
         cr.callbacks.GradientNorms(every=2),
     ]
+    if schedule is not None:
+        callbacks.append(cr.callbacks.LearningRateScheduler(schedule(optimizer)))
     if crash:
         callbacks.append(_CrashAt(*crash))
     history = cr.fit(
         model,
         cr.losses.CrossEntropy(),
-        make_opt(model),
+        optimizer,
         x,
         y,
         epochs=3,
@@ -152,6 +155,26 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(
     # The callbacks' bookkeeping travels in the checkpoint too: the gradient
     # norms of an epoch cut in two are those of the whole epoch.
     assert h_resumed.grad_norms == h_whole.grad_norms
+
+
+SCHEDULES = {
+    "step-decay": lambda opt: cr.optim.StepDecay(opt, step_size=1, gamma=0.5),
+    "plateau": lambda opt: cr.optim.ReduceOnPlateau(opt, factor=0.5, patience=0),
+}
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_resume_carries_on_the_learning_rate_schedule(tmp_path, schedule):
+    make_opt = OPTIMIZERS["sgd-momentum"]
+    kw = {"schedule": SCHEDULES[schedule], "validation_split": 0.2}
+    whole, h_whole = _run(tmp_path / "a", _sequential, make_opt, **kw)
+    with pytest.raises(_Crash):
+        _run(tmp_path / "b", _sequential, make_opt, crash=(1, 4), **kw)
+    resumed, h_resumed = _run(
+        tmp_path / "c", _sequential, make_opt, resume=tmp_path / "b" / "ckpt.npz", **kw
+    )
+    _assert_same_weights(whole, resumed)
+    _assert_same_history(h_whole.to_dict(), h_resumed.to_dict())
 
 
 @pytest.fixture(autouse=True)
