@@ -73,6 +73,17 @@ def _metric_objects(metrics, loss: Loss) -> list[Metric]:
     return [get_metric(m, threshold) for m in metrics]
 
 
+# A batch's loss is a mean over its samples (summed for SSE); the loss of a
+# whole set, in training and in evaluate alike, is the mean over all samples
+# (for SSE the sum over all of them).
+def _batch_total(loss: Loss, value: float, n: int) -> float:
+    return value if loss.reduction == "sum" else value * n
+
+
+def _set_loss(loss: Loss, total: float, n: int) -> float:
+    return total if loss.reduction == "sum" else total / max(n, 1)
+
+
 def _positive_int(owner: str, name: str, value, allow_zero: bool = False) -> int:
     low = 0 if allow_zero else 1
     if (
@@ -157,8 +168,8 @@ def evaluate(
         sl = slice(start, start + batch_size)
         value = loss.forward(out[sl], y[sl], None if w is None else w[sl])
         loss.cache = None
-        total += value * (1 if loss.reduction == "sum" else len(out[sl]))
-    result = {"loss": total if loss.reduction == "sum" else total / n}
+        total += _batch_total(loss, value, len(out[sl]))
+    result = {"loss": _set_loss(loss, total, n)}
     for m in metric_objs:
         m.update(out, y)
         result[m.name] = m.result()

@@ -28,10 +28,12 @@ from .callbacks import Callback
 from .history import History
 from .inference import (
     _as_inputs,
+    _batch_total,
     _check_pair,
     _metric_objects,
     _model_dtype,
     _positive_int,
+    _set_loss,
     evaluate,
 )
 from .losses import Loss
@@ -275,7 +277,7 @@ class Trainer:
                 self._epoch_seconds += time.perf_counter() - started
                 return
             if math.isfinite(value):
-                self._loss_sum += value * len(yb)
+                self._loss_sum += _batch_total(self.loss, value, len(yb))
                 self._count += len(yb)
             for m in self.metrics:
                 m.update(out, yb)
@@ -290,9 +292,7 @@ class Trainer:
         self._end_epoch(bar)
 
     def _running(self) -> dict[str, float]:
-        values = {"loss": self._loss_sum / max(self._count, 1)}
-        if self.loss.reduction == "sum":
-            values["loss"] = self._loss_sum / max(self._count, 1) * self.batch_size
+        values = {"loss": _set_loss(self.loss, self._loss_sum, self._count)}
         for m in self.metrics:
             values[m.name] = m.result()
         return values

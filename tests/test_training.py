@@ -695,3 +695,15 @@ def test_predict_accepts_huge_finite_inputs():
     # x . x overflows to inf for these; the elementwise test must then clear them.
     x = np.full((2, 4), 1e20, np.float32)  # x . x = 4e40 > float32 max
     assert cr.predict(mlp(4, 2), x).shape == (2, 2)
+
+
+def test_sse_training_loss_is_the_sum_over_the_epoch_as_evaluate_reports_it():
+    # A learning rate of 1e-30 leaves the model as it is: the epoch's loss is
+    # then the loss of the whole training set, in evaluate's convention.
+    x = np.random.default_rng(0).standard_normal((64, 3)).astype(np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    model = cr.Sequential(L.Linear(3, 1, rng=0))
+    opt = cr.optim.SGD(model, lr=1e-30)
+    h = cr.fit(model, losses.SSE(), opt, x, y, epochs=1, batch_size=16, verbose=0)
+    expected = cr.evaluate(model, losses.SSE(), x, y)["loss"]
+    np.testing.assert_allclose(h["loss"][0], expected, rtol=1e-5)
