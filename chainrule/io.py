@@ -366,9 +366,7 @@ def save_checkpoint(path, trainer, metadata: dict | None = None) -> None:
         "architecture": layer_spec(trainer.model),
         "optimizer": {k: v for k, v in opt.items() if k != "state"},
         "trainer": trainer.get_state(),
-        "metadata": metadata
-        if metadata is not None
-        else getattr(trainer, "metadata", {}),
+        "metadata": trainer.metadata if metadata is None else metadata,
     }
     _write_archive(path, manifest, arrays)
 
@@ -386,9 +384,13 @@ def load_checkpoint_model(path) -> tuple[Module, dict]:
     return model, manifest
 
 
-def load_checkpoint_into(path, trainer) -> None:
-    """Restore a checkpoint into a Trainer built with the same model and settings."""
-    manifest, arrays = read_checkpoint(path)
+def load_checkpoint_into(path, trainer, checkpoint=None) -> None:
+    """Restore a checkpoint into a Trainer built with the same model and settings.
+
+    ``checkpoint`` is what ``read_checkpoint(path)`` returned, when the caller
+    has read it already (the file is then not read and verified again).
+    """
+    manifest, arrays = checkpoint if checkpoint is not None else read_checkpoint(path)
     _load_params(trainer.model, arrays, path, "resume")
     opt_state = dict(manifest["optimizer"])
     state: dict[str, dict[str, np.ndarray]] = {}
@@ -402,4 +404,5 @@ def load_checkpoint_into(path, trainer) -> None:
     except ValueError as exc:
         raise ModelFileError(f"resume: {str(path)!r}: {exc}") from exc
     trainer.set_state(manifest["trainer"])
-    trainer.metadata = manifest.get("metadata", {})
+    if not trainer.metadata:  # the caller's own wins
+        trainer.metadata = manifest.get("metadata", {})

@@ -157,6 +157,8 @@ class Trainer:
             self.validation_data = (xv, yv, wv)
 
         self.history = History()
+        # Written into checkpoints (chainrule train keeps its settings here).
+        self.metadata: dict = {}
         self.epoch = 0
         self.batch = 0
         self.batch_index = None
@@ -484,12 +486,15 @@ def fit(
     >>> h["accuracy"][-1] > 0.9
     True
     """
-    if resume is not None and seed is None:
+    checkpoint = None
+    if resume is not None:
         from .io import read_checkpoint
 
-        # Without it, validation_split would hold out other samples than the
-        # interrupted run did (and train on the ones it validated on).
-        seed = read_checkpoint(resume)[0]["trainer"].get("seed")
+        checkpoint = read_checkpoint(resume)
+        if seed is None:
+            # Without it, validation_split would hold out other samples than
+            # the interrupted run did (and train on the ones it validated on).
+            seed = checkpoint[0]["trainer"].get("seed")
     trainer = Trainer(
         model,
         loss,
@@ -513,5 +518,5 @@ def fit(
     if resume is not None:
         from .io import load_checkpoint_into
 
-        load_checkpoint_into(resume, trainer)
+        load_checkpoint_into(resume, trainer, checkpoint)
     return trainer.run()

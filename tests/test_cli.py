@@ -24,6 +24,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.cli import build_parser, main
+from chainrule.io import read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
@@ -498,3 +499,14 @@ def test_resume_refuses_options_that_would_change_the_run(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "--lr cannot change them" in result.stderr
+
+
+def test_resume_with_more_epochs_records_them_for_the_next_resume(tmp_path, run):
+    out = tmp_path / "run"
+    shutil.copytree(run[0], out)
+    result = cli("train", "--resume", out / "checkpoint.npz", "--epochs", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["epochs"] == 2
+    manifest = read_checkpoint(out / "checkpoint.npz")[0]
+    assert manifest["trainer"]["epoch"] == 2
+    assert manifest["metadata"]["train_args"]["epochs"] == 2

@@ -51,8 +51,8 @@ def cmd_train(args) -> int:
                 f"--resume continues a run with its own settings; {', '.join(changed)} "
                 "cannot change them (only --epochs and --out can)."
             )
-        manifest, _ = read_checkpoint(args.resume)
-        saved = manifest.get("metadata", {}).get("train_args")
+        resumed = read_checkpoint(args.resume)
+        saved = resumed[0].get("metadata", {}).get("train_args")
         if not isinstance(saved, dict):
             raise CLIError(
                 f"{args.resume!r} was not written by 'chainrule train'; "
@@ -140,7 +140,9 @@ def cmd_train(args) -> int:
     if args.resume:
         from ..io import load_checkpoint_into
 
-        load_checkpoint_into(args.resume, trainer)
+        # Keeps trainer.metadata: later checkpoints record this run's
+        # settings (a raised --epochs), not the interrupted run's.
+        load_checkpoint_into(args.resume, trainer, resumed)
         _say(
             args,
             f"resuming from {args.resume} at epoch {trainer.epoch + 1}, "
@@ -166,7 +168,7 @@ def cmd_train(args) -> int:
         raise CLIError(f"{history.diverged} Nothing was saved; try a smaller --lr.")
     samples = max(trainer.epoch * len(trainer.x) - samples_before, 0)
 
-    model.save(run_dir / "model.npz", metadata={k: v for k, v in metadata.items()})
+    model.save(run_dir / "model.npz", metadata=metadata)
     history.to_csv(run_dir / "history.csv")
     history.to_json(run_dir / "history.json")
     logits, test = _test_scores(model, x_test, y_test)
