@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plots import save_all
+
 EXIT_USAGE = 2
 
 
@@ -62,12 +64,6 @@ def _unit_float(text: str) -> float:
 
 
 # ------------------------------------------------------------------ helpers
-def _load_data(name: str):
-    from ..data import load
-
-    return load(name)
-
-
 def _class_names(data: str, n: int) -> list[str]:
     from ..data import CLASS_NAMES
 
@@ -80,27 +76,22 @@ def _say(args, text: str = "") -> None:
         print(text)
 
 
-def _load_model(path: str):
-    from ..io import load
-
-    return load(path)
-
-
 def _write_plots(
     run_dir: Path, model, history, x_test, y_test, probs, class_names
 ) -> list:
-    try:
-        from ..plots import save_all
-    except ImportError:
-        return []
-    try:
+    try:  # the pictures need matplotlib, an extra: without it, none
         return save_all(run_dir, model, history, x_test, y_test, probs, class_names)
     except ImportError:
         return []
 
 
+def _input_shape(model, default=(1, 28, 28)) -> tuple:
+    """The per-sample input shape a model file records (``default`` if none)."""
+    return tuple(model.metadata.get("input_shape") or default)
+
+
 def _check_input_shape(model, shape, what: str) -> None:
-    expected = tuple(getattr(model, "metadata", {}).get("input_shape") or ())
+    expected = _input_shape(model, default=())
     if expected and tuple(shape) != expected:
         raise CLIError(
             f"the model expects inputs of shape {expected}; {what} has {tuple(shape)}."

@@ -7,11 +7,12 @@ import os
 
 import numpy as np
 
+from ..data import load as load_data
+from ..io import load as load_model
 from ._common import (
     _check_input_shape,
     _class_names,
-    _load_data,
-    _load_model,
+    _input_shape,
     _test_scores,
 )
 
@@ -21,10 +22,10 @@ def cmd_evaluate(args) -> int:
 
     from ..metrics import confusion_matrix, precision_recall
 
-    model = _load_model(args.model)
-    meta = getattr(model, "metadata", {})
+    model = load_model(args.model)
+    meta = model.metadata
     data = args.data or meta.get("data") or "mnist5k"
-    _, (x_test, y_test) = _load_data(data)
+    _, (x_test, y_test) = load_data(data)
     _check_input_shape(model, x_test.shape[1:], f"data {data!r}")
     scores, result = _test_scores(model, x_test, y_test)
     n_classes = scores.shape[1]
@@ -69,15 +70,15 @@ def cmd_gradcheck(args) -> int:
     from ..spec import build_spec
 
     if args.model.endswith(".npz") or os.path.exists(args.model):
-        model = _load_model(args.model)
+        model = load_model(args.model)
         model.train()
-        shape = tuple(getattr(model, "metadata", {}).get("input_shape") or (1, 28, 28))
+        shape = _input_shape(model)
     else:
         shape = (1, 28, 28)
         model = build_spec(args.model, input_shape=shape, rng=args.seed)
     rng = np.random.default_rng(args.seed)
     try:
-        _, (x_test, _) = _load_data("mnist5k")
+        _, (x_test, _) = load_data("mnist5k")
         x = x_test[: args.batch].reshape(args.batch, *shape).astype(np.float64)
     except (ValueError, FileNotFoundError):
         x = rng.random((args.batch, *shape))
@@ -106,9 +107,9 @@ def cmd_gradcheck(args) -> int:
 def cmd_info(args) -> int:
     import chainrule as cr
 
-    model = _load_model(args.model)
-    meta = getattr(model, "metadata", {})
-    shape = tuple(meta.get("input_shape") or ())
+    model = load_model(args.model)
+    meta = model.metadata
+    shape = _input_shape(model, default=())
     if args.json:
         print(
             json.dumps(

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import (
-    CLIError,
-    _load_model,
-)
+from ..io import load as load_model
+from ._common import CLIError, _input_shape
 
 
 # ------------------------------------------------------------------ export
@@ -19,7 +17,7 @@ def cmd_export(args) -> int:
             "exporting to ONNX needs onnx: pip install 'chainrule[onnx]'"
         ) from None
 
-    model = _load_model(args.model)
+    model = load_model(args.model)
     if args.input_shape:
         try:
             shape = tuple(int(s) for s in args.input_shape.split(","))
@@ -29,8 +27,7 @@ def cmd_export(args) -> int:
                 f"1,28,28; got {args.input_shape!r}."
             ) from None
     else:
-        meta = getattr(model, "metadata", {})
-        shape = tuple(meta.get("input_shape") or (1, 28, 28))
+        shape = _input_shape(model)
     out = Path(args.onnx)
     if out.is_dir():
         raise CLIError(f"--onnx {str(out)!r} is a directory; give a file name.")

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (
-    CLIError,
-    _load_model,
-)
+from ..io import load as load_model
+from ._common import CLIError, _input_shape
 
 
 # ----------------------------------------------------------------- predict
@@ -79,10 +77,9 @@ def _read_inputs(path: Path, shape) -> np.ndarray:
 def cmd_predict(args) -> int:
     import chainrule as cr
 
-    model = _load_model(args.model)
-    meta = getattr(model, "metadata", {})
-    shape = tuple(meta.get("input_shape") or (1, 28, 28))
-    names = meta.get("class_names")
+    model = load_model(args.model)
+    shape = _input_shape(model)
+    names = model.metadata.get("class_names")
     results = []
     for item in args.inputs:
         x = _read_inputs(Path(item), shape)

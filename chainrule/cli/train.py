@@ -6,10 +6,10 @@ import json
 import time
 from pathlib import Path
 
+from ..data import load as load_data
 from ._common import (
     CLIError,
     _class_names,
-    _load_data,
     _say,
     _test_scores,
     _write_plots,
@@ -84,7 +84,7 @@ def cmd_train(args) -> int:
     if run_dir.exists() and not run_dir.is_dir():
         raise CLIError(f"--out {str(run_dir)!r} is a file, not a directory.")
 
-    (x_train, y_train), (x_test, y_test) = _load_data(settings["data"])
+    (x_train, y_train), (x_test, y_test) = load_data(settings["data"])
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     cr.seed(int(settings["seed"]))
     model = build_spec(settings["model"], input_shape=x_train.shape[1:])
