@@ -28,6 +28,32 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+class ForwardCache:
+    """What a forward pass keeps for its backward: layers and losses alike.
+
+    ``_keep`` stores it, except inside :class:`no_grad`; ``_take_cache`` hands
+    it to backward once, so a second backward without a forward is an error.
+    """
+
+    cache = None
+
+    def _keep(self, cache) -> None:
+        """Keep ``cache`` for backward, unless inside ``cr.no_grad()``."""
+        self.cache = cache if _grad_enabled else None
+
+    def _take_cache(self):
+        """Hand the forward cache to backward, once."""
+        cache = self.cache
+        if cache is None:
+            raise RuntimeError(
+                f"{self!r}: backward() needs a forward() first; each forward() "
+                "allows one backward(), and forward() under cr.no_grad() keeps "
+                "nothing for it."
+            )
+        self.cache = None
+        return cache
+
+
 class no_grad:  # noqa: N801 - used like a function: ``with cr.no_grad():``
     """Run forward passes without keeping caches for ``backward``.
 

@@ -166,8 +166,8 @@ def evaluate(
     n = len(x)
     for start in range(0, n, batch_size):
         sl = slice(start, start + batch_size)
-        value = loss.forward(out[sl], y[sl], None if w is None else w[sl])
-        loss.cache = None
+        with no_grad():  # nothing kept for a backward that never comes
+            value = loss.forward(out[sl], y[sl], None if w is None else w[sl])
         total += _batch_total(loss, value, len(out[sl]))
     result = {"loss": _set_loss(loss, total, n)}
     for m in metric_objs:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import ForwardCache
 from .functional.activations import log_softmax, sigmoid, softplus
 
 
-class Loss:
+class Loss(ForwardCache):
     """Base class: ``forward(y, t, sample_weight=None) -> float``, ``backward() -> dL/dy``."""
 
     #: "mean" losses average over the batch; "sum" losses (SSE) add up.
@@ -32,16 +33,6 @@ class Loss:
 
     def backward(self) -> np.ndarray:
         raise NotImplementedError
-
-    def _take_cache(self):
-        cache = self.cache
-        if cache is None:
-            raise RuntimeError(
-                f"{type(self).__name__}: backward() needs a forward() first; each "
-                "forward() allows one backward()."
-            )
-        self.cache = None
-        return cache
 
     # -- checks shared by the losses ------------------------------------------
     def _prediction(self, y) -> np.ndarray:
@@ -127,7 +118,7 @@ class MSE(Loss):
         t = self._same_shape_target(y, t)
         w = self._weights(sample_weight, y.shape[0], y.dtype)
         diff = y - t
-        self.cache = (diff, w)
+        self._keep((diff, w))
         return 0.5 * _reduce(_per_sample(diff * diff), w)
 
     def backward(self) -> np.ndarray:
@@ -150,7 +141,7 @@ class SSE(Loss):
         t = self._same_shape_target(y, t)
         w = self._weights(sample_weight, y.shape[0], y.dtype)
         diff = y - t
-        self.cache = (diff, w)
+        self._keep((diff, w))
         return _reduce(_per_sample(diff * diff), w) * y.shape[0]
 
     def backward(self) -> np.ndarray:
@@ -191,7 +182,7 @@ class BinaryCrossEntropy(Loss):
         w = self._weights(sample_weight, y.shape[0], y.dtype)
         if self.from_logits:
             per = softplus(y) - t * y
-            self.cache = ("logits", y, t, w)
+            self._keep(("logits", y, t, w))
         else:
             if np.any(np.isnan(y)) or np.any((y < 0) | (y > 1)):
                 bad = y[np.isnan(y) | (y < 0) | (y > 1)].flat[0]
@@ -201,7 +192,7 @@ class BinaryCrossEntropy(Loss):
                 )
             yc = np.clip(y, self.eps, 1 - self.eps)
             per = -(t * np.log(yc) + (1 - t) * np.log1p(-yc))
-            self.cache = ("probs", yc, t, w)
+            self._keep(("probs", yc, t, w))
         return _reduce(_per_sample(per), w)
 
     def backward(self) -> np.ndarray:
@@ -282,7 +273,7 @@ class CrossEntropy(Loss):
             t_arr = t_arr.astype(z.dtype, copy=False)
             log_p = log_softmax(z)
             per = -(t_arr * log_p).sum(axis=1)
-            self.cache = (np.exp(log_p), t_arr, w)
+            self._keep((np.exp(log_p), t_arr, w))
             return _reduce(per, w)
         labels = _check_labels("CrossEntropy", t_arr, n, k)
         # The loss in the log domain, never as -log(softmax): a confidently
@@ -298,7 +289,7 @@ class CrossEntropy(Loss):
         total = p.sum(axis=0)
         per = np.log(total) - z_t
         p /= total  # softmax(z), transposed, kept for the backward o - y
-        self.cache = (p, labels, w)
+        self._keep((p, labels, w))
         return _reduce(per, w)
 
     def backward(self) -> np.ndarray:
@@ -334,7 +325,7 @@ class NLL(Loss):
         labels = _check_labels("NLL", t, n, k)
         w = self._weights(sample_weight, n, y.dtype)
         per = -y[np.arange(n), labels]
-        self.cache = (y.shape, y.dtype, labels, w)
+        self._keep((y.shape, y.dtype, labels, w))
         return _reduce(per, w)
 
     def backward(self) -> np.ndarray:

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .backend import is_grad_enabled
+from .backend import ForwardCache
 from .parameter import Parameter
 
 
-class Module:
+class Module(ForwardCache):
     """Base class of layers and models.
 
     Subclasses implement ``forward(x) -> y`` and ``backward(dy) -> dx`` and keep
@@ -65,22 +65,6 @@ class Module:
 
     def backward(self, dy):
         raise NotImplementedError(f"{type(self).__name__} does not define backward().")
-
-    def _keep(self, cache) -> None:
-        """Keep ``cache`` for backward, unless inside ``cr.no_grad()``."""
-        self.cache = cache if is_grad_enabled() else None
-
-    def _take_cache(self):
-        """Hand the forward cache to backward, once."""
-        cache = self.cache
-        if cache is None:
-            raise RuntimeError(
-                f"{self!r}: backward() needs a forward() first; each forward() "
-                "allows one backward(), and forward() under cr.no_grad() keeps "
-                "nothing for it."
-            )
-        self.cache = None
-        return cache
 
     # --------------------------------------------------------------- structure
     def named_children(self) -> Iterator[tuple[str, Module]]:

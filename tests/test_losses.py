@@ -347,3 +347,12 @@ def test_cross_entropy_leaves_the_logits_untouched(shape):
     loss(z, np.zeros(shape[0], dtype=np.int64))
     loss.backward()
     np.testing.assert_array_equal(z, before)
+
+
+def test_a_loss_under_no_grad_keeps_nothing_for_backward():
+    loss = CrossEntropy()
+    with cr.no_grad():
+        loss(np.zeros((2, 3), np.float32), np.array([0, 1]))
+    assert loss.cache is None
+    with pytest.raises(RuntimeError, match=r"CrossEntropy\(\): backward\(\) needs"):
+        loss.backward()
