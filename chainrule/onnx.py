@@ -171,6 +171,9 @@ def to_onnx(
     name: str = "chainrule",
 ) -> onnx.ModelProto:
     """The ONNX model of ``model`` (checked, not written); see :func:`export`."""
+    # Softmax and LogSoftmax work on one axis only from opset 13 on.
+    if int(opset) < 13:
+        raise ValueError(f"onnx.export: opset must be 13 or later; got {opset}.")
     b = _Builder()
     if isinstance(model, Sequential):
         if input_shape is None:
@@ -301,8 +304,6 @@ def export(
     >>> [n.op_type for n in export(net, path, (4,)).graph.node]
     ['Gemm', 'Relu']
     """
-    if int(opset) < 13:
-        raise ValueError(f"onnx.export: opset must be 13 or later; got {opset}.")
     proto = to_onnx(model, input_shape, opset)
     with atomic_write(path) as f:
         f.write(proto.SerializeToString())
