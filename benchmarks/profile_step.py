@@ -40,6 +40,9 @@ def main() -> None:
     loss = cr.losses.CrossEntropy()
     opt = cr.optim.SGD(model, lr=0.05, momentum=0.9)
     bs, n = args.batch, len(x)
+    # As Sequential.backward(input_grad=False) in cr.fit: down to the first
+    # layer with parameters, which skips dL/dx.
+    first = next(j for j, m in enumerate(model.layers) if m.parameters())
     times: dict[str, float] = {}
 
     def tick(key: str, start: float) -> float:
@@ -60,9 +63,7 @@ def main() -> None:
             dy = loss.backward()
             t = tick("loss", t)
             opt.zero_grad()
-            # As Sequential.backward(input_grad=False) in cr.fit: down to the
-            # first layer with parameters, which skips dL/dx.
-            first = next(j for j, m in enumerate(model.layers) if m.parameters())
+            t = tick("zero_grad", t)
             for j in range(len(model.layers) - 1, first - 1, -1):
                 layer = model.layers[j]
                 layer.skip_input_grad = j == first
