@@ -37,6 +37,7 @@ from .inference import (
     evaluate,
 )
 from .losses import Loss
+from .metrics import _true_labels
 from .models.sequential import Sequential
 from .module import Module
 from .optim import Optimizer, clip_grad_norm
@@ -131,12 +132,10 @@ class Trainer:
         # The seed is kept in checkpoints: a resumed run must split the same way.
         self.seed = seed if seed is not None else int(get_rng(None).integers(2**63))
         self.rng = np.random.default_rng(self.seed)
-        self.val_indices = None
         if validation_split:
             from .data.batching import stratified_split
 
             train_idx, val_idx = stratified_split(y, validation_split, seed=self.rng)
-            self.val_indices = val_idx
             validation_data = (
                 (x[val_idx], y[val_idx])
                 if w is None
@@ -190,10 +189,7 @@ class Trainer:
             if not np.isfinite(w).all() or (w < 0).any():
                 raise ValueError("fit: sample_weight must be finite and non-negative.")
         if class_weight is not None:
-            labels = np.asarray(y)
-            if labels.ndim == 2 and labels.shape[1] > 1:
-                labels = labels.argmax(axis=1)
-            labels = labels.reshape(len(labels)).astype(np.int64)
+            labels = _true_labels(y)  # one-hot rows count as their class
             missing = sorted(set(np.unique(labels).tolist()) - set(class_weight))
             if missing:
                 raise ValueError(
