@@ -42,7 +42,7 @@ def main() -> None:
     bs, n = args.batch, len(x)
     # As Sequential.backward(input_grad=False) in cr.fit: down to the first
     # layer with parameters, which skips dL/dx.
-    first = next(j for j, m in enumerate(model.layers) if m.parameters())
+    first = next(j for j, m in enumerate(model.layers) if m.has_parameters())
     times: dict[str, float] = {}
 
     def tick(key: str, start: float) -> float:

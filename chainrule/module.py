@@ -112,6 +112,10 @@ class Module(ForwardCache):
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
+    def has_parameters(self) -> bool:
+        """Whether this module or any child holds a Parameter (stops at the first)."""
+        return next(self.named_parameters(), None) is not None
+
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
 

@@ -187,3 +187,8 @@ def test_to_dot_graph(rng):
 def test_summary_function():
     text = cr.summary(mlp())
     assert "Linear" in text and text.endswith("Total parameters: 23")
+
+
+def test_has_parameters_looks_through_children():
+    assert cr.Sequential(cr.layers.ReLU(), cr.layers.Linear(2, 2)).has_parameters()
+    assert not cr.Sequential(cr.layers.Flatten(), cr.layers.ReLU()).has_parameters()

@@ -194,7 +194,7 @@ class Graph(Module):
         # one upstream): only those need gradients when the inputs' do not.
         self._trainable_upstream: dict[int, bool] = {}
         for n in self.order:
-            own = n.layer is not None and any(True for _ in n.layer.parameters())
+            own = n.layer is not None and n.layer.has_parameters()
             self._trainable_upstream[n.id] = own or any(
                 self._trainable_upstream[p.id] for p in n.parents
             )

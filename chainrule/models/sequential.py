@@ -102,7 +102,7 @@ class Sequential(Module):
         stop = 0
         if not input_grad:
             stop = next(
-                (i for i, m in enumerate(self.layers) if any(m.parameters())),
+                (i for i, m in enumerate(self.layers) if m.has_parameters()),
                 len(self.layers),
             )
         for i in range(len(self.layers) - 1, stop - 1, -1):
