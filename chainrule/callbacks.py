@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 
+from .inference import _all_finite
+
 
 class Callback:
     """Base class; override the hooks you need."""
@@ -170,6 +172,11 @@ class NaNGuard(Callback):
         self._snapshot = None
         self.events: list[str] = []
 
+    def on_train_begin(self, trainer) -> None:
+        # Looked at before every step: list them once (a rollback loads
+        # weights in place, so these stay the model's parameters).
+        self._params = list(trainer.model.named_parameters())
+
     def on_epoch_begin(self, trainer) -> None:
         if self.rollback:
             self._snapshot = (
@@ -178,11 +185,7 @@ class NaNGuard(Callback):
             )
 
     def before_step(self, trainer, loss: float) -> bool:
-        bad_grad = None
-        for name, p in trainer.model.named_parameters():
-            if not np.isfinite(p.grad).all():
-                bad_grad = name
-                break
+        bad_grad = next((n for n, p in self._params if not _all_finite(p.grad)), None)
         if bad_grad is None and math.isfinite(loss):
             return True
         where = trainer.diagnose_non_finite(bad_grad)

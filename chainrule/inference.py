@@ -30,11 +30,14 @@ def _as_inputs(owner: str, x, dtype) -> np.ndarray:
 
 
 def _all_finite(x: np.ndarray) -> bool:
+    """No NaN or inf in x (its dtype a float)."""
     # x . x, one BLAS call, is NaN or inf whenever x holds a NaN or inf. It can
     # also overflow for huge finite values, so only then is every element
-    # looked at. For one sample this is half the cost of np.isfinite(x).all();
-    # a strided x would be copied by vdot, so it takes the elementwise test.
-    if x.flags.c_contiguous and math.isfinite(np.vdot(x, x)):
+    # looked at. For one sample this is half the cost of np.isfinite(x).all(),
+    # and it needs no boolean temporary. vdot would copy a strided x, so that
+    # takes the elementwise test; a column-major x is read as its transpose.
+    flat = x if x.flags.c_contiguous else x.T if x.flags.f_contiguous else None
+    if flat is not None and math.isfinite(np.vdot(flat, flat)):
         return True
     return bool(np.isfinite(x).all())
 
