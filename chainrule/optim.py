@@ -57,11 +57,23 @@ class Optimizer:
         self.lr = _positive(type(self).__name__, "lr", lr)
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self.steps = 0
-        self._scratch: dict[str, np.ndarray] = {}  # reused work arrays, not state
+        self._scratch: dict[str, list[np.ndarray]] = {}  # work arrays, not state
 
     def zero_grad(self) -> None:
         for _, p in self.named_params:
             p.zero_grad()
+
+    def _work(self, name: str, like: np.ndarray, k: int = 1) -> list[np.ndarray]:
+        """``k`` work arrays shaped and laid out like ``like``, reused step
+        after step instead of new temporaries (they hold nothing between steps)."""
+        arrays = self._scratch.get(name)
+        if (
+            arrays is None
+            or arrays[0].shape != like.shape
+            or arrays[0].dtype != like.dtype
+        ):
+            arrays = self._scratch[name] = [np.empty_like(like) for _ in range(k)]
+        return arrays
 
     def step(self) -> None:
         raise NotImplementedError
@@ -194,9 +206,7 @@ class SGD(Optimizer):
                 g = g + mu * v if self.nesterov else v
             # theta -= lr * g, in place (views of the weights stay valid) and
             # through a reused buffer instead of a new array every step.
-            step = self._scratch.get(name)
-            if step is None or step.shape != g.shape or step.dtype != g.dtype:
-                step = self._scratch[name] = np.empty_like(g)
+            (step,) = self._work(name, g)
             np.multiply(g, lr, out=step)
             p.data -= step
         self.steps += 1
@@ -254,14 +264,19 @@ class Adam(Optimizer):
                     "v": np.zeros_like(p.data),
                 }
             m, v = s["m"], s["v"]
+            a, denom = self._work(name, g, 2)  # the same products, no temporaries
             m *= b1
-            m += (1 - b1) * g
+            m += np.multiply(g, 1 - b1, out=a)
             v *= b2
-            v += (1 - b2) * (g * g)
-            denom = np.sqrt(v)
+            np.multiply(g, g, out=a)
+            a *= 1 - b2
+            v += a
+            np.sqrt(v, out=denom)
             denom /= root_correction
             denom += self.eps
-            p.data -= step_size * (m / denom)
+            np.divide(m, denom, out=a)
+            a *= step_size
+            p.data -= a
 
 
 # ------------------------------------------------------------------ schedules
