@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 import chainrule as cr
+from chainrule.interop.torch import to_torch_sequential
 
 L = cr.layers
 
@@ -69,40 +70,6 @@ def cnn_layers(p=0.5):
         L.Dropout(p),
         L.Linear(128, 10),
     ]
-
-
-def to_torch(model):
-    """The same network in PyTorch, with chainrule's weights copied over."""
-    import torch
-
-    mods = []
-    for layer in model.layers:
-        if isinstance(layer, L.Linear):
-            m = torch.nn.Linear(layer.in_features, layer.out_features)
-        elif isinstance(layer, L.Conv2D):
-            m = torch.nn.Conv2d(
-                layer.in_channels,
-                layer.out_channels,
-                layer.kernel_size,
-                layer.stride,
-                layer.padding,
-            )
-        elif isinstance(layer, L.ReLU):
-            m = torch.nn.ReLU()
-        elif isinstance(layer, L.MaxPool2D):
-            m = torch.nn.MaxPool2d(layer.kernel_size, layer.stride)
-        elif isinstance(layer, L.Flatten):
-            m = torch.nn.Flatten()
-        elif isinstance(layer, L.Dropout):
-            m = torch.nn.Dropout(layer.p)
-        else:
-            raise TypeError(layer)
-        if hasattr(layer, "weight"):
-            with torch.no_grad():
-                m.weight.copy_(torch.from_numpy(layer.weight.data))
-                m.bias.copy_(torch.from_numpy(layer.bias.data))
-        mods.append(m)
-    return torch.nn.Sequential(*mods)
 
 
 # ------------------------------------------------------------- the steps
@@ -156,7 +123,7 @@ def same_result(
 
     cr.seed(0)
     model = cr.Sequential(*make_layers()).to(dtype)
-    tmodel = to_torch(model).to(torch.float64 if dtype == np.float64 else torch.float32)
+    tmodel = to_torch_sequential(model)  # in the model's dtype
     a, b = chainrule_trainer(model, lr, momentum), torch_trainer(tmodel, lr, momentum)
     x = x.astype(dtype)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -190,7 +157,7 @@ def compare(name, make_layers, x, y, batch, steps, reps, rows):
     for _ in range(reps):
         cr.seed(0)
         model = cr.Sequential(*make_layers())
-        tmodel = to_torch(model)
+        tmodel = to_torch_sequential(model)
         ours.append(throughput(chainrule_trainer(model), x, y, batch, steps))
         theirs.append(throughput(torch_trainer(tmodel), xt, yt, batch, steps))
     ratios = [a / b for a, b in zip(ours, theirs)]
@@ -242,7 +209,7 @@ def mlp_flops_per_sample() -> int:
 def inference(model, x, reps):
     import torch
 
-    tmodel = to_torch(model).eval()
+    tmodel = to_torch_sequential(model).eval()
     one, one_t = x[:1], torch.from_numpy(x[:1])
     big, big_t = x[:1024], torch.from_numpy(x[:1024])
 
@@ -310,7 +277,7 @@ def memory_child(lib: str) -> None:
 
         torch.set_num_threads(2)
         cr.seed(0)
-        tmodel = to_torch(cr.Sequential(*mlp_layers()))
+        tmodel = to_torch_sequential(cr.Sequential(*mlp_layers()))
         step = torch_trainer(tmodel)
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         perm = torch.from_numpy(np.random.default_rng(0).permutation(len(x)))
