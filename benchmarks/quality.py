@@ -30,30 +30,19 @@ from dataclasses import dataclass
 import numpy as np
 
 import chainrule as cr
+from chainrule.spec import build_spec
 
 SEEDS = (0, 1, 2)
 
 
 def mlp() -> cr.Sequential:
-    L = cr.layers
-    return cr.Sequential(
-        L.Linear(784, 256),
-        L.ReLU(),
-        L.Linear(256, 128),
-        L.ReLU(),
-        L.Linear(128, 10),
-    )
+    """Flatten, Linear 784->256, ReLU, Linear 256->128, ReLU, Linear 128->10."""
+    return build_spec("mlp", input_shape=(784,))
 
 
 def cnn() -> cr.Sequential:
-    L = cr.layers
-    return cr.Sequential(
-        L.Conv2D(1, 16, 5),
-        L.ReLU(),
-        L.MaxPool2D(2),
-        L.Flatten(),
-        L.Linear(2304, 10),
-    )
+    """The seed CNN: Conv2D 1->16 5x5, ReLU, MaxPool2D 2, Flatten, Linear 2304->10."""
+    return build_spec("seed-cnn")
 
 
 @dataclass

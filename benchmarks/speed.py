@@ -31,45 +31,28 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.interop.torch import to_torch_sequential
+from chainrule.spec import build_spec
 
 L = cr.layers
 
 
 # --------------------------------------------------------------- the models
+# chainrule's presets (chainrule/spec.py) are the networks of the issue:
+#   mlp       Flatten, Linear 784->256, ReLU, Linear 256->128, ReLU, Linear 128->10
+#   seed-cnn  Conv2D 1->16 5x5, ReLU, MaxPool2D 2, Flatten, Linear 2304->10
+#   cnn       Conv2D 1->32 3x3 pad 1, ReLU, MaxPool2D 2, Conv2D 32->64 3x3 pad 1,
+#             ReLU, MaxPool2D 2, Flatten, Linear 3136->128, ReLU, Dropout 0.5,
+#             Linear 128->10
 def mlp_layers():
-    return [
-        L.Linear(784, 256),
-        L.ReLU(),
-        L.Linear(256, 128),
-        L.ReLU(),
-        L.Linear(128, 10),
-    ]
+    return build_spec("mlp", input_shape=(784,)).layers
 
 
 def seed_cnn_layers():
-    return [
-        L.Conv2D(1, 16, 5),
-        L.ReLU(),
-        L.MaxPool2D(2),
-        L.Flatten(),
-        L.Linear(2304, 10),
-    ]
+    return build_spec("seed-cnn").layers
 
 
-def cnn_layers(p=0.5):
-    return [
-        L.Conv2D(1, 32, 3, padding=1),
-        L.ReLU(),
-        L.MaxPool2D(2),
-        L.Conv2D(32, 64, 3, padding=1),
-        L.ReLU(),
-        L.MaxPool2D(2),
-        L.Flatten(),
-        L.Linear(3136, 128),
-        L.ReLU(),
-        L.Dropout(p),
-        L.Linear(128, 10),
-    ]
+def cnn_layers():
+    return build_spec("cnn").layers
 
 
 # ------------------------------------------------------------- the steps
