@@ -53,12 +53,12 @@ def _activation(owner: str, activation) -> Module:
     )
 
 
-def _hidden_sizes(owner: str, sizes) -> tuple[int, ...]:
+def _hidden_sizes(
+    owner: str, sizes, name: str = "hidden_layer_sizes"
+) -> tuple[int, ...]:
     sizes = (sizes,) if isinstance(sizes, (int, np.integer)) else tuple(sizes)
     if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
-        raise ValueError(
-            f"{owner}: hidden_layer_sizes must be positive integers; got {sizes!r}."
-        )
+        raise ValueError(f"{owner}: {name} must be positive integers; got {sizes!r}.")
     return tuple(int(s) for s in sizes)
 
 

@@ -303,9 +303,12 @@ class ConvClassifier(MLPClassifier):
             ends[-1] = len(layers)
         return layers, ends, c * h * w
 
-    def _fit(self, X, y, sample_weight, incremental, classes=None):
-        _hidden_sizes(type(self).__name__, self.conv_channels)
-        return super()._fit(X, y, sample_weight, incremental, classes)
+    def _check_params(self) -> None:
+        super()._check_params()
+        who = type(self).__name__
+        _hidden_sizes(who, self.conv_channels, "conv_channels")
+        for name in ("kernel_size", "pool_size"):
+            _hidden_sizes(who, getattr(self, name), name)
 
     def _validate_Xy(self, X, y, reset):
         X, y = super()._validate_Xy(X, y, reset)

@@ -233,3 +233,12 @@ def test_conv_classifier_on_images():
     np.testing.assert_array_equal(flat.predict_proba(X), clf.predict_proba(images))
     with pytest.raises(ValueError, match="image_shape must be"):
         ConvClassifier(image_shape=(3, 3)).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("param", "value"), [("conv_channels", (0,)), ("kernel_size", 0), ("pool_size", 0)]
+)
+def test_conv_classifier_names_its_own_bad_parameter(param, value):
+    X = np.zeros((4, 16))
+    with pytest.raises(ValueError, match=f"ConvClassifier: {param} must be positive"):
+        ConvClassifier(**{param: value}).fit(X, [0, 1, 0, 1])
