@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .conv import conv_output_size
+
 
 def pool_output_size(x_shape, kernel, stride) -> tuple[int, int]:
+    """(OH, OW): a convolution's output size with no padding."""
     return (
-        (x_shape[2] - kernel[0]) // stride[0] + 1,
-        (x_shape[3] - kernel[1]) // stride[1] + 1,
+        conv_output_size(x_shape[2], kernel[0], stride[0], 0),
+        conv_output_size(x_shape[3], kernel[1], stride[1], 0),
     )
 
 
