@@ -68,10 +68,6 @@ def train(model, x, y, epochs, seed=0):
     return model
 
 
-def accuracy(model, x, y) -> float:
-    return float((cr.predict(model, x).argmax(axis=1) == y).mean())
-
-
 def run(fast: bool = False, out: str | Path | None = OUT) -> dict:
     epochs = 60 if fast else 100
     x, y = cr.data.two_moons(600, noise=0.1, seed=0)
@@ -88,7 +84,10 @@ def run(fast: bool = False, out: str | Path | None = OUT) -> dict:
     }
     for model in models.values():
         train(model, x, y, epochs)
-    acc = {name: accuracy(m, x_test, y_test) for name, m in models.items()}
+    acc = {
+        name: cr.metrics.accuracy(cr.predict(m, x_test), y_test)
+        for name, m in models.items()
+    }
 
     # The identity network is one linear map: compare its outputs with W x + b.
     deep = models["3 layers, identity"]
