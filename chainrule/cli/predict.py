@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import read_idx
 from ..io import load as load_model
 from ._common import CLIError, _input_shape
 
@@ -54,7 +55,8 @@ def _read_inputs(path: Path, shape) -> np.ndarray:
         raise CLIError(f"{str(path)!r} is a directory; give image, .npy or IDX files.")
     if not path.exists():
         raise CLIError(f"no such file {str(path)!r}.")
-    head = path.read_bytes()[:8]
+    with open(path, "rb") as f:  # the magic bytes say which reader to use
+        head = f.read(8)
     if head.startswith(b"\x89PNG"):
         return _read_png(path, shape)
     if head.startswith(b"\x93NUMPY"):
@@ -63,8 +65,6 @@ def _read_inputs(path: Path, shape) -> np.ndarray:
         except ValueError as exc:
             raise CLIError(f"cannot read {str(path)!r}: {exc}") from None
         return _as_batch(a, shape, path)
-    from ..data import read_idx
-
     try:
         a = read_idx(path)
     except ValueError as exc:
