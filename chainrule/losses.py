@@ -84,17 +84,21 @@ def _per_sample(v: np.ndarray) -> np.ndarray:
     return v.reshape(v.shape[0], -1).sum(axis=1)
 
 
-def _reduce(per_sample: np.ndarray, w: np.ndarray | None) -> float:
+def _reduce(per_sample: np.ndarray, w: np.ndarray | None, mean: bool = True) -> float:
+    """(1/N) sum_i w_i l_i, or the plain sum without ``mean``."""
     if w is not None:
         per_sample = per_sample * w
-    return float(per_sample.sum(dtype=np.float64) / per_sample.shape[0])
+    total = per_sample.sum(dtype=np.float64)
+    return float(total / per_sample.shape[0] if mean else total)
 
 
-def _scale(n: int, w: np.ndarray | None, ndim: int, dtype) -> np.ndarray:
-    """The factor w_i / N broadcast over sample i's entries (or the scalar 1/N)."""
+def _scale(n: int, w: np.ndarray | None, ndim: int, dtype, mean: bool = True):
+    """The factor w_i / N (w_i without ``mean``) broadcast over sample i's
+    entries, or the scalar 1/N (1) without weights."""
+    d = n if mean else 1
     if w is None:
-        return np.asarray(1.0 / n, dtype=dtype)
-    return (w / n).astype(dtype).reshape(n, *([1] * (ndim - 1)))
+        return np.asarray(1.0 / d, dtype=dtype)
+    return (w / d).astype(dtype).reshape(n, *([1] * (ndim - 1)))
 
 
 class MSE(Loss):
@@ -142,12 +146,11 @@ class SSE(Loss):
         w = self._weights(sample_weight, y.shape[0], y.dtype)
         diff = y - t
         self._keep((diff, w))
-        return _reduce(_per_sample(diff * diff), w) * y.shape[0]
+        return _reduce(_per_sample(diff * diff), w, mean=False)
 
     def backward(self) -> np.ndarray:
         diff, w = self._take_cache()
-        n = diff.shape[0]
-        return 2 * diff * _scale(n, w, diff.ndim, diff.dtype) * n
+        return 2 * diff * _scale(diff.shape[0], w, diff.ndim, diff.dtype, mean=False)
 
 
 class BinaryCrossEntropy(Loss):
