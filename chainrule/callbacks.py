@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from .inference import _all_finite
+from .optim import _improved
 
 
 class Callback:
@@ -115,15 +116,7 @@ class EarlyStopping(Callback):
                 f"EarlyStopping: monitor {self.monitor!r} is not among the epoch logs "
                 f"({', '.join(logs)})."
             )
-        if not math.isfinite(value):
-            improved = False
-        elif self.best is None:
-            improved = True
-        elif self.mode == "min":
-            improved = value < self.best - self.min_delta
-        else:
-            improved = value > self.best + self.min_delta
-        if improved:
+        if _improved(value, self.best, self.mode, self.min_delta):
             # during on_epoch_end, trainer.epoch counts the epochs completed
             self.best, self.best_epoch, self.wait = value, trainer.epoch - 1, 0
             if self.restore_best_weights:
@@ -349,12 +342,7 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, trainer, logs) -> None:
         if self.save_best_only:
             value = logs.get(self.monitor)
-            if value is None or not math.isfinite(value):
-                return
-            if self.best is not None and (
-                (self.mode == "min" and value >= self.best)
-                or (self.mode == "max" and value <= self.best)
-            ):
+            if not _improved(value, self.best, self.mode):
                 return
             self.best = value
         self._save(trainer)

@@ -280,6 +280,17 @@ class Adam(Optimizer):
 
 
 # ------------------------------------------------------------------ schedules
+def _improved(value, best, mode: str, min_delta: float = 0.0) -> bool:
+    """Whether ``value`` beats ``best`` by more than ``min_delta`` ("min": lower
+    is better, "max": higher). Any finite value beats None; NaN or inf never
+    improves. ReduceOnPlateau, EarlyStopping and ModelCheckpoint share it."""
+    if value is None or not math.isfinite(value):
+        return False
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
 class LRSchedule:
     """Base class of learning-rate schedules; call ``step()`` once per epoch."""
 
@@ -373,12 +384,7 @@ class ReduceOnPlateau(LRSchedule):
         lr = self.optimizer.lr
         if metric is None or not math.isfinite(metric):
             return lr
-        better = (
-            self.best is None
-            or (self.mode == "min" and metric < self.best - self.min_delta)
-            or (self.mode == "max" and metric > self.best + self.min_delta)
-        )
-        if better:
+        if _improved(metric, self.best, self.mode, self.min_delta):
             self.best, self.bad_epochs = metric, 0
             return lr
         self.bad_epochs += 1
