@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from .inference import _all_finite
-from .optim import _improved
+from .optim import LRSchedule, _improved
 
 
 class Callback:
@@ -247,8 +247,6 @@ class LearningRateScheduler(Callback):
             trainer.optimizer.lr = float(self.schedule(trainer.epoch + 1))
 
     def _schedule_object(self) -> bool:
-        from .optim import LRSchedule
-
         return isinstance(self.schedule, LRSchedule)
 
     # A schedule object counts epochs (and ReduceOnPlateau its best value and
