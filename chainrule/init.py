@@ -28,6 +28,7 @@ def initialize(
     shape: tuple[int, ...], method: str, rng: np.random.Generator, dtype
 ) -> np.ndarray:
     """Draw a weight of ``shape`` with ``method`` (one of :data:`INITIALIZERS`)."""
+    check_method("initialize", method)
     fan_in, fan_out = fans(shape)
     if method == "he":
         w = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
@@ -39,12 +40,8 @@ def initialize(
         w = rng.uniform(-a, a, shape)
     elif method == "glorot_normal":
         w = rng.standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))
-    elif method == "zeros":
+    else:  # "zeros"
         w = np.zeros(shape)
-    else:
-        raise ValueError(
-            f"init must be one of {', '.join(INITIALIZERS)}; got {method!r}."
-        )
     return w.astype(dtype)
 
 

@@ -208,9 +208,6 @@ class Graph(Module):
         if len(set(self.layer_names)) != len(self.layer_names):
             raise ValueError("Graph: two layers have the same name.")
 
-    def children(self) -> list[Module]:
-        return list(self.layers)
-
     def named_children(self) -> Iterator[tuple[str, Module]]:
         return zip(self.layer_names, self.layers)
 

@@ -48,9 +48,6 @@ class Sequential(Module):
         self.layers = list(layers)
         self.input_shape: tuple[int, ...] | None = None
 
-    def children(self) -> list[Module]:
-        return list(self.layers)
-
     def named_children(self) -> Iterator[tuple[str, Module]]:
         return ((str(i), layer) for i, layer in enumerate(self.layers))
 
