@@ -245,8 +245,18 @@ class Module(ForwardCache):
         return y.shape[1:]
 
 
-def as_float_array(owner: Module, x, dtype) -> np.ndarray:
-    """``x`` as a floating array of ``dtype``, or a TypeError naming ``owner``."""
+def as_float_array(owner: Module, x, dtype=None) -> np.ndarray:
+    """``x`` as a floating array of ``dtype``, or a TypeError naming ``owner``.
+
+    With ``dtype=None`` any float array passes as it is and anything else
+    becomes float32 (the layers without weights to match).
+    """
+    if type(x) is np.ndarray and (
+        x.dtype == dtype if dtype is not None else x.dtype.kind == "f"
+    ):
+        return x  # the common case, first: every forward passes here
+    if dtype is None:
+        dtype = np.float32
     if not isinstance(x, np.ndarray):
         try:
             x = np.asarray(x)

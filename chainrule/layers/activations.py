@@ -14,12 +14,6 @@ from ..module import Module, as_float_array
 from ._checks import real
 
 
-def _float(owner: Module, x) -> np.ndarray:
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-        return x
-    return as_float_array(owner, x, np.float32)
-
-
 class LinearActivation(Module):
     """The linear activation sigma(x; k) = k x.
 
@@ -40,7 +34,7 @@ class LinearActivation(Module):
         self.k = real("LinearActivation", "k", k)
 
     def forward(self, x):
-        x = _float(self, x)
+        x = as_float_array(self, x)
         self._keep(True)
         return x if self.k == 1.0 else x * np.asarray(self.k, x.dtype)
 
@@ -84,7 +78,7 @@ class Step(Module):
         self.threshold = real("Step", "threshold", threshold)
 
     def forward(self, x):
-        x = _float(self, x)
+        x = as_float_array(self, x)
         self._keep(True)
         return (x >= self.threshold).astype(x.dtype)
 
@@ -104,7 +98,7 @@ class Sigmoid(Module):
     """
 
     def forward(self, x):
-        y = sigmoid(_float(self, x))
+        y = sigmoid(as_float_array(self, x))
         self._keep(y)
         return y
 
@@ -121,7 +115,7 @@ class Tanh(Module):
     """
 
     def forward(self, x):
-        y = np.tanh(_float(self, x))
+        y = np.tanh(as_float_array(self, x))
         self._keep(y)
         return y
 
@@ -147,7 +141,7 @@ class HardTanh(Module):
             )
 
     def forward(self, x):
-        x = _float(self, x)
+        x = as_float_array(self, x)
         self._keep((x > self.min_val) & (x < self.max_val))
         return np.clip(x, self.min_val, self.max_val)
 
@@ -169,7 +163,7 @@ class ReLU(Module):
     """
 
     def forward(self, x):
-        y = relu(_float(self, x))
+        y = relu(as_float_array(self, x))
         self._keep(y)
         return y
 
@@ -196,7 +190,7 @@ class Softmax(Module):
         self.axis = int(axis)
 
     def forward(self, x):
-        y = softmax(_float(self, x), axis=self.axis)
+        y = softmax(as_float_array(self, x), axis=self.axis)
         self._keep(y)
         return y
 
@@ -224,7 +218,7 @@ class LogSoftmax(Module):
         self.axis = int(axis)
 
     def forward(self, x):
-        y = log_softmax(_float(self, x), axis=self.axis)
+        y = log_softmax(as_float_array(self, x), axis=self.axis)
         self._keep(y)
         return y
 

@@ -70,8 +70,7 @@ class Linear(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         w = self.weight.data
-        if type(x) is not np.ndarray or x.dtype != w.dtype:  # short when it fits
-            x = as_float_array(self, x, w.dtype)
+        x = as_float_array(self, x, w.dtype)
         if x.ndim < 2 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self!r}: input must have shape (batch, {self.in_features}); got "

@@ -47,8 +47,7 @@ class MaxPool2D(Module):
         )
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if not (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
-            x = as_float_array(self, x, np.float32)
+        x = as_float_array(self, x)
         if x.ndim != 4:
             raise ValueError(
                 f"{self!r}: input must have shape (batch, channels, height, width); "
