@@ -206,15 +206,29 @@ def save_model(model: Module, path, metadata: dict | None = None) -> None:
     metadata : dict, optional
         JSON-serialisable extras: class names, input normalisation, settings.
     """
+    manifest, arrays = _model_record(MODEL_FORMAT, model)
+    manifest["metadata"] = metadata or {}
+    _write_archive(path, manifest, arrays)
+
+
+def _model_record(fmt: str, model: Module) -> tuple[dict, dict[str, np.ndarray]]:
+    """What a model file and a checkpoint both hold: the header, the
+    architecture and the ``param/<name>`` arrays."""
     manifest = {
-        "format": MODEL_FORMAT,
+        "format": fmt,
         "format_version": FORMAT_VERSION,
         "chainrule_version": _version(),
         "architecture": layer_spec(model),
-        "metadata": metadata or {},
     }
     arrays = {f"param/{k}": p.data for k, p in model.named_parameters()}
-    _write_archive(path, manifest, arrays)
+    return manifest, arrays
+
+
+def _rebuild(manifest: dict, arrays: dict, path, who: str) -> Module:
+    """The model a file describes, built from the registry, with its weights."""
+    model = build(manifest.get("architecture"), where=f"{who}: {str(path)!r}")
+    _load_params(model, arrays, path, who)
+    return model
 
 
 # ------------------------------------------------------------------ reading
@@ -341,8 +355,7 @@ def load(path) -> Module:
         When the file does not exist.
     """
     manifest, arrays = _read_archive(path, MODEL_FORMAT, "load")
-    model = build(manifest.get("architecture"), where=f"load: {str(path)!r}")
-    _load_params(model, arrays, path, "load")
+    model = _rebuild(manifest, arrays, path, "load")
     model.metadata = manifest.get("metadata", {})
     if not isinstance(model.metadata, dict):
         raise ModelFileError(f"load: the metadata of {str(path)!r} must be an object.")
@@ -355,19 +368,13 @@ def save_checkpoint(path, trainer, metadata: dict | None = None) -> None:
     """Write everything a run needs to resume exactly: the model, the optimizer
     state, the epoch and batch position, the History and the random state."""
     opt = trainer.optimizer.state_dict()
-    arrays = {f"param/{k}": p.data for k, p in trainer.model.named_parameters()}
+    manifest, arrays = _model_record(CHECKPOINT_FORMAT, trainer.model)
     for name, s in opt["state"].items():
         for key, a in s.items():
             arrays[f"optim/{name}/{key}"] = a
-    manifest = {
-        "format": CHECKPOINT_FORMAT,
-        "format_version": FORMAT_VERSION,
-        "chainrule_version": _version(),
-        "architecture": layer_spec(trainer.model),
-        "optimizer": {k: v for k, v in opt.items() if k != "state"},
-        "trainer": trainer.get_state(),
-        "metadata": trainer.metadata if metadata is None else metadata,
-    }
+    manifest["optimizer"] = {k: v for k, v in opt.items() if k != "state"}
+    manifest["trainer"] = trainer.get_state()
+    manifest["metadata"] = trainer.metadata if metadata is None else metadata
     _write_archive(path, manifest, arrays)
 
 
@@ -379,9 +386,7 @@ def read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:
 def load_checkpoint_model(path) -> tuple[Module, dict]:
     """The model of a checkpoint (rebuilt from its architecture) and its manifest."""
     manifest, arrays = read_checkpoint(path)
-    model = build(manifest.get("architecture"), where=f"resume: {str(path)!r}")
-    _load_params(model, arrays, path, "resume")
-    return model, manifest
+    return _rebuild(manifest, arrays, path, "resume"), manifest
 
 
 def load_checkpoint_into(path, trainer, checkpoint=None) -> None:
