@@ -31,14 +31,9 @@ from ..optim import SGD, Adam
 from ..spec import _ACTIVATIONS
 from ..training import Trainer
 
-#: scikit-learn's activation names, then every chainrule activation name.
-ACTIVATIONS = {
-    "relu": L.ReLU,
-    "tanh": L.Tanh,
-    "logistic": L.Sigmoid,
-    "identity": L.Identity,
-    **_ACTIVATIONS,
-}
+#: Every chainrule activation name ("relu", "tanh", "identity" among them),
+#: and scikit-learn's name for the sigmoid.
+ACTIVATIONS = {"logistic": L.Sigmoid, **_ACTIVATIONS}
 _DTYPE = np.float64
 
 
@@ -296,23 +291,21 @@ class _BaseMLP(TransformerMixin, ClassNamePrefixFeaturesOutMixin, BaseEstimator)
         validation = None
         early = self.early_stopping and not incremental
         if early:
-            stratify = t if self._is_clf else None
             parts = [X, t] + ([] if sample_weight is None else [sample_weight])
-            try:
-                split = train_test_split(
-                    *parts,
-                    test_size=self.validation_fraction,
-                    random_state=self._random.randint(2**31 - 1),
-                    stratify=stratify,
-                )
-            except ValueError:  # too few samples of a class to stratify
-                if not self._is_clf:
-                    raise
-                split = train_test_split(
-                    *parts,
-                    test_size=self.validation_fraction,
-                    random_state=self._random.randint(2**31 - 1),
-                )
+            seed = self._random.randint(2**31 - 1)
+            # Stratified for a classifier, unless a class has too few samples.
+            for stratify in (t, None) if self._is_clf else (None,):
+                try:
+                    split = train_test_split(
+                        *parts,
+                        test_size=self.validation_fraction,
+                        random_state=seed,
+                        stratify=stratify,
+                    )
+                    break
+                except ValueError:
+                    if stratify is None:
+                        raise
             X, t = split[0], split[2]
             validation = (split[1], split[3]) + (
                 () if sample_weight is None else (split[5],)

@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
 )
 
 from .. import layers as L
-from ..functional.activations import softmax
+from ..functional.activations import log_softmax, softmax
 from ..losses import CrossEntropy
 from ..module import Module
 from ._base import (
@@ -146,21 +146,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
-    def _logits(self, X) -> np.ndarray:
-        return self._forward(X)
-
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, the softmax of the logits; shape (n_samples, n_classes)."""
-        return softmax(self._logits(X))
+        return softmax(self._forward(X))
 
     def predict_log_proba(self, X) -> np.ndarray:
-        from ..functional.activations import log_softmax
-
-        return log_softmax(self._logits(X))
+        return log_softmax(self._forward(X))
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each sample; shape (n_samples,)."""
-        logits = self._logits(X)
+        logits = self._forward(X)
         return self.classes_[logits.argmax(axis=1)]
 
     def __sklearn_tags__(self):
