@@ -251,13 +251,13 @@ def _load_idx_dir(directory: Path, what: str, how: str) -> tuple[np.ndarray, ...
         raise FileNotFoundError(
             f"load: {what} directory '{directory}' does not exist. {how}."
         )
-    missing = _missing(directory)
+    files = [_find(directory, stem) for stem in IDX_STEMS]
+    missing = [stem for stem, f in zip(IDX_STEMS, files) if f is None]
     if missing:
         raise FileNotFoundError(
             f"load: {what} directory '{directory}' must hold the four IDX files; "
             f"missing {', '.join(s + '[.gz]' for s in missing)}. {how}."
         )
-    files = [_find(directory, stem) for stem in IDX_STEMS]
     arrays = [read_idx(f) for f in files]
     for xi, yi in ((0, 1), (2, 3)):
         x, y = arrays[xi], arrays[yi]
