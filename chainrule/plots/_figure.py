@@ -123,16 +123,14 @@ def _as_images(owner: str, x) -> np.ndarray:
     """(N, H, W) or (N, H, W, 3) images from (N, C, H, W), (N, H, W) or (N, D)."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 4:
-        if x.shape[1] == 1:
-            return x[:, 0]
         if x.shape[1] == 3:
             return x.transpose(0, 2, 3, 1)
-        return x[:, 0]  # more channels than colours: show the first
+        return x[:, 0]  # grey, or more channels than colours: the first
     if x.ndim == 3:
         return x
     if x.ndim == 2:
         d = x.shape[1]
-        side = 28 if d == 784 else math.isqrt(d)
+        side = math.isqrt(d)
         if side * side != d:
             raise ValueError(
                 f"{owner}: flat images must have a square number of features "

@@ -233,7 +233,7 @@ def plot_first_layer(model, path: PathLike, max_filters: int = 64) -> Path:
     suptitle = f"First-layer weights, {desc} ({shown})"
 
     d = filters.shape[1] if filters.ndim == 2 else None
-    side = 28 if d == 784 else (math.isqrt(d) if d else 0)
+    side = math.isqrt(d) if d else 0
     if filters.ndim == 3 or side * side == d:
         if filters.ndim == 2:
             filters = filters.reshape(len(filters), side, side)

@@ -95,19 +95,18 @@ def plot_grad_norms(history, path: PathLike) -> Path:
             f"{owner}: history.grad_norms is empty; train with "
             "callbacks=[cr.callbacks.GradientNorms()] to record them."
         )
-    layers: list[str] = []
-    for name in norms:
-        layer = name.rsplit(".", 1)[0] if "." in name else name
-        if layer not in layers:
-            layers.append(layer)
+    # A parameter "3.weight" belongs to layer "3"; one colour per layer, in order.
+    layer_of = {name: name.rsplit(".", 1)[0] for name in norms}
+    colour_of = {
+        layer: f"C{i % 10}" for i, layer in enumerate(dict.fromkeys(layer_of.values()))
+    }
     many = len(norms) > 8
     with _figure((10, 5.5), path) as fig:
         ax = fig.add_subplot(1, 1, 1)
         for name, values in norms.items():
             v = np.asarray(values, dtype=np.float64)
             v = np.where(v > 0, v, np.nan)  # log scale: zero and below cannot be drawn
-            layer = name.rsplit(".", 1)[0] if "." in name else name
-            colour = f"C{layers.index(layer) % 10}"
+            colour = colour_of[layer_of[name]]
             style = "--" if name.endswith("bias") else "-"
             ax.plot(
                 np.arange(1, len(v) + 1),
