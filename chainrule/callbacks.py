@@ -226,21 +226,42 @@ class NaNGuard(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """Apply a schedule at the end of every epoch.
+    """Apply a schedule at the end of every epoch, or of every batch.
 
     ``schedule`` is an ``optim.LRSchedule`` (StepDecay, CosineDecay,
-    ReduceOnPlateau, which reads ``monitor`` from the logs) or a function
-    ``epoch -> lr`` (epoch counted from 0, for the next epoch).
+    ReduceOnPlateau, which reads ``monitor`` from the logs, WarmupCosine) or
+    a function ``epoch -> lr`` (epoch counted from 0, for the next epoch).
+    With ``interval="batch"`` the schedule steps after every batch instead
+    (a function then gets the number of batches done in the whole run).
     """
 
-    def __init__(self, schedule, monitor: str = "val_loss") -> None:
+    def __init__(
+        self, schedule, monitor: str = "val_loss", interval: str = "epoch"
+    ) -> None:
+        if interval not in ("epoch", "batch"):
+            raise ValueError(
+                f"LearningRateScheduler: interval must be 'epoch' or 'batch'; got "
+                f"{interval!r}."
+            )
         self.schedule = schedule
         self.monitor = monitor
+        self.interval = interval
 
     def on_train_begin(self, trainer) -> None:
         self.monitor, _ = _without_validation(self.monitor, "min", trainer)
 
+    def on_batch_end(self, trainer, loss: float) -> None:
+        if self.interval != "batch":
+            return
+        if self._schedule_object():
+            self.schedule.step()
+        else:
+            done = trainer.epoch * trainer.n_batches + trainer.batches_done
+            trainer.optimizer.lr = float(self.schedule(done))
+
     def on_epoch_end(self, trainer, logs) -> None:
+        if self.interval != "epoch":
+            return
         if self._schedule_object():
             self.schedule.step(logs.get(self.monitor))
         else:

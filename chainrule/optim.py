@@ -221,6 +221,9 @@ class Adam(Optimizer):
     ``weight_decay`` adds wd * theta to g (L2, as PyTorch's ``Adam``).
     """
 
+    #: AdamW decays the weights apart from the gradient (see ``AdamW``).
+    decoupled_weight_decay = False
+
     def __init__(
         self,
         params,
@@ -256,7 +259,10 @@ class Adam(Optimizer):
         for name, p in self.named_params:
             g = p.grad
             if self.weight_decay:
-                g = g + self.weight_decay * p.data
+                if self.decoupled_weight_decay:
+                    p.data *= 1 - self.lr * self.weight_decay  # AdamW's shrink
+                else:
+                    g = g + self.weight_decay * p.data
             s = self.state.get(name)
             if s is None:
                 s = self.state[name] = {
@@ -279,6 +285,31 @@ class Adam(Optimizer):
             p.data -= a
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter), as PyTorch's
+    ``AdamW``:
+
+    theta <- theta (1 - lr wd);  then the Adam step with the plain gradient g.
+
+    With Adam's L2 form (wd theta added to g), the decay is divided by
+    sqrt(s) like the gradient, so weights with large gradients are hardly
+    decayed; here every weight shrinks by the same factor per step.
+    The default ``weight_decay=0.01`` is PyTorch's.
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
 # ------------------------------------------------------------------ schedules
 def _improved(value, best, mode: str, min_delta: float = 0.0) -> bool:
     """Whether ``value`` beats ``best`` by more than ``min_delta`` ("min": lower
@@ -292,7 +323,9 @@ def _improved(value, best, mode: str, min_delta: float = 0.0) -> bool:
 
 
 class LRSchedule:
-    """Base class of learning-rate schedules; call ``step()`` once per epoch."""
+    """Base class of learning-rate schedules; call ``step()`` once per epoch
+    (or once per batch, for the schedules meant for it). ``epoch`` counts
+    the calls to ``step``."""
 
     def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer
@@ -349,6 +382,67 @@ class CosineDecay(LRSchedule):
     def lr_at(self, epoch, metric) -> float:
         e = min(epoch, self.total_epochs)
         cos = (1 + math.cos(math.pi * e / self.total_epochs)) / 2
+        return self.min_lr + (self.base_lr - self.min_lr) * cos
+
+
+class WarmupCosine(LRSchedule):
+    """Linear warm-up, then cosine decay; meant to be stepped once per batch
+    (``LearningRateScheduler(schedule, interval="batch")``).
+
+    For step t = 0, 1, ... (the number of steps taken before this batch):
+        t < W:   lr = base_lr (t + 1) / W
+        t >= W:  lr = min_lr + (base_lr - min_lr) (1 + cos(pi min(1, (t - W) / (T - W)))) / 2
+
+    A large learning rate on freshly initialised weights can throw them far
+    off in the first steps; the warm-up starts small. The optimizer's
+    rate is set to the warm-up's first value on construction, so the
+    first batch already uses it.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    warmup_steps : int >= 0
+        W above.
+    total_steps : int > warmup_steps
+        T above: the run's number of batches, epochs * ceil(N / batch_size).
+    min_lr : float
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        warmup_steps: int,
+        total_steps: int,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__(optimizer)
+        if (
+            isinstance(warmup_steps, bool)
+            or int(warmup_steps) != warmup_steps
+            or warmup_steps < 0
+        ):
+            raise ValueError(
+                f"WarmupCosine: warmup_steps must be an integer >= 0; got {warmup_steps!r}."
+            )
+        if (
+            isinstance(total_steps, bool)
+            or int(total_steps) != total_steps
+            or total_steps <= warmup_steps
+        ):
+            raise ValueError(
+                f"WarmupCosine: total_steps must be an integer > warmup_steps "
+                f"({warmup_steps}); got {total_steps!r}."
+            )
+        self.warmup_steps, self.total_steps = int(warmup_steps), int(total_steps)
+        self.min_lr = float(min_lr)
+        optimizer.lr = self.lr_at(0, None)
+
+    def lr_at(self, epoch, metric) -> float:
+        t, w = epoch, self.warmup_steps
+        if t < w:
+            return self.base_lr * (t + 1) / w
+        progress = min(1.0, (t - w) / (self.total_steps - w))
+        cos = (1 + math.cos(math.pi * progress)) / 2
         return self.min_lr + (self.base_lr - self.min_lr) * cos
 
 
@@ -413,6 +507,8 @@ def clip_grad_norm(params: Iterable[Parameter] | Module, max_norm: float) -> flo
 __all__ = [
     "SGD",
     "Adam",
+    "AdamW",
+    "WarmupCosine",
     "CosineDecay",
     "LRSchedule",
     "Optimizer",

@@ -25,6 +25,7 @@ import numpy as np
 
 from .backend import no_grad
 from .callbacks import Callback
+from .data.augment import batch_rng
 from .history import History
 from .inference import (
     _as_inputs,
@@ -85,6 +86,7 @@ class Trainer:
         sample_weight=None,
         class_weight=None,
         clip_norm: float | None = None,
+        augment=None,
         stream=None,
     ) -> None:
         if not isinstance(model, Module):
@@ -112,6 +114,12 @@ class Trainer:
         self.verbose = int(verbose)
         self.stream = stream or sys.stdout
         self.clip_norm = clip_norm
+        if augment is not None and not callable(augment):
+            raise TypeError(
+                f"fit: augment must be callable as augment(x, rng); got "
+                f"{type(augment).__name__}."
+            )
+        self.augment = augment
         self.callbacks: list[Callback] = list(callbacks or [])
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
@@ -259,6 +267,8 @@ class Trainer:
             # Kept so that NaNGuard can replay this batch's forward pass.
             self.batch_index = idx
             xb, yb, wb = x[idx], y[idx], (None if w is None else w[idx])
+            if self.augment is not None:
+                xb = self.augment(xb, batch_rng(self.seed, self.epoch, b))
             out = model.forward(xb)
             value = loss.forward(out, yb, wb)
             dy = loss.backward()
@@ -421,6 +431,7 @@ def fit(
     clip_norm: float | None = None,
     resume=None,
     stream=None,
+    augment=None,
 ) -> History:
     """Train ``model`` on (x, y) by mini-batch gradient descent.
 
@@ -462,6 +473,11 @@ def fit(
         Per-class weights, multiplied into the sample weights.
     clip_norm : float, optional
         Clip the gradients' global L2 norm to this before each step.
+    augment : callable, optional
+        ``augment(x_batch, rng) -> x_batch``, applied to each training batch
+        only (e.g. ``cr.data.augment.RandomCrop(2)``). Its generator is derived
+        from ``seed``, the epoch and the batch, so runs and resumed runs draw
+        the same views.
     resume : path, optional
         A checkpoint written by ``ModelCheckpoint`` (or ``chainrule train``):
         the model, optimizer, position, history and random state are loaded
@@ -509,6 +525,7 @@ def fit(
         sample_weight=sample_weight,
         class_weight=class_weight,
         clip_norm=clip_norm,
+        augment=augment,
         stream=stream,
     )
     if resume is not None:

@@ -36,13 +36,31 @@ def make_case(name, rng):
     if name == "CE(probs)":
         z, t = rng.standard_normal((n, k)) * 2, rng.dirichlet(np.ones(k), n)
         return CrossEntropy(), z, t, -(t * log_softmax(z)).sum(axis=1)
+    if name == "CE(labels, smoothed)":
+        z, t = rng.standard_normal((n, k)) * 2, np.array([0, 2, 1, 2])
+        q = np.full((n, k), 0.1 / k) + 0.9 * np.eye(k)[t]
+        return CrossEntropy(label_smoothing=0.1), z, t, -(q * log_softmax(z)).sum(1)
+    if name == "CE(probs, smoothed)":
+        z, t = rng.standard_normal((n, k)) * 2, rng.dirichlet(np.ones(k), n)
+        q = 0.75 * t + 0.25 / k
+        return CrossEntropy(label_smoothing=0.25), z, t, -(q * log_softmax(z)).sum(1)
     if name == "NLL":
         y, t = log_softmax(rng.standard_normal((n, k))), np.array([1, 1, 0, 2])
         return NLL(), y, t, -y[np.arange(n), t]
     raise KeyError(name)
 
 
-NAMES = ["MSE", "SSE", "BCE", "BCE(logits)", "CE(labels)", "CE(probs)", "NLL"]
+NAMES = [
+    "MSE",
+    "SSE",
+    "BCE",
+    "BCE(logits)",
+    "CE(labels)",
+    "CE(probs)",
+    "CE(labels, smoothed)",
+    "CE(probs, smoothed)",
+    "NLL",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -356,3 +374,18 @@ def test_a_loss_under_no_grad_keeps_nothing_for_backward():
     assert loss.cache is None
     with pytest.raises(RuntimeError, match=r"CrossEntropy\(\): backward\(\) needs"):
         loss.backward()
+
+
+def test_label_smoothing_gradient_is_softmax_minus_smoothed_target(rng):
+    z, t = rng.standard_normal((5, 4)), np.array([3, 0, 1, 1, 2])
+    loss = CrossEntropy(label_smoothing=0.2)
+    loss(z, t)
+    p = np.exp(log_softmax(z))
+    q = 0.8 * np.eye(4)[t] + 0.2 / 4
+    np.testing.assert_allclose(loss.backward(), (p - q) / 5, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 2.0, float("nan")])
+def test_label_smoothing_out_of_range(bad):
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\)"):
+        CrossEntropy(label_smoothing=bad)

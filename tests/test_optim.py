@@ -109,7 +109,10 @@ CONFIGS = [
     ("sgd", {"lr": 0.1, "momentum": 0.5, "weight_decay": 0.01}),
     ("adam", {"lr": 0.01}),
     ("adam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1}),
+    ("adamw", {"lr": 0.01}),
+    ("adamw", {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.3}),
 ]
+OURS = {"sgd": SGD, "adam": Adam, "adamw": cr.optim.AdamW}
 
 
 @pytest.mark.parametrize("kind, kwargs", CONFIGS)
@@ -123,8 +126,10 @@ def test_matches_pytorch_over_several_steps(kind, kwargs):
         torch.tensor(w0, requires_grad=True),
         torch.tensor(b0, requires_grad=True),
     ]
-    opt = (SGD if kind == "sgd" else Adam)(ours, **kwargs)
-    topt = (torch.optim.SGD if kind == "sgd" else torch.optim.Adam)(theirs, **kwargs)
+    opt = OURS[kind](ours, **kwargs)
+    topt = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[
+        kind
+    ](theirs, **kwargs)
     for _ in range(6):
         grads = [rng.standard_normal(p.shape).astype(np.float32) for p in ours]
         for p, t, g in zip(ours, theirs, grads):
@@ -141,7 +146,7 @@ def test_state_dict_round_trip_continues_identically(kind, kwargs):
     rng = np.random.default_rng(1)
     w0 = rng.standard_normal((3, 2)).astype(np.float32)
     grads = [rng.standard_normal((3, 2)).astype(np.float32) for _ in range(6)]
-    cls = SGD if kind == "sgd" else Adam
+    cls = OURS[kind]
 
     a = cr.Parameter(w0.copy())
     opt_a = cls([("w", a)], **kwargs)
@@ -235,6 +240,72 @@ def test_cosine_decay_values():
     np.testing.assert_allclose(got, [0.1 + 0.9 * v for v in c])
     np.testing.assert_allclose(got[1], 0.55)  # half way
     assert got[-1] == pytest.approx(0.1)
+
+
+def test_adamw_decays_apart_from_the_gradient():
+    # With g = 0 Adam's step is 0, so only the decay acts: theta (1 - lr wd).
+    p = param([2.0, -4.0], grad=[0.0, 0.0])
+    opt = cr.optim.AdamW([p], lr=0.1, weight_decay=0.5)
+    opt.step()
+    np.testing.assert_allclose(p.data, [2.0 * 0.95, -4.0 * 0.95], rtol=1e-7)
+    # Adam's L2 form would instead have taken a full signed step of lr.
+    q = param([2.0, -4.0], grad=[0.0, 0.0])
+    Adam([q], lr=0.1, weight_decay=0.5).step()
+    np.testing.assert_allclose(q.data, [1.9, -3.9], rtol=1e-6)
+
+
+def test_warmup_cosine_values():
+    opt = SGD([param([1.0])], lr=1.0)
+    sched = cr.optim.WarmupCosine(opt, warmup_steps=4, total_steps=12, min_lr=0.1)
+    assert opt.lr == 0.25  # the first batch already trains with the warm-up's rate
+    got = [opt.lr] + lrs(sched, 13)
+    # t = 0..3: (t + 1) / 4; t = 4..12: 0.1 + 0.9 (1 + cos(pi (t - 4) / 8)) / 2
+    want = [0.25, 0.5, 0.75, 1.0] + [
+        0.1 + 0.9 * (1 + math.cos(math.pi * min(1, (t - 4) / 8))) / 2
+        for t in range(4, 14)
+    ]
+    np.testing.assert_allclose(got, want)
+    assert max(got) == 1.0 and got[-1] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"warmup_steps": -1, "total_steps": 5}, "warmup_steps must be an integer >= 0"),
+        ({"warmup_steps": 5, "total_steps": 5}, r"total_steps must be an integer > warmup_steps \(5\)"),
+        ({"warmup_steps": 1.5, "total_steps": 5}, "warmup_steps must be an integer"),
+    ],
+)
+def test_warmup_cosine_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cr.optim.WarmupCosine(SGD([param([1.0])], lr=1.0), **kwargs)
+
+
+def test_per_batch_schedule_in_fit_sets_the_lr_of_each_batch():
+    x = np.zeros((8, 1), np.float32)
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    opt = SGD(model, lr=1.0)
+    seen = []
+
+    class Record(cr.callbacks.Callback):
+        def before_step(self, trainer, loss):
+            seen.append(trainer.optimizer.lr)
+            return True
+
+    sched = cr.optim.WarmupCosine(opt, warmup_steps=2, total_steps=6)
+    cr.fit(
+        model, cr.losses.MSE(), opt, x, x, epochs=3, batch_size=3, verbose=0,
+        callbacks=[Record(), cr.callbacks.LearningRateScheduler(sched, interval="batch")],
+    )  # fmt: skip
+    # 3 batches an epoch, 9 in all; the rate of batch t is the schedule's lr_at(t)
+    np.testing.assert_allclose(seen, [sched.lr_at(t, None) for t in range(9)])
+    assert seen[:3] == [0.5, 1.0, 1.0]
+
+
+def test_scheduler_interval_is_checked():
+    opt = SGD([param([1.0])], lr=1.0)
+    with pytest.raises(ValueError, match="interval must be 'epoch' or 'batch'; got 'step'"):
+        cr.callbacks.LearningRateScheduler(StepDecay(opt, 1), interval="step")
 
 
 def test_reduce_on_plateau_values():

@@ -177,6 +177,61 @@ def test_resume_carries_on_the_learning_rate_schedule(tmp_path, schedule):
     _assert_same_history(h_whole.to_dict(), h_resumed.to_dict())
 
 
+def test_resume_carries_on_augmentation_and_a_per_batch_schedule(tmp_path):
+    """A killed run with AdamW, a warm-up + cosine schedule stepped per batch
+    and random crops continues bit-identically."""
+
+    def make_opt(model):
+        return cr.optim.AdamW(model, lr=0.01, weight_decay=0.05)
+
+    def conv():
+        return cr.Sequential(
+            L.Conv2D(1, 3, 3), L.ReLU(), L.Flatten(), L.Linear(3 * 4 * 4, 3)
+        )
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((60, 1, 6, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 60)
+
+    def run(d, crash=None, resume=None):
+        cr.seed(5)
+        model = conv()
+        opt = make_opt(model)
+        sched = cr.optim.WarmupCosine(opt, warmup_steps=3, total_steps=12)
+        callbacks = [
+            cr.callbacks.ModelCheckpoint(d / "ckpt.npz", every_n_batches=2),
+            cr.callbacks.LearningRateScheduler(sched, interval="batch"),
+        ]
+        if crash:
+            callbacks.append(_CrashAt(*crash))
+        aug = cr.data.augment.Compose(
+            cr.data.augment.RandomCrop(1), cr.data.augment.RandomHorizontalFlip()
+        )
+        h = cr.fit(
+            model, cr.losses.CrossEntropy(label_smoothing=0.1), opt, x, y, epochs=3,
+            batch_size=16, verbose=0, callbacks=callbacks, resume=resume, augment=aug,
+        )  # fmt: skip
+        return model, h
+
+    whole, h_whole = run(tmp_path / "a")
+    with pytest.raises(_Crash):
+        run(tmp_path / "b", crash=(1, 3))
+    resumed, h_resumed = run(tmp_path / "c", resume=tmp_path / "b" / "ckpt.npz")
+    _assert_same_weights(whole, resumed)
+    _assert_same_history(h_whole.to_dict(), h_resumed.to_dict())
+    # and augmentation did change what was trained on
+    cr.seed(5)
+    plain = conv()
+    opt = make_opt(plain)
+    sched = cr.optim.WarmupCosine(opt, warmup_steps=3, total_steps=12)
+    cr.fit(
+        plain, cr.losses.CrossEntropy(label_smoothing=0.1), opt, x, y, epochs=3,
+        batch_size=16, verbose=0,
+        callbacks=[cr.callbacks.LearningRateScheduler(sched, interval="batch")],
+    )  # fmt: skip
+    assert not np.array_equal(plain.state_dict()["0.weight"], whole.state_dict()["0.weight"])
+
+
 @pytest.fixture(autouse=True)
 def _dirs(tmp_path):
     for d in "abc":

@@ -263,6 +263,15 @@ def loss_case(name, rng):
             t,
             lambda yt, tt: F.cross_entropy(yt, tt, reduction="none"),
         )
+    if name.startswith("CrossEntropy(smoothed"):
+        z = rng.standard_normal((n, k)) * 3
+        t = np.array([0, 2, 1, 2, 0]) if "labels" in name else rng.dirichlet(np.ones(k), n)
+        return (
+            losses.CrossEntropy(label_smoothing=0.1),
+            z,
+            t,
+            lambda yt, tt: F.cross_entropy(yt, tt, reduction="none", label_smoothing=0.1),
+        )
     if name == "NLL":
         y = np.log(rng.dirichlet(np.ones(k), n))
         t = np.array([1, 1, 0, 2, 2])
@@ -277,6 +286,8 @@ LOSSES = [
     "BCEWithLogits",
     "CrossEntropy(labels)",
     "CrossEntropy(probs)",
+    "CrossEntropy(smoothed labels)",
+    "CrossEntropy(smoothed probs)",
     "NLL",
 ]
 

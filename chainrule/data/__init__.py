@@ -6,6 +6,7 @@
 ((4000, 1, 28, 28), dtype('int64'))
 """
 
+from . import augment
 from .batching import iterate_minibatches, stratified_split
 from .datasets import CLASS_NAMES, DATASETS, load
 from .download import download_mnist
@@ -14,6 +15,7 @@ from .synthetic import polynomial, spirals, two_moons, xor
 
 __all__ = [
     "CLASS_NAMES",
+    "augment",
     "DATASETS",
     "download_mnist",
     "iterate_minibatches",
