@@ -367,7 +367,7 @@ class NpzReader:
         self.close()
 
 
-def read_npy(path, who: str, max_bytes: int, hint: str, error=ValueError) -> np.ndarray:
+def read_npy(path, max_bytes: int, limit_name: str, error=ValueError) -> np.ndarray:
     """One ``.npy`` file, its header checked against the file's size and
     ``max_bytes`` before the array is allocated.
 
@@ -375,7 +375,7 @@ def read_npy(path, who: str, max_bytes: int, hint: str, error=ValueError) -> np.
     ------
     error
         Not an ``.npy`` file, a pickle, a size that disagrees with the header
-        or over ``max_bytes`` (the message ends with ``hint``).
+        or over ``max_bytes`` (the message names the limit: ``limit_name``).
     """
     label = repr(str(path))
     with open(path, "rb") as f:
@@ -384,25 +384,25 @@ def read_npy(path, who: str, max_bytes: int, hint: str, error=ValueError) -> np.
             dtype, shape, fortran, header = read_npy_header(f)
         except PickledArray:
             raise error(
-                f"{who}: {label} holds Python objects (a pickle); chainrule never "
+                f"{label} holds Python objects (a pickle); chainrule never "
                 "unpickles, so it is refused."
             ) from None
         except ValueError as exc:
-            raise error(f"{who}: cannot read {label}: {exc}.") from None
+            raise error(f"cannot read {label}: {exc}.") from None
         need = _count(shape) * dtype.itemsize
         if need > max_bytes:
             raise error(
-                f"{who}: {label} holds an array of shape {shape} ({human_bytes(need)}), "
-                f"over the limit of {human_bytes(max_bytes)}; {hint}"
+                f"{label} holds an array of shape {shape} ({human_bytes(need)}), "
+                f"over the limit of {human_bytes(max_bytes)} ({limit_name})."
             )
         if size - header != need:
             raise error(
-                f"{who}: {label} has {size - header:,} data bytes; its header "
+                f"{label} has {size - header:,} data bytes; its header "
                 f"(shape {shape}, {dtype}) needs {need:,}. The file is damaged."
             )
         order = "F" if fortran and len(shape) > 1 else "C"
         out = np.empty(shape, dtype, order=order)
         flat = out.T if order == "F" else out
         if need and f.readinto(memoryview(flat.reshape(-1).view(np.uint8))) != need:
-            raise error(f"{who}: {label} changed while it was read.")
+            raise error(f"{label} changed while it was read.")
     return out

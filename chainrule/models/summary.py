@@ -68,10 +68,7 @@ def summary(model: Module, input_shape=None, unknown_shapes: bool = False) -> st
         for i, (layer, shape) in enumerate(zip(model.layers, shapes)):
             rows.append((str(i), type(layer).__name__, shape, layer.num_parameters()))
     header = ("name", "layer", "output shape", "params")
-    cells = [header] + [
-        (r[0], r[1], _shape_text(r[2]), f"{r[3]:,}")
-        for r in rows
-    ]
+    cells = [header] + [(r[0], r[1], _shape_text(r[2]), f"{r[3]:,}") for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(4)]
 
     def fmt(c):
