@@ -237,9 +237,7 @@ def _model_record(fmt: str, model: Module) -> tuple[dict, dict[str, np.ndarray]]
 
 def _rebuild(manifest: dict, arrays: dict, path, who: str) -> Module:
     """The model a file describes, built from the registry, with its weights."""
-    shapes = {
-        k[len("param/") :]: a.shape for k, a in arrays.items() if k.startswith("param/")
-    }
+    shapes = {k: a.shape for k, a in arrays.items() if k.startswith(_STATE_PREFIXES)}
     model = _skeleton(manifest, shapes, path, who)
     _adopt(model, arrays, path, who)
     return model
@@ -269,9 +267,9 @@ def _read_archive(
         manifest = _read_manifest(archive, expected_format)
         _check_arrays(archive, manifest, max_bytes)
         shapes = {
-            k[len("param/") :]: m.shape
+            k: m.shape
             for k, m in archive.members.items()
-            if k.startswith("param/")
+            if k.startswith(_STATE_PREFIXES)
         }
         skeleton = _skeleton(manifest, shapes, path, who)
         arrays = {
@@ -385,10 +383,14 @@ def _check_sample_shape(archive: NpzReader, shape, what: str) -> None:
 
 def _skeleton(manifest: dict, shapes: dict, path, who: str) -> Module:
     """The architecture, built with uninitialised parameters holding no more
-    values than the file (``shapes``: parameter name -> shape), checked
-    against those shapes. Nothing is drawn or copied."""
+    values than the file's ``param/`` arrays (``shapes``: array key -> shape),
+    checked against those shapes. Nothing is drawn or copied."""
     where = f"{who}: {str(path)!r}"
-    budget = sum(int(np.prod(s, dtype=object)) for s in shapes.values())
+    budget = sum(
+        int(np.prod(s, dtype=object))
+        for k, s in shapes.items()
+        if k.startswith("param/")
+    )
     try:
         # np.empty weights may hold anything; the graph's shape inference
         # runs forward on them, and only the shapes matter.
@@ -408,11 +410,11 @@ def _skeleton(manifest: dict, shapes: dict, path, who: str) -> Module:
         ) from None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         raise ModelFileError(f"{where}: the architecture is invalid: {exc}") from None
-    implied = {name: tuple(p.shape) for name, p in model.named_parameters()}
-    problems = [f"missing param/{k}" for k in implied if k not in shapes]
-    problems += [f"unexpected param/{k}" for k in shapes if k not in implied]
+    implied = _state_shapes(model)
+    problems = [f"missing {k}" for k in implied if k not in shapes]
+    problems += [f"unexpected {k}" for k in shapes if k not in implied]
     problems += [
-        f"param/{k} has shape {tuple(shapes[k])}, the architecture implies {s}"
+        f"{k} has shape {tuple(shapes[k])}, the architecture implies {s}"
         for k, s in implied.items()
         if k in shapes and tuple(shapes[k]) != s
     ]
@@ -421,6 +423,23 @@ def _skeleton(manifest: dict, shapes: dict, path, who: str) -> Module:
             f"{where} does not fit its architecture: {'; '.join(problems)}."
         )
     return model
+
+
+_STATE_PREFIXES = ("param/", "buffer/")
+
+
+def _buffers(model: Module):
+    """``model.named_buffers()`` where modules keep non-trainable state
+    (running statistics), else nothing."""
+    named_buffers = getattr(model, "named_buffers", None)
+    return named_buffers() if named_buffers is not None else ()
+
+
+def _state_shapes(model: Module) -> dict[str, tuple]:
+    """The arrays a file must hold for ``model``, with their shapes."""
+    shapes = {f"param/{k}": tuple(p.shape) for k, p in model.named_parameters()}
+    shapes.update((f"buffer/{k}", tuple(b.shape)) for k, b in _buffers(model))
+    return shapes
 
 
 def _read_checked(archive: NpzReader, key: str, info: dict) -> np.ndarray:
@@ -435,7 +454,8 @@ def _read_checked(archive: NpzReader, key: str, info: dict) -> np.ndarray:
 
 def _adopt(model: Module, arrays: dict[str, np.ndarray], path, who: str) -> None:
     """Make the checked ``param/`` arrays the parameters of ``model`` (a
-    skeleton from _skeleton), converting only where dtype or layout differ."""
+    skeleton from _skeleton), converting only where dtype or layout differ,
+    and copy the ``buffer/`` arrays, if any, into its buffers."""
     state = {k[len("param/") :]: a for k, a in arrays.items() if k.startswith("param/")}
     dtypes = {a.dtype for a in state.values()}
     # One float dtype in the file: the model takes it (float64 stays float64).
@@ -455,6 +475,10 @@ def _adopt(model: Module, arrays: dict[str, np.ndarray], path, who: str) -> None
         )
         p.grad = np.empty_like(p.data)
         p.zero_grad()  # marked zero; filled only if a gradient is read
+    if common is not None:
+        model.to(common)  # float buffers follow the parameters (no copy of those)
+    for name, b in _buffers(model):  # small: copied, keeping their dtype
+        b[...] = arrays[f"buffer/{name}"]
 
 
 def _load_params(model: Module, arrays: dict[str, np.ndarray], path, who: str) -> None:
