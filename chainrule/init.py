@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _deferred
+
 INITIALIZERS = ("he", "he_uniform", "glorot", "glorot_normal", "zeros")
 
 
@@ -56,7 +58,13 @@ def check_method(owner: str, method: str) -> str:
 def reset_weight_and_bias(weight, bias, method: str, rng: np.random.Generator) -> None:
     """Draw ``weight`` (a Parameter) with ``method``, set ``bias`` (or None) to
     zero, and zero both gradients, all in place so that anything holding the
-    arrays (an optimizer, a user) sees the new values."""
+    arrays (an optimizer, a user) sees the new values.
+
+    Inside ``chainrule._deferred.deferred_init`` (a model being loaded, whose
+    values come from its file) nothing is drawn or written.
+    """
+    if _deferred.current() is not None:
+        return
     weight.data[...] = initialize(weight.shape, method, rng, weight.dtype)
     weight.zero_grad()
     if bias is not None:

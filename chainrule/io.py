@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import io
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from . import layers as L
 from ._atomic import atomic_write
+from ._deferred import ParameterBudgetError, deferred_init
+from ._safe_npz import NpzReader, sha256_c_order
 from .models.graph import Graph, Input, Node
 from .models.sequential import Sequential
 from .module import Module
@@ -33,6 +33,17 @@ from .module import Module
 FORMAT_VERSION = 1
 MODEL_FORMAT = "chainrule-model"
 CHECKPOINT_FORMAT = "chainrule-checkpoint"
+
+#: The most bytes of arrays a model file or checkpoint may hold (2 GiB), unless
+#: the caller of ``load`` / ``read_checkpoint`` passes ``max_bytes=``.
+MAX_BYTES = 2 << 30
+#: A manifest (the JSON document) of at most this many bytes.
+MAX_MANIFEST_BYTES = 8 << 20
+#: An architecture of at most this many layers.
+MAX_LAYERS = 10_000
+#: Graph inputs and ``metadata["input_shape"]``: at most this many values per
+#: sample (building a graph passes one zero sample through it).
+MAX_SAMPLE_ELEMENTS = 1 << 24
 
 #: The only layer types a file may name. Anything else is refused.
 LAYER_REGISTRY: dict[str, type[Module]] = {
@@ -226,105 +237,252 @@ def _model_record(fmt: str, model: Module) -> tuple[dict, dict[str, np.ndarray]]
 
 def _rebuild(manifest: dict, arrays: dict, path, who: str) -> Module:
     """The model a file describes, built from the registry, with its weights."""
-    model = build(manifest.get("architecture"), where=f"{who}: {str(path)!r}")
-    _load_params(model, arrays, path, who)
+    shapes = {k: a.shape for k, a in arrays.items() if k.startswith(_STATE_PREFIXES)}
+    model = _skeleton(manifest, shapes, path, who)
+    _adopt(model, arrays, path, who)
     return model
 
 
 # ------------------------------------------------------------------ reading
+# Reading checks a file in the order that keeps a forged one cheap to refuse
+# (see _safe_npz and the README's "Safe model files"): the zip directory and
+# every .npy header, the manifest, the sizes against the manifest and
+# max_bytes, the architecture built without filling its weights, and its
+# parameter shapes against the file; only then is any array data read, once,
+# into the arrays the model keeps.
+
+
 def _read_archive(
-    path, expected_format: str, who: str
-) -> tuple[dict, dict[str, np.ndarray]]:
+    path, expected_format: str, who: str, max_bytes: int | None = None
+) -> tuple[dict, dict[str, np.ndarray], Module]:
+    """The checked manifest, the hash-checked arrays and the model skeleton
+    (built, uninitialised, with the shapes the arrays have)."""
     path = Path(path)
     if path.is_dir():
         raise ModelFileError(f"{who}: {str(path)!r} is a directory, not a model file.")
     if not path.exists():
         raise FileNotFoundError(f"{who}: no such file {str(path)!r}.")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelFileError(
-            f"{who}: cannot read {str(path)!r}: {exc.strerror}."
-        ) from exc
-    if not data:
-        raise ModelFileError(f"{who}: model file {str(path)!r} is empty.")
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise ModelFileError(
-            f"{who}: {str(path)!r} is not a chainrule model file (not an .npz archive, "
-            "or truncated)."
+    max_bytes = MAX_BYTES if max_bytes is None else int(max_bytes)
+    with NpzReader(path, who, ModelFileError, "model file") as archive:
+        manifest = _read_manifest(archive, expected_format)
+        _check_arrays(archive, manifest, max_bytes)
+        shapes = {
+            k: m.shape
+            for k, m in archive.members.items()
+            if k.startswith(_STATE_PREFIXES)
+        }
+        skeleton = _skeleton(manifest, shapes, path, who)
+        arrays = {
+            key: _read_checked(archive, key, manifest["arrays"][key])
+            for key in archive.members
+            if key != "__manifest__"
+        }
+    return manifest, arrays, skeleton
+
+
+def _read_manifest(archive: NpzReader, expected_format: str) -> dict:
+    member = archive.members.get("__manifest__")
+    if member is None or member.dtype != np.uint8 or len(member.shape) != 1:
+        archive.fail(
+            "{file} is not a chainrule model (no manifest); was it written by save()?"
         )
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            for key in archive.files:
-                arrays[key] = archive[key]
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise ModelFileError(
-                f"{who}: {str(path)!r} contains a pickled object; chainrule never "
-                "unpickles, so the file is refused."
-            ) from exc
-        raise ModelFileError(f"{who}: {str(path)!r} is damaged: {exc}.") from exc
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ModelFileError(
-            f"{who}: {str(path)!r} is damaged or truncated ({exc})."
-        ) from exc
-    blob = arrays.pop("__manifest__", None)
-    if blob is None or blob.dtype != np.uint8 or blob.ndim != 1:
-        raise ModelFileError(
-            f"{who}: {str(path)!r} is not a chainrule model (no manifest); was it written "
-            "by save()?"
+    if member.nbytes > MAX_MANIFEST_BYTES:
+        archive.fail(
+            f"the manifest of {{file}} has {member.nbytes:,} bytes; at most "
+            f"{MAX_MANIFEST_BYTES:,} are read."
         )
+    blob = archive.read("__manifest__")
     try:
         manifest = json.loads(blob.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(
-            f"{who}: the manifest of {str(path)!r} is not valid JSON."
-        ) from exc
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        archive.fail("the manifest of {file} is not valid JSON.")
     fmt = manifest.get("format") if isinstance(manifest, dict) else None
     if fmt != expected_format:
-        raise ModelFileError(
-            f"{who}: {str(path)!r} is a {fmt or 'unknown'} file; expected a {expected_format}."
+        archive.fail(
+            f"{{file}} is a {fmt if isinstance(fmt, str) else 'unknown'} file; "
+            f"expected a {expected_format}."
         )
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{who}: {str(path)!r} has format version {manifest.get('format_version')}; this "
+        archive.fail(
+            f"{{file}} has format version {manifest.get('format_version')}; this "
             f"chainrule reads version {FORMAT_VERSION}."
         )
+    return manifest
+
+
+def _check_arrays(archive: NpzReader, manifest: dict, max_bytes: int) -> None:
+    """Members against the manifest, from the headers alone, and the limit."""
     described = manifest.get("arrays", {})
     if not isinstance(described, dict) or not all(
         isinstance(info, dict) for info in described.values()
     ):
-        raise ModelFileError(
-            f"{who}: the manifest of {str(path)!r} does not describe its arrays."
+        archive.fail("the manifest of {file} does not describe its arrays.")
+    present = set(archive.members) - {"__manifest__"}
+    if set(described) != present:
+        extra = sorted(present - set(described))
+        missing = sorted(set(described) - present)
+        archive.fail(
+            f"the arrays of {{file}} do not match its manifest (unlisted: {extra}, "
+            f"missing: {missing})."
         )
-    if set(described) != set(arrays):
-        extra = sorted(set(arrays) - set(described))
-        missing = sorted(set(described) - set(arrays))
-        raise ModelFileError(
-            f"{who}: the arrays of {str(path)!r} do not match its manifest "
-            f"(unlisted: {extra}, missing: {missing})."
+    for key in sorted(present):
+        m, info = archive.members[key], described[key]
+        if list(m.shape) != info.get("shape") or str(m.dtype) != info.get("dtype"):
+            archive.fail(
+                f"array {key!r} in {{file}} has shape {m.shape} and dtype {m.dtype}; "
+                f"the manifest says {info.get('shape')} and {info.get('dtype')}."
+            )
+        if m.dtype.kind not in "fiub":
+            archive.fail(f"array {key!r} in {{file}} is not numeric.")
+    archive.check_limit(
+        max_bytes,
+        "a chainrule model file holds at most chainrule.io.MAX_BYTES unless "
+        "the caller passes a larger max_bytes= (only for a file you trust).",
+        keys=present,
+    )
+    _check_architecture_size(archive, manifest.get("architecture"))
+
+
+def _check_architecture_size(archive: NpzReader, spec) -> None:
+    """Refuse descriptions whose mere construction would be costly: too many
+    layers, or graph inputs too large to pass one zero sample through (a
+    graph learns its shapes that way). Layer settings are checked by the
+    layers themselves, and their parameters by the budget in _skeleton."""
+    layers = 0
+    stack = [spec]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            layers += "type" in item
+            for node in (
+                item.get("nodes", ()) if isinstance(item.get("nodes"), list) else ()
+            ):
+                shape = node.get("shape") if isinstance(node, dict) else None
+                if isinstance(shape, list) and all(isinstance(d, int) for d in shape):
+                    _check_sample_shape(archive, shape, "a graph node")
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    if layers > MAX_LAYERS:
+        archive.fail(
+            f"the architecture of {{file}} has {layers:,} layers; at most "
+            f"{MAX_LAYERS:,} are built."
         )
-    for key, a in arrays.items():
-        info = described[key]
-        if list(a.shape) != info.get("shape") or str(a.dtype) != info.get("dtype"):
+
+
+def _check_sample_shape(archive: NpzReader, shape, what: str) -> None:
+    n = 1
+    for d in shape:
+        n *= max(int(d), 0)
+    if n > MAX_SAMPLE_ELEMENTS:
+        archive.fail(
+            f"{what} in {{file}} has samples of shape {tuple(shape)} ({n:,} values); "
+            f"at most {MAX_SAMPLE_ELEMENTS:,} are accepted."
+        )
+
+
+def _skeleton(manifest: dict, shapes: dict, path, who: str) -> Module:
+    """The architecture, built with uninitialised parameters holding no more
+    values than the file's ``param/`` arrays (``shapes``: array key -> shape),
+    checked against those shapes. Nothing is drawn or copied."""
+    where = f"{who}: {str(path)!r}"
+    budget = sum(
+        int(np.prod(s, dtype=object))
+        for k, s in shapes.items()
+        if k.startswith("param/")
+    )
+    try:
+        # np.empty weights may hold anything; the graph's shape inference
+        # runs forward on them, and only the shapes matter.
+        with deferred_init(budget), np.errstate(all="ignore"):
+            model = build(manifest.get("architecture"), where=where)
+    except ModelFileError:
+        raise
+    except ParameterBudgetError as exc:
+        raise ModelFileError(f"{where} does not fit its architecture: {exc}.") from None
+    except MemoryError:
+        raise ModelFileError(
+            f"{where}: the architecture needs more memory than this machine has."
+        ) from None
+    except RecursionError:
+        raise ModelFileError(
+            f"{where}: the architecture is nested too deeply."
+        ) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise ModelFileError(f"{where}: the architecture is invalid: {exc}") from None
+    implied = _state_shapes(model)
+    problems = [f"missing {k}" for k in implied if k not in shapes]
+    problems += [f"unexpected {k}" for k in shapes if k not in implied]
+    problems += [
+        f"{k} has shape {tuple(shapes[k])}, the architecture implies {s}"
+        for k, s in implied.items()
+        if k in shapes and tuple(shapes[k]) != s
+    ]
+    if problems:
+        raise ModelFileError(
+            f"{where} does not fit its architecture: {'; '.join(problems)}."
+        )
+    return model
+
+
+_STATE_PREFIXES = ("param/", "buffer/")
+
+
+def _buffers(model: Module):
+    """``model.named_buffers()`` where modules keep non-trainable state
+    (running statistics), else nothing."""
+    named_buffers = getattr(model, "named_buffers", None)
+    return named_buffers() if named_buffers is not None else ()
+
+
+def _state_shapes(model: Module) -> dict[str, tuple]:
+    """The arrays a file must hold for ``model``, with their shapes."""
+    shapes = {f"param/{k}": tuple(p.shape) for k, p in model.named_parameters()}
+    shapes.update((f"buffer/{k}", tuple(b.shape)) for k, b in _buffers(model))
+    return shapes
+
+
+def _read_checked(archive: NpzReader, key: str, info: dict) -> np.ndarray:
+    a = archive.read(key)
+    if sha256_c_order(a) != info.get("sha256"):
+        archive.fail(
+            f"array {key!r} in {{file}} fails its SHA-256 check; the file was "
+            "modified or damaged."
+        )
+    return a
+
+
+def _adopt(model: Module, arrays: dict[str, np.ndarray], path, who: str) -> None:
+    """Make the checked ``param/`` arrays the parameters of ``model`` (a
+    skeleton from _skeleton), converting only where dtype or layout differ,
+    and copy the ``buffer/`` arrays, if any, into its buffers."""
+    state = {k[len("param/") :]: a for k, a in arrays.items() if k.startswith("param/")}
+    dtypes = {a.dtype for a in state.values()}
+    # One float dtype in the file: the model takes it (float64 stays float64).
+    common = dtypes.pop() if len(dtypes) == 1 else None
+    common = common if common is not None and common.kind == "f" else None
+    for name, p in model.named_parameters():
+        value = state[name]
+        if value.dtype.kind not in "fiu":
             raise ModelFileError(
-                f"{who}: array {key!r} in {str(path)!r} has shape {a.shape} and dtype "
-                f"{a.dtype}; the manifest says {info.get('shape')} and {info.get('dtype')}."
+                f"{who}: {str(path)!r}: param/{name} has non-numeric dtype "
+                f"{value.dtype}."
             )
-        if a.dtype.kind not in "fiub":
-            raise ModelFileError(
-                f"{who}: array {key!r} in {str(path)!r} is not numeric."
-            )
-        if _sha256(a) != info.get("sha256"):
-            raise ModelFileError(
-                f"{who}: array {key!r} in {str(path)!r} fails its SHA-256 check; the file "
-                "was modified or damaged."
-            )
-    return manifest, arrays
+        # Keep the layer's memory layout (Linear keeps its weight column-major).
+        f_order = p.data.ndim > 1 and not p.data.flags.c_contiguous
+        p.data = np.asarray(
+            value, dtype=common or p.dtype, order="F" if f_order else "C"
+        )
+        p.grad = np.empty_like(p.data)
+        p.zero_grad()  # marked zero; filled only if a gradient is read
+    if common is not None:
+        model.to(common)  # float buffers follow the parameters (no copy of those)
+    for name, b in _buffers(model):  # small: copied, keeping their dtype
+        b[...] = arrays[f"buffer/{name}"]
 
 
 def _load_params(model: Module, arrays: dict[str, np.ndarray], path, who: str) -> None:
+    """Copy a file's ``param/`` arrays into an existing model (resuming)."""
     state = {k[len("param/") :]: a for k, a in arrays.items() if k.startswith("param/")}
     dtypes = {a.dtype for a in state.values()}
     if len(dtypes) == 1 and next(iter(dtypes)).kind == "f":
@@ -339,8 +497,20 @@ def _load_params(model: Module, arrays: dict[str, np.ndarray], path, who: str) -
         ) from exc
 
 
-def load(path) -> Module:
+def load(path, max_bytes: int | None = None) -> Module:
     """Load a model written by ``save_model`` / ``model.save``.
+
+    The file is checked before anything large is read or allocated (see the
+    README's "Safe model files"): a forged or damaged file costs little to
+    refuse, and the weights are allocated once, from the file's checked
+    arrays.
+
+    Parameters
+    ----------
+    path : str or Path
+    max_bytes : int, optional
+        The most bytes of arrays to accept; default :data:`MAX_BYTES` (2 GiB).
+        Raise it only for a file you trust.
 
     Returns
     -------
@@ -350,15 +520,31 @@ def load(path) -> Module:
     Raises
     ------
     ModelFileError
-        (a ValueError) for anything that is not an intact chainrule model.
+        (a ValueError) for anything that is not an intact chainrule model, or
+        one larger than ``max_bytes``.
     FileNotFoundError
         When the file does not exist.
     """
-    manifest, arrays = _read_archive(path, MODEL_FORMAT, "load")
-    model = _rebuild(manifest, arrays, path, "load")
+    manifest, arrays, model = _read_archive(path, MODEL_FORMAT, "load", max_bytes)
+    _adopt(model, arrays, path, "load")
     model.metadata = manifest.get("metadata", {})
     if not isinstance(model.metadata, dict):
         raise ModelFileError(f"load: the metadata of {str(path)!r} must be an object.")
+    shape = model.metadata.get("input_shape")
+    if shape is not None and not (
+        isinstance(shape, list)
+        and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+        and len(shape) <= 8
+    ):
+        raise ModelFileError(
+            f"load: the metadata of {str(path)!r} has input_shape {shape!r}; expected "
+            "a list of positive whole numbers."
+        )
+    if shape is not None and int(np.prod(shape, dtype=object)) > MAX_SAMPLE_ELEMENTS:
+        raise ModelFileError(
+            f"load: the metadata of {str(path)!r} has input_shape {shape}; at most "
+            f"{MAX_SAMPLE_ELEMENTS:,} values per sample are accepted."
+        )
     model.eval()
     return model
 
@@ -378,15 +564,22 @@ def save_checkpoint(path, trainer, metadata: dict | None = None) -> None:
     _write_archive(path, manifest, arrays)
 
 
-def read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:
-    """The verified manifest and arrays of a checkpoint."""
-    return _read_archive(path, CHECKPOINT_FORMAT, "resume")
+def read_checkpoint(
+    path, max_bytes: int | None = None
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """The verified manifest and arrays of a checkpoint (checked as ``load``
+    checks a model file; ``max_bytes`` as there)."""
+    manifest, arrays, _ = _read_archive(path, CHECKPOINT_FORMAT, "resume", max_bytes)
+    return manifest, arrays
 
 
-def load_checkpoint_model(path) -> tuple[Module, dict]:
+def load_checkpoint_model(path, max_bytes: int | None = None) -> tuple[Module, dict]:
     """The model of a checkpoint (rebuilt from its architecture) and its manifest."""
-    manifest, arrays = read_checkpoint(path)
-    return _rebuild(manifest, arrays, path, "resume"), manifest
+    manifest, arrays, model = _read_archive(
+        path, CHECKPOINT_FORMAT, "resume", max_bytes
+    )
+    _adopt(model, arrays, path, "resume")
+    return model, manifest
 
 
 def load_checkpoint_into(path, trainer, checkpoint=None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _deferred
+
 
 class Parameter:
     """A trainable array ``data`` with a same-shaped gradient ``grad``.
@@ -36,8 +38,14 @@ class Parameter:
 
     def __init__(self, data: np.ndarray) -> None:
         self.data = data
-        self._grad = np.zeros_like(data)
-        self._grad_is_zero = False
+        budget = _deferred.current()
+        if budget is None:
+            self._grad = np.zeros_like(data)
+            self._grad_is_zero = False
+        else:  # a model being loaded: count, and touch no memory
+            budget.charge(data.size)
+            self._grad = np.empty_like(data)
+            self._grad_is_zero = True
 
     @property
     def grad(self) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The ``chainrule`` command line: train, evaluate, predict, gradcheck, info, export.
 
 One module per command family; this one builds the parser and runs a command.
+A closed stdout (``| head``) ends a command quietly.
 
 Every failure prints one line on stderr and exits with status 2 (a traceback
 only with ``--debug``); nothing already on disk is damaged by a failed command.
@@ -171,16 +172,30 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        return _stdout_closed()
     except Exception as exc:
         if args.debug:
             raise
         message = (
             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         )
-        if isinstance(
-            exc, (CLIError, ValueError, TypeError, OSError, ImportError, RuntimeError)
-        ):
+        if isinstance(exc, MemoryError):
+            message = f"out of memory ({message})"
+        user_errors = (
+            CLIError,
+            ValueError,
+            TypeError,
+            OSError,
+            ImportError,
+            RuntimeError,
+            MemoryError,  # a file or a setting asked for too much
+        )
+        # Pillow's errors (DecompressionBombError) are about the image given.
+        if isinstance(exc, user_errors) or type(exc).__module__.startswith("PIL"):
             sys.stderr.write(f"chainrule {args.command}: error: {message}\n")
             return EXIT_USAGE
         sys.stderr.write(
@@ -188,6 +203,18 @@ def main(argv=None) -> int:
             f"{message} (run with --debug for the traceback)\n"
         )
         return 1
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``chainrule info m.npz | head -3``):
+    stop quietly, as Unix tools do, with the status of a SIGPIPE death."""
+    import os
+
+    try:  # later flushes (at exit) would raise again: send them nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + 13
 
 
 if __name__ == "__main__":

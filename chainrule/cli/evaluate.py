@@ -127,7 +127,7 @@ def cmd_info(args) -> int:
     print(f"{args.model} ({os.path.getsize(args.model):,} bytes, dtype {model.dtype})")
     print(model)
     print()
-    print(cr.summary(model, shape or None))
+    print(cr.summary(model, shape or None, unknown_shapes=True))
     if meta:
         print("\nmetadata")
         for k, v in meta.items():

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .._safe_npz import read_npy
 from ..data import read_idx
 from ..io import load as load_model
 from ._common import CLIError, _input_shape
+
+#: The most pixels (width x height) of an image ``predict`` decodes; the size
+#: is read from the header, before decoding.
+MAX_IMAGE_PIXELS = 50_000_000
+#: The most bytes of an ``.npy`` or IDX input ``predict`` reads.
+MAX_INPUT_BYTES = 1 << 30
 
 
 # ----------------------------------------------------------------- predict
@@ -20,9 +28,20 @@ def _read_png(path: Path, shape) -> np.ndarray:
         raise CLIError(
             "reading PNG images needs Pillow: pip install 'chainrule[plots]'"
         ) from None
+    too_big = (
+        f"image {str(path)!r} has more than {MAX_IMAGE_PIXELS:,} pixels, the "
+        "limit (chainrule.cli.predict.MAX_IMAGE_PIXELS); scale it down first."
+    )
     try:
-        with Image.open(path) as img:
-            grey = img.convert("L").resize((shape[-1], shape[-2]), Image.LANCZOS)
+        with warnings.catch_warnings():
+            # Pillow warns, then refuses, at its own (higher) limits.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:  # reads the header only
+                if img.width * img.height > MAX_IMAGE_PIXELS:
+                    raise CLIError(too_big)
+                grey = img.convert("L").resize((shape[-1], shape[-2]), Image.LANCZOS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CLIError(too_big) from None
     except (OSError, ValueError) as exc:
         raise CLIError(f"cannot read image {str(path)!r}: {exc}") from None
     a = np.asarray(grey, dtype=np.float32) / 255.0
@@ -60,14 +79,15 @@ def _read_inputs(path: Path, shape) -> np.ndarray:
     if head.startswith(b"\x89PNG"):
         return _read_png(path, shape)
     if head.startswith(b"\x93NUMPY"):
-        try:
-            a = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            raise CLIError(f"cannot read {str(path)!r}: {exc}") from None
+        a = read_npy(
+            path, MAX_INPUT_BYTES, "chainrule.cli.predict.MAX_INPUT_BYTES", CLIError
+        )
         return _as_batch(a, shape, path)
     try:
-        a = read_idx(path)
+        a = read_idx(path, max_bytes=MAX_INPUT_BYTES)
     except ValueError as exc:
+        if "is not an IDX file" not in str(exc):  # an IDX file, damaged or too big
+            raise CLIError(str(exc)) from None
         raise CLIError(
             f"{str(path)!r} is not a PNG, .npy or IDX file ({exc})"
         ) from None

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._safe_npz import NpzReader
+from . import idx as _idx
 from .download import download_mnist
 from .idx import parse_idx, read_idx
 
@@ -296,35 +298,44 @@ _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
 def _load_npz(p: Path) -> tuple[np.ndarray, ...]:
-    try:
-        # allow_pickle=False: an .npz from elsewhere must not run code on load.
-        npz = np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(
-            f"load: '{p}' must be a .npz file or a directory of IDX files; got a "
-            f"file NumPy cannot read ({e})."
-        ) from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):  # a bare .npy array
+    # Read with the checks model files get (chainrule._safe_npz): no pickle,
+    # every header against its zip entry, the sizes against the limit, before
+    # anything is decompressed or allocated.
+    with open(p, "rb") as f:
+        is_npy = f.read(6) == b"\x93NUMPY"
+    if is_npy:  # a bare .npy array
         raise ValueError(
             f"load: '{p}' must be a .npz file with arrays {', '.join(_NPZ_KEYS)}; "
-            f"got a single {type(npz).__name__}. Save with np.savez(path, "
-            "x_train=..., y_train=..., x_test=..., y_test=...)."
+            "got a single ndarray. Save with np.savez(path, x_train=..., "
+            "y_train=..., x_test=..., y_test=...)."
         )
-    with npz:
-        names = list(npz.files)
-        try:
-            arrays = tuple(npz[k] for k in _NPZ_KEYS if k in names)
-        except ValueError as e:  # object arrays, which would need pickle
+    try:
+        npz = NpzReader(p, "load", ValueError, ".npz file")
+    except ValueError as e:
+        detail = str(e).removeprefix("load: ")
+        if "pickled" in detail:
             raise ValueError(
                 f"load: '{p}' must be a .npz file of plain arrays; reading it "
-                f"failed ({e})."
+                f"failed ({detail})"
             ) from None
-    missing = [k for k in _NPZ_KEYS if k not in names]
-    if missing:
         raise ValueError(
-            f"load: '{p}' must contain arrays {', '.join(_NPZ_KEYS)}; missing "
-            f"{', '.join(missing)} (it has {', '.join(names) or 'none'})."
+            f"load: '{p}' must be a .npz file or a directory of IDX files; got a "
+            f"file that cannot be read ({detail})"
+        ) from None
+    with npz:
+        names = list(npz.members)
+        missing = [k for k in _NPZ_KEYS if k not in names]
+        if missing:
+            raise ValueError(
+                f"load: '{p}' must contain arrays {', '.join(_NPZ_KEYS)}; missing "
+                f"{', '.join(missing)} (it has {', '.join(names) or 'none'})."
+            )
+        npz.check_limit(
+            _idx.MAX_FILE_BYTES,
+            "chainrule.data.idx.MAX_FILE_BYTES is the limit for data files.",
+            keys=_NPZ_KEYS,
         )
+        arrays = tuple(npz.read(k) for k in _NPZ_KEYS)
     for xi, yi in ((0, 1), (2, 3)):
         x, y = arrays[xi], arrays[yi]
         if x.ndim < 2 or y.ndim < 1 or len(x) != len(y):

@@ -21,6 +21,8 @@ file and says what was wrong, instead of a reshape error deep in NumPy.
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import os
 import zlib
 from pathlib import Path
@@ -42,8 +44,15 @@ _CODES = {dt.newbyteorder("="): code for code, dt in IDX_DTYPES.items()}
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
+#: The most data bytes ``read_idx`` accepts from one file (2 GiB), unless the
+#: caller passes ``max_bytes=``: the header is checked before allocating.
+MAX_FILE_BYTES = 2 << 30
+_CHUNK = 1 << 20
+#: Bytes after the data are counted (for the message) up to about this many.
+_COUNT_LIMIT = 64 << 20
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+
+def read_idx(path: str | os.PathLike, max_bytes: int | None = None) -> np.ndarray:
     """Read an IDX file (gzip-compressed or raw) into a NumPy array.
 
     Parameters
@@ -52,6 +61,10 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         The file. Compression is detected from its first two bytes, so
         ``train-images-idx3-ubyte`` and ``train-images-idx3-ubyte.gz`` both work
         whatever they actually contain.
+    max_bytes : int, optional
+        The most data bytes to accept; default :data:`MAX_FILE_BYTES` (2 GiB).
+        The file is streamed: the header is checked against the limit (and,
+        uncompressed, against the file's size) before the array is allocated.
 
     Returns
     -------
@@ -64,8 +77,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         If ``path`` does not exist.
     ValueError
         If ``path`` is a directory, is not an IDX file, is truncated, holds more
-        or fewer values than its header says, or has a broken gzip stream. The
-        message names the file.
+        or fewer values than its header says, declares more than ``max_bytes``
+        or has a broken gzip stream. The message names the file.
 
     Examples
     --------
@@ -77,56 +90,135 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     array([[0, 1, 2],
            [3, 4, 5]], dtype=uint8)
     """
-    return parse_idx(_read_bytes(path), str(path))
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(
+            f"read_idx: '{p}' must be an IDX file; got a directory. Pass the path "
+            "of a file inside it (e.g. train-images-idx3-ubyte.gz)."
+        )
+    try:
+        f = open(p, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"read_idx: file '{p}' does not exist. Check the path."
+        ) from None
+    with f:
+        return _read_stream(f, str(p), os.fstat(f.fileno()).st_size, max_bytes)
 
 
-def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
+def parse_idx(
+    data: bytes, name: str = "<bytes>", max_bytes: int | None = None
+) -> np.ndarray:
     """Decode the bytes of an IDX file (gzip or raw); ``name`` goes into errors."""
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except EOFError as e:
-            raise ValueError(
-                f"read_idx: gzip file '{name}' is truncated ({e}); download or copy "
-                "it again."
-            ) from None
-        except (OSError, zlib.error) as e:
-            raise ValueError(
-                f"read_idx: gzip file '{name}' is corrupt ({e}); download or copy "
-                "it again."
-            ) from None
-    if len(data) < 4:
+    return _read_stream(io.BytesIO(data), name, len(data), max_bytes)
+
+
+def _read_stream(f, name: str, size: int, max_bytes: int | None) -> np.ndarray:
+    """The array in the IDX file ``f`` (``size`` bytes on disk), streamed."""
+    limit = MAX_FILE_BYTES if max_bytes is None else int(max_bytes)
+    gz = f.read(2) == _GZIP_MAGIC
+    f.seek(0)
+    stream = gzip.GzipFile(fileobj=f, mode="rb") if gz else f
+    try:
+        array = _read_body(stream, name, None if gz else size, limit)
+        extra = _count_rest(stream)
+    except EOFError as e:
+        raise ValueError(
+            f"read_idx: gzip file '{name}' is truncated ({e}); download or copy "
+            "it again."
+        ) from None
+    except (OSError, zlib.error) as e:
+        if not gz:
+            raise
+        raise ValueError(
+            f"read_idx: gzip file '{name}' is corrupt ({e}); download or copy it again."
+        ) from None
+    if extra:
+        expected = array.nbytes
+        raise ValueError(
+            f"read_idx: '{name}' is longer than its header says: shape "
+            f"{array.shape} of {array.dtype.name} needs {expected} data bytes; got "
+            f"{expected + extra if extra <= _COUNT_LIMIT else f'over {expected + _COUNT_LIMIT}'}"
+            ". Download or copy it again."
+        )
+    return array
+
+
+def _read_exactly(stream, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _read_body(stream, name: str, size: int | None, limit: int) -> np.ndarray:
+    head = _read_exactly(stream, 4)
+    if len(head) < 4:
         raise ValueError(
             f"read_idx: '{name}' must start with a 4-byte IDX header; got "
-            f"{len(data)} bytes. The file is truncated or empty."
+            f"{len(head)} bytes. The file is truncated or empty."
         )
-    zero, code, ndim = data[0:2], data[2], data[3]
+    zero, code, ndim = head[0:2], head[2], head[3]
     if zero != b"\x00\x00" or code not in IDX_DTYPES:
         raise ValueError(
             f"read_idx: '{name}' is not an IDX file: magic must be 00 00 <dtype "
-            f"code in 08 09 0b 0c 0d 0e> <ndim>; got {data[:4].hex(' ')}. Is it an "
+            f"code in 08 09 0b 0c 0d 0e> <ndim>; got {head.hex(' ')}. Is it an "
             "HTML error page or another format?"
         )
     header_len = 4 + 4 * ndim
-    if len(data) < header_len:
+    dims = _read_exactly(stream, 4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(
             f"read_idx: '{name}' is truncated: the header announces {ndim} "
-            f"dimensions ({header_len} header bytes); got {len(data)} bytes in all."
+            f"dimensions ({header_len} header bytes); got {4 + len(dims)} bytes in "
+            "all."
         )
-    shape = tuple(int(s) for s in np.frombuffer(data, ">u4", ndim, offset=4))
+    shape = tuple(int(s) for s in np.frombuffer(dims, ">u4"))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    got = len(data) - header_len
-    if got != expected:
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    if size is not None and size - header_len != expected:
+        got = size - header_len
         what = "truncated" if got < expected else "longer than its header says"
         raise ValueError(
             f"read_idx: '{name}' is {what}: shape {shape} of {dtype.name} needs "
             f"{expected} data bytes; got {got}. Download or copy it again."
         )
-    array = np.frombuffer(data, dtype, offset=header_len).reshape(shape)
-    # astype copies: the result is writable and in native byte order, so
-    # arithmetic on it never pays for byte swapping.
-    return array.astype(dtype.newbyteorder("="))
+    if expected > limit:
+        raise ValueError(
+            f"read_idx: '{name}' declares shape {shape} of {dtype.name} "
+            f"({expected:,} bytes), over the limit of {limit:,} bytes "
+            "(max_bytes=, by default chainrule.data.idx.MAX_FILE_BYTES; raise it "
+            "only for a file you trust)."
+        )
+    # Allocated once, filled in place, then swapped to native order in place.
+    array = np.empty(shape, dtype)
+    view = memoryview(array.reshape(-1).view(np.uint8)) if array.size else None
+    done = 0
+    while done < expected:
+        got = stream.readinto(view[done : done + _CHUNK])
+        if not got:
+            raise ValueError(
+                f"read_idx: '{name}' is truncated: shape {shape} of {dtype.name} "
+                f"needs {expected} data bytes; got {done}. Download or copy it again."
+            )
+        done += got
+    if not dtype.isnative:
+        array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return array
+
+
+def _count_rest(stream) -> int:
+    """How many bytes follow the data (up to just over _COUNT_LIMIT)."""
+    n = 0
+    while n <= _COUNT_LIMIT:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        n += len(chunk)
+    return n
 
 
 def write_idx(
@@ -183,18 +275,3 @@ def write_idx(
         else:
             f.write(header)
             f.write(body)
-
-
-def _read_bytes(path: str | os.PathLike) -> bytes:
-    p = Path(path)
-    if p.is_dir():
-        raise ValueError(
-            f"read_idx: '{p}' must be an IDX file; got a directory. Pass the path "
-            "of a file inside it (e.g. train-images-idx3-ubyte.gz)."
-        )
-    try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"read_idx: file '{p}' does not exist. Check the path."
-        ) from None

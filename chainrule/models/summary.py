@@ -29,7 +29,7 @@ def _sequential_shapes(model, input_shape) -> list[tuple[int, ...]]:
     return shapes
 
 
-def summary(model: Module, input_shape=None) -> str:
+def summary(model: Module, input_shape=None, unknown_shapes: bool = False) -> str:
     """A table of layers, output shapes and parameter counts.
 
     Parameters
@@ -38,6 +38,9 @@ def summary(model: Module, input_shape=None) -> str:
     input_shape : tuple of int, optional
         One sample's shape (no batch axis). Not needed for a Graph, nor for a
         Sequential that starts with Linear or has seen a forward pass.
+    unknown_shapes : bool
+        When the shapes cannot be inferred (no ``input_shape``), show them as
+        ``?`` instead of raising ValueError (``chainrule info`` does).
 
     Returns
     -------
@@ -56,14 +59,16 @@ def summary(model: Module, input_shape=None) -> str:
                 n = node.layer.num_parameters()  # a nested model counts its layers
                 rows.append((name, type(node.layer).__name__, node.shape, n))
     else:
-        shapes = _sequential_shapes(model, input_shape)
+        try:
+            shapes = _sequential_shapes(model, input_shape)
+        except ValueError:
+            if not unknown_shapes or input_shape is not None:
+                raise
+            shapes = [None] * len(model.layers)
         for i, (layer, shape) in enumerate(zip(model.layers, shapes)):
             rows.append((str(i), type(layer).__name__, shape, layer.num_parameters()))
     header = ("name", "layer", "output shape", "params")
-    cells = [header] + [
-        (r[0], r[1], "(N, " + ", ".join(map(str, r[2])) + ")", f"{r[3]:,}")
-        for r in rows
-    ]
+    cells = [header] + [(r[0], r[1], _shape_text(r[2]), f"{r[3]:,}") for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(4)]
 
     def fmt(c):
@@ -77,6 +82,10 @@ def summary(model: Module, input_shape=None) -> str:
     lines = [fmt(header), rule] + [fmt(c) for c in cells[1:]] + [rule]
     lines.append(f"Total parameters: {total:,}")
     return "\n".join(lines)
+
+
+def _shape_text(shape) -> str:
+    return "?" if shape is None else "(N, " + ", ".join(map(str, shape)) + ")"
 
 
 def _grad_norm_label(layer: Module, output_grad) -> str:
