@@ -181,7 +181,11 @@ class _BaseMLP(TransformerMixin, ClassNamePrefixFeaturesOutMixin, BaseEstimator)
         _activation(who, self.activation)
         options = [
             ("solver", self.solver, ("lbfgs", "sgd", "adam")),
-            ("learning_rate", self.learning_rate, ("constant", "invscaling", "adaptive")),
+            (
+                "learning_rate",
+                self.learning_rate,
+                ("constant", "invscaling", "adaptive"),
+            ),
         ]
         for name, value, allowed in options:
             if value not in allowed:
@@ -351,7 +355,9 @@ class _BaseMLP(TransformerMixin, ClassNamePrefixFeaturesOutMixin, BaseEstimator)
 
     def _decision(self, X: np.ndarray) -> np.ndarray:
         """The network's raw output z for checked X, in eval mode."""
-        return self._eval_forward(self._reshape(X.astype(self.model_.dtype, copy=False)))
+        return self._eval_forward(
+            self._reshape(X.astype(self.model_.dtype, copy=False))
+        )
 
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -532,7 +538,11 @@ class _BaseMLP(TransformerMixin, ClassNamePrefixFeaturesOutMixin, BaseEstimator)
                 )
             else:
                 self._optimizer = AdamSolver(
-                    data, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
+                    data,
+                    self.learning_rate_init,
+                    self.beta_1,
+                    self.beta_2,
+                    self.epsilon,
                 )
         if self.early_stopping and incremental:
             raise ValueError(

@@ -103,9 +103,7 @@ class AdamSolver:
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
         self.learning_rate = (
-            self.learning_rate_init
-            * math.sqrt(1 - b2**self.t)
-            / (1 - b1**self.t)
+            self.learning_rate_init * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         )
         for p, m, v, g, work in zip(params, self.ms, self.vs, grads, self._work):
             m *= b1
