@@ -335,15 +335,25 @@ class _BaseMLP(TransformerMixin, ClassNamePrefixFeaturesOutMixin, BaseEstimator)
         for name, p in self.model_.named_parameters():
             (weights if name.endswith("weight") else biases).append(p)
         params = weights + biases
+        # Linear's (out, in) weight, transposed: scikit-learn's (in, out).
+        dense = {id(m.weight) for m in self._linears}
 
         def view(a, p):
-            return a.T if p in weights and a.ndim == 2 else a
+            return a.T if id(p) in dense else a
 
         data = [view(p.data, p) for p in params]
         grads = [view(p.grad, p) for p in params]
         found = (params, data, grads, len(weights))
         self._params_cache = (self.model_, found)
         return found
+
+    def __getstate__(self):
+        # The cached views would come back from a pickle or deepcopy as
+        # copies, and the solvers would then update arrays the model does not
+        # read: they are found again on first use instead.
+        state = super().__getstate__()
+        state.pop("_params_cache", None)
+        return state
 
     # ------------------------------------------------------------ fitting
     def _flatten(self, X, reset: bool):

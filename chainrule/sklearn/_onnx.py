@@ -191,7 +191,8 @@ def register_onnx_converters() -> None:
     >>> from chainrule.sklearn import MLPClassifier, register_onnx_converters
     >>> register_onnx_converters()
     >>> X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
-    >>> clf = MLPClassifier((4,), max_iter=5, random_state=0).fit(X, (X[:, 0] > 0).astype(int))
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> clf = MLPClassifier((4,), solver="lbfgs", random_state=0).fit(X, y)
     >>> onx = skl2onnx.to_onnx(clf, X[:1], options={"zipmap": False})
     >>> [o.name for o in onx.graph.output]
     ['label', 'probabilities']

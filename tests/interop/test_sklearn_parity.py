@@ -335,3 +335,18 @@ def test_chainrule_loss_and_dropout_still_work(iris):
     assert clf.coefs_[-1].shape == (16, 3)
     assert clf.score(X, y) > 0.9
     np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_warm_start_after_pickle_keeps_training_the_model(iris):
+    import pickle
+
+    X, y = iris
+    clf = MLPClassifier((8,), max_iter=5, warm_start=True, random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    before = again.coefs_[0].copy()
+    again.fit(X, y)
+    assert not np.allclose(before, again.coefs_[0])
+    assert np.shares_memory(again.coefs_[0], again.model_[0].weight.data)
+    # ... and takes the steps the original takes.
+    clf.fit(X, y)
+    np.testing.assert_array_equal(clf.coefs_[0], again.coefs_[0])
