@@ -86,8 +86,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Exponent of "invscaling".
     max_iter : int, default 200
         Epochs of sgd and adam; iterations of lbfgs.
-    loss : "log_loss" or chainrule Loss, default "log_loss"
-        A chainrule Loss (``cr.losses.CrossEntropy()``, say) gets the raw
+    loss : None, "log_loss" or chainrule Loss, default None
+        None and "log_loss" are scikit-learn's log-loss. A chainrule Loss (``cr.losses.CrossEntropy()``, say) gets the raw
         outputs, one per class, and the class indices; ``predict_proba`` is
         then the softmax of the outputs.
     shuffle : bool, default True

@@ -17,7 +17,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Linear -> activation [-> Dropout] per hidden size, then a linear output per
     target, trained on half the squared error, (1/2) mean_k (y_k - p_k)^2
-    per sample (``loss="squared_error"``), or on half the Poisson deviance
+    per sample (``loss="squared_error"``, or None, the default), or on half the Poisson deviance
     with an exponential output (``loss="poisson"``), or on any chainrule
     :class:`~chainrule.losses.Loss` of the linear outputs. Initialisation,
     penalty, sample weights, solvers, stopping rule, precision and attributes
