@@ -26,6 +26,39 @@ from .training import fit
 
 __version__ = "0.1.0"
 
+# Submodules with optional dependencies, imported on first use of the
+# attribute (PEP 562), so that ``import chainrule`` stays NumPy-only and fast:
+# name -> (the packages it needs, the pip extra that installs them).
+_LAZY = {
+    "onnx": (("onnx",), "onnx"),
+    "sklearn": (("sklearn", "scipy"), "sklearn"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+    import importlib
+
+    needs, extra = _LAZY[name]
+    try:
+        module = importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in needs:
+            raise
+        raise ImportError(
+            f"chainrule.{name} needs the package {missing!r}, which is not "
+            f"installed. Install the extra: pip install 'chainrule[{extra}]'."
+        ) from exc
+    globals()[name] = module
+    return module
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
 __all__ = [
     "GradcheckError",
     "History",
