@@ -14,7 +14,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +55,10 @@ class Example:
         masks differ; it is checked in eval mode and with a fixed mask).
     onnx_op : str, optional
         An operator the ONNX export must contain.
+    spec : bool
+        Whether this configuration has a spec token that fits its input
+        (False for, say, a rectangular kernel); every layer with a
+        ``spec_pattern`` needs at least one example where it does.
     """
 
     make: Callable[[], cr.Module]
@@ -63,7 +67,7 @@ class Example:
     draw: Callable = normal
     train: bool = True
     onnx_op: str | None = None
-    extra: dict = field(default_factory=dict)
+    spec: bool = True
 
     @property
     def name(self) -> str:
