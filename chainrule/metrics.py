@@ -13,6 +13,8 @@ import copy
 
 import numpy as np
 
+from ._checks import integer
+
 
 def _labels_from_outputs(y_pred: np.ndarray, threshold: float) -> np.ndarray:
     """Predicted classes: argmax of class scores, or a threshold on one output."""
@@ -79,9 +81,7 @@ class TopKAccuracy(Metric):
     """Fraction of samples whose true class is among the k highest scores."""
 
     def __init__(self, k: int = 5) -> None:
-        if int(k) < 1:
-            raise ValueError(f"TopKAccuracy: k must be a positive integer; got {k!r}.")
-        self.k = int(k)
+        self.k = integer("TopKAccuracy", "k", k)
         self.name = f"top{self.k}_accuracy"
         super().__init__()
 
