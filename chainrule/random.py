@@ -44,11 +44,11 @@ def get_rng(rng: np.random.Generator | int | None = None) -> np.random.Generator
     )
 
 
-def get_state() -> dict:
+def state_dict() -> dict:
     """The default generator's state (JSON-friendly), for checkpoints."""
     return _default_rng.bit_generator.state
 
 
-def set_state(state: dict) -> None:
-    """Restore the default generator's state saved by :func:`get_state`."""
+def load_state_dict(state: dict) -> None:
+    """Restore the default generator's state saved by :func:`state_dict`."""
     _default_rng.bit_generator.state = state
