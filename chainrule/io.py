@@ -37,6 +37,7 @@ FORMAT_VERSION = 1
 MODEL_FORMAT = "chainrule-model"
 CHECKPOINT_FORMAT = "chainrule-checkpoint"
 
+
 class ModelFileError(ValueError):
     """A model or checkpoint file that cannot be trusted or read."""
 

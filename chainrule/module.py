@@ -158,7 +158,9 @@ class Module(ForwardCache):
                 f"{type(self).__name__}.register_buffer: {name} must be a NumPy "
                 f"array; got {type(array).__name__}."
             )
-        if name in getattr(self, "_buffer_names", ()) or isinstance(getattr(self, name, None), Parameter):
+        if name in getattr(self, "_buffer_names", ()) or isinstance(
+            getattr(self, name, None), Parameter
+        ):
             raise ValueError(
                 f"{type(self).__name__}.register_buffer: {name!r} is already "
                 "registered."

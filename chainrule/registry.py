@@ -77,10 +77,15 @@ def register_layer(cls: T | None = None, name: str | None = None):
     old = _LAYERS.get(name)
     # Redefining the same class (a notebook cell run twice) replaces it; a
     # different class under a taken name would make files ambiguous.
-    if old is not None and old is not cls and (
-        old.__module__,
-        old.__qualname__,
-    ) != (cls.__module__, cls.__qualname__):
+    if (
+        old is not None
+        and old is not cls
+        and (
+            old.__module__,
+            old.__qualname__,
+        )
+        != (cls.__module__, cls.__qualname__)
+    ):
         raise ValueError(
             f"register_layer: the name {name!r} is taken by "
             f"{old.__module__}.{old.__qualname__}; pass name='...' to register "

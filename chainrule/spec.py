@@ -45,7 +45,6 @@ PRESETS = {
 }
 
 
-
 def _token_classes() -> list[tuple[re.Pattern, type]]:
     """Every registered layer with a spec token, its compiled pattern first."""
     return [
