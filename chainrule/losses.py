@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import ForwardCache
-from .functional.activations import log_softmax, sigmoid, softplus
+from .functional.activations import log_softmax, sigmoid, softmax_columns_, softplus
 
 
 class Loss(ForwardCache):
@@ -21,6 +21,10 @@ class Loss(ForwardCache):
 
     #: "mean" losses average over the batch; "sum" losses (SSE) add up.
     reduction = "mean"
+
+    #: The metrics ``fit`` and ``evaluate`` report when given none: a
+    #: classification loss says "accuracy".
+    default_metrics: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.cache = None
@@ -122,11 +126,11 @@ class MSE(Loss):
         t = self._same_shape_target(y, t)
         w = self._weights(sample_weight, y.shape[0], y.dtype)
         diff = y - t
-        self._keep((diff, w))
+        self.keep_cache((diff, w))
         return 0.5 * _reduce(_per_sample(diff * diff), w)
 
     def backward(self) -> np.ndarray:
-        diff, w = self._take_cache()
+        diff, w = self.take_cache()
         return diff * _scale(diff.shape[0], w, diff.ndim, diff.dtype)
 
 
@@ -145,11 +149,11 @@ class SSE(Loss):
         t = self._same_shape_target(y, t)
         w = self._weights(sample_weight, y.shape[0], y.dtype)
         diff = y - t
-        self._keep((diff, w))
+        self.keep_cache((diff, w))
         return _reduce(_per_sample(diff * diff), w, mean=False)
 
     def backward(self) -> np.ndarray:
-        diff, w = self._take_cache()
+        diff, w = self.take_cache()
         return 2 * diff * _scale(diff.shape[0], w, diff.ndim, diff.dtype, mean=False)
 
 
@@ -172,6 +176,8 @@ class BinaryCrossEntropy(Loss):
         wrong answer costs a large finite loss instead of inf.
     """
 
+    default_metrics = ("accuracy",)
+
     def __init__(self, from_logits: bool = False, eps: float = 1e-7) -> None:
         super().__init__()
         self.from_logits = bool(from_logits)
@@ -185,7 +191,7 @@ class BinaryCrossEntropy(Loss):
         w = self._weights(sample_weight, y.shape[0], y.dtype)
         if self.from_logits:
             per = softplus(y) - t * y
-            self._keep(("logits", y, t, w))
+            self.keep_cache(("logits", y, t, w))
         else:
             if not _in_unit_interval(y):
                 bad = y[~((y >= 0) & (y <= 1))].flat[0]
@@ -195,11 +201,11 @@ class BinaryCrossEntropy(Loss):
                 )
             yc = np.clip(y, self.eps, 1 - self.eps)
             per = -(t * np.log(yc) + (1 - t) * np.log1p(-yc))
-            self._keep(("probs", yc, t, w))
+            self.keep_cache(("probs", yc, t, w))
         return _reduce(_per_sample(per), w)
 
     def backward(self) -> np.ndarray:
-        kind, y, t, w = self._take_cache()
+        kind, y, t, w = self.take_cache()
         scale = _scale(y.shape[0], w, y.ndim, y.dtype)
         if kind == "logits":
             return (sigmoid(y) - t) * scale
@@ -277,6 +283,8 @@ class CrossEntropy(Loss):
     1.3863
     """
 
+    default_metrics = ("accuracy",)
+
     def __init__(self, label_smoothing: float = 0.0) -> None:
         super().__init__()
         eps = float(label_smoothing)
@@ -312,7 +320,7 @@ class CrossEntropy(Loss):
                 t_arr = t_arr * (1 - eps) + eps / k  # q = (1 - eps) t + eps / K
             log_p = log_softmax(z)
             per = -(t_arr * log_p).sum(axis=1)
-            self._keep((np.exp(log_p), t_arr, w))
+            self.keep_cache((np.exp(log_p), t_arr, w))
             return _reduce(per, w)
         labels = _check_labels("CrossEntropy", t_arr, n, k)
         # The loss in the log domain, never as -log(softmax): a confidently
@@ -321,22 +329,20 @@ class CrossEntropy(Loss):
         # Worked class-major, (K, N): with few classes, NumPy's reductions
         # across a row of K are ten times slower than across rows of N.
         p = np.array(z.T, order="C")  # always a copy: z is the caller's array
-        m = p.max(axis=0)
+        # softmax(z), transposed, kept for the backward o - y; with m and total
+        # the loss is log(total) - (z_t - m), all from the one pass.
+        m, total = softmax_columns_(p)
         z_t = z[np.arange(n), labels] - m
-        p -= m
-        np.exp(p, out=p)
-        total = p.sum(axis=0)
         per = np.log(total) - z_t
         if eps:
             # -sum_k q_k log p_k = lse - (1 - eps) z_t - eps mean_k z_k; the
             # shift m cancels because the weights of q sum to one.
             per = np.log(total) - (1 - eps) * z_t - eps * (z.mean(axis=1) - m)
-        p /= total  # softmax(z), transposed, kept for the backward o - y
-        self._keep((p, labels, w))
+        self.keep_cache((p, labels, w))
         return _reduce(per, w)
 
     def backward(self) -> np.ndarray:
-        p, t, w = self._take_cache()
+        p, t, w = self.take_cache()
         if t.ndim == 2:  # probability targets: p is (N, K)
             g = p - t
             g *= _scale(len(g), w, 2, g.dtype)
@@ -361,6 +367,8 @@ class NLL(Loss):
     never taken of a rounded-to-zero probability.
     """
 
+    default_metrics = ("accuracy",)
+
     def forward(self, y, t, sample_weight=None) -> float:
         y = self._prediction(y)
         if y.ndim != 2:
@@ -371,11 +379,11 @@ class NLL(Loss):
         labels = _check_labels("NLL", t, n, k)
         w = self._weights(sample_weight, n, y.dtype)
         per = -y[np.arange(n), labels]
-        self._keep((y.shape, y.dtype, labels, w))
+        self.keep_cache((y.shape, y.dtype, labels, w))
         return _reduce(per, w)
 
     def backward(self) -> np.ndarray:
-        shape, dtype, labels, w = self._take_cache()
+        shape, dtype, labels, w = self.take_cache()
         n = shape[0]
         g = np.zeros(shape, dtype=dtype)
         # -w_i / N at each sample's label, zero elsewhere (no pass over all of g)

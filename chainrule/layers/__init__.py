@@ -11,6 +11,7 @@ from .activations import (
     Step,
     Tanh,
 )
+from .batchnorm import BatchNorm1D, BatchNorm2D
 from .conv import Conv2D
 from .dropout import Dropout
 from .linear import Linear
@@ -20,6 +21,8 @@ from .reshape import Flatten
 
 __all__ = [
     "Add",
+    "BatchNorm1D",
+    "BatchNorm2D",
     "Concat",
     "Conv2D",
     "Dropout",

@@ -28,12 +28,12 @@ from ..backend import no_grad
 from ..losses import Loss
 from ..models.sequential import Sequential
 from ..module import Module
-from ..spec import _ACTIVATIONS
+from ..spec import activation_tokens
 from ._solvers import AdamSolver, SGDSolver
 
 #: Every chainrule activation name ("relu", "tanh", "identity" among them),
 #: and scikit-learn's name for the sigmoid.
-ACTIVATIONS = {"logistic": L.Sigmoid, **_ACTIVATIONS}
+ACTIVATIONS = {"logistic": L.Sigmoid, **activation_tokens()}
 #: The input dtypes kept as they are; anything else becomes float64.
 _DTYPES = (np.float64, np.float32)
 _SIGMOIDS = ("logistic", "sigmoid")
