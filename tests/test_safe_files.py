@@ -474,12 +474,12 @@ def test_model_bombs_on_the_command_line_are_one_line_status_2(saved):
 
 
 def test_memory_error_is_one_line_status_2(monkeypatch, capsys, cli_model):
-    import chainrule.cli.evaluate as evaluate
+    import chainrule.cli.info as info
 
     def exhausted(*args, **kwargs):
         raise MemoryError("Unable to allocate 149. GiB for an array")
 
-    monkeypatch.setattr(evaluate, "load_model", exhausted)
+    monkeypatch.setattr(info, "load_model", exhausted)
     assert main(["info", str(cli_model)]) == 2
     assert capsys.readouterr().err == (
         "chainrule info: error: out of memory (Unable to allocate 149. GiB for an "
