@@ -3,6 +3,7 @@
 from .activations import (
     HardTanh,
     Identity,
+    LeakyReLU,
     LinearActivation,
     LogSoftmax,
     ReLU,
@@ -11,26 +12,34 @@ from .activations import (
     Step,
     Tanh,
 )
+from .avgpool import AvgPool2D
 from .conv import Conv2D
+from .conv_transpose import ConvTranspose2D
 from .dropout import Dropout
+from .global_avgpool import GlobalAvgPool2D
 from .linear import Linear
 from .merge import Add, Concat
 from .pooling import MaxPool2D
-from .reshape import Flatten
+from .reshape import Flatten, Reshape
 
 __all__ = [
     "Add",
+    "AvgPool2D",
     "Concat",
     "Conv2D",
+    "ConvTranspose2D",
     "Dropout",
     "Flatten",
+    "GlobalAvgPool2D",
     "HardTanh",
     "Identity",
+    "LeakyReLU",
     "Linear",
     "LinearActivation",
     "LogSoftmax",
     "MaxPool2D",
     "ReLU",
+    "Reshape",
     "Sigmoid",
     "Softmax",
     "Step",

@@ -228,3 +228,42 @@ class LogSoftmax(Module):
 
     def get_config(self) -> dict:
         return {"axis": self.axis}
+
+
+class LeakyReLU(Module):
+    """The leaky rectifier: x for x > 0, a small slope a times x otherwise.
+
+    Forward:  y = x where x > 0, else a x        (a = negative_slope)
+    Backward: dx = dy where x > 0, else a dy. At x = 0 the slope a is used,
+              as in PyTorch. Unlike ReLU, a unit with negative input still
+              passes a gradient, so it cannot die.
+
+    Parameters
+    ----------
+    negative_slope : float
+        The slope a for x <= 0 (PyTorch's default 0.01).
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> cr.layers.LeakyReLU(0.1)(np.array([[-2.0, 3.0]])).tolist()
+    [[-0.2, 3.0]]
+    """
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = real("LeakyReLU", "negative_slope", negative_slope)
+
+    def forward(self, x):
+        x = as_float_array(self, x)
+        # Keep the mask, not y: with a negative slope y > 0 does not say x > 0.
+        positive = x > 0
+        self._keep(positive)
+        return np.where(positive, x, x * np.asarray(self.negative_slope, x.dtype))
+
+    def backward(self, dy):
+        positive = self._take_cache()
+        return np.where(positive, dy, dy * np.asarray(self.negative_slope, dy.dtype))
+
+    def get_config(self) -> dict:
+        return {"negative_slope": self.negative_slope}
