@@ -6,7 +6,18 @@ model = cr.Sequential(cr.layers.Linear(784, 256), cr.layers.ReLU(),
 loss = cr.losses.CrossEntropy()
 """
 
-from . import callbacks, data, functional, init, layers, losses, metrics, optim, plots
+from . import (
+    callbacks,
+    data,
+    functional,
+    init,
+    layers,
+    losses,
+    metrics,
+    optim,
+    plots,
+    registry,
+)
 from .backend import no_grad
 from .gradcheck import (
     GradcheckError,
@@ -22,6 +33,7 @@ from .models import Graph, Input, Sequential, summary, to_dot
 from .module import Module
 from .parameter import Parameter
 from .random import seed
+from .registry import register_layer
 from .training import fit
 
 __version__ = "0.1.0"
@@ -52,6 +64,8 @@ __all__ = [
     "optim",
     "plots",
     "predict",
+    "register_layer",
+    "registry",
     "no_grad",
     "numerical_gradient",
     "seed",

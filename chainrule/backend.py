@@ -1,11 +1,15 @@
-"""The one seam between chainrule and its array library.
+"""Gradient bookkeeping shared by layers and losses, and the default dtype.
 
-Everything numerical goes through NumPy today. Keeping the choice in one place
-(``get_array_module``) is what would let a GPU array library such as CuPy slot in
-later without touching the layers, as Chainer does.
+It holds the switch that turns gradient bookkeeping off for inference
+(:func:`no_grad`): with it off, layers keep no cache for ``backward``; and
+:class:`ForwardCache`, the keep/take pair every layer and loss uses.
 
-It also holds the switch that turns gradient bookkeeping off for inference
-(:func:`no_grad`): with it off, layers keep no cache for ``backward``.
+chainrule computes with NumPy, called directly: there is no array-module
+seam. A ``get_array_module`` that nothing called used to stand here for a
+future CuPy backend; it was removed rather than kept as a promise the layers
+do not honour (they create arrays with ``np.empty``, ``np.zeros_like`` and
+call BLAS through NumPy). A GPU backend would start by routing
+``functional/`` and ``layers/`` through such a function.
 """
 
 from __future__ import annotations
@@ -18,11 +22,6 @@ DEFAULT_DTYPE = np.float32
 _grad_enabled = True
 
 
-def get_array_module(*arrays: object):  # noqa: ARG001 - kept for the CuPy seam
-    """Return the array module for ``arrays`` (always :mod:`numpy` for now)."""
-    return np
-
-
 def is_grad_enabled() -> bool:
     """True when layers should keep what their ``backward`` needs."""
     return _grad_enabled
@@ -31,18 +30,28 @@ def is_grad_enabled() -> bool:
 class ForwardCache:
     """What a forward pass keeps for its backward: layers and losses alike.
 
-    ``_keep`` stores it, except inside :class:`no_grad`; ``_take_cache`` hands
-    it to backward once, so a second backward without a forward is an error.
+    A layer author calls ``keep_cache(what_backward_needs)`` at the end of
+    ``forward`` and ``take_cache()`` at the start of ``backward``.
+    ``keep_cache`` stores nothing inside :class:`no_grad` (inference keeps no
+    activations alive); ``take_cache`` hands the cache over once, so a second
+    backward without a forward is an error rather than a gradient counted twice.
     """
 
     cache = None
 
-    def _keep(self, cache) -> None:
+    def keep_cache(self, cache) -> None:
         """Keep ``cache`` for backward, unless inside ``cr.no_grad()``."""
         self.cache = cache if _grad_enabled else None
 
-    def _take_cache(self):
-        """Hand the forward cache to backward, once."""
+    def take_cache(self):
+        """Hand the forward cache to backward, once.
+
+        Raises
+        ------
+        RuntimeError
+            When there is none: no forward yet, a second backward, or a
+            forward under ``cr.no_grad()``.
+        """
         cache = self.cache
         if cache is None:
             raise RuntimeError(
@@ -52,6 +61,10 @@ class ForwardCache:
             )
         self.cache = None
         return cache
+
+    # The names before the protocol made them public, for code written then.
+    _keep = keep_cache
+    _take_cache = take_cache
 
 
 class no_grad:  # noqa: N801 - used like a function: ``with cr.no_grad():``

@@ -106,16 +106,6 @@ class GradcheckError(AssertionError):
         )
 
 
-def _freeze_dropout(module: Module) -> None:
-    """Fix every Dropout's mask to the one it just drew, so that repeated
-    forward passes compute the same function."""
-    from .layers.dropout import Dropout
-
-    for m in module.modules():
-        if isinstance(m, Dropout) and m.training and m.last_mask is not None:
-            m.mask = m.last_mask
-
-
 def _compare(
     name, shape, numeric, analytic, one_sided, method, atol, rtol, index_of
 ) -> TensorCheck:
@@ -313,7 +303,9 @@ def gradcheck(
         p.data = np.ascontiguousarray(p.data)
 
     m.forward(*xs)
-    _freeze_dropout(m)
+    # Repeated forwards must compute one function: Dropout holds its mask.
+    for sub in m.modules():
+        sub.freeze_randomness()
     m.zero_grad()
     y = m.forward(*xs)
     ys = y if isinstance(y, tuple) else (y,)

@@ -58,10 +58,7 @@ def _model_dtype(model: Module):
 
 
 def _default_metrics(loss: Loss) -> list[str]:
-    name = type(loss).__name__
-    if name in ("CrossEntropy", "NLL", "BinaryCrossEntropy"):
-        return ["accuracy"]
-    return []
+    return list(loss.default_metrics)
 
 
 def _metric_objects(metrics, loss: Loss) -> list[Metric]:

@@ -6,7 +6,8 @@ architecture as a list of layer specs, each array's dtype, shape and SHA-256,
 and optional metadata (class names, input normalisation, training settings).
 
 Loading uses ``np.load(..., allow_pickle=False)``, builds layers only from the
-fixed registry below (nothing named in a file is imported or evaluated),
+registry (``chainrule.registry``: the built-in layers and those registered
+with ``cr.register_layer``; nothing named in a file is imported or evaluated),
 checks every hash and shape, and refuses anything else with a message that
 names the file and the problem. Saving writes a temporary file in the same
 directory, fsyncs it and renames it over the target, so a crash leaves either
@@ -24,39 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import layers as L
+from . import layers as _builtin_layers  # noqa: F401 - registers the built-in layers
+from . import random as _random
 from ._atomic import atomic_write
 from .models.graph import Graph, Input, Node
 from .models.sequential import Sequential
 from .module import Module
+from .registry import UnknownLayerError, layer_class, layer_name
 
 FORMAT_VERSION = 1
 MODEL_FORMAT = "chainrule-model"
 CHECKPOINT_FORMAT = "chainrule-checkpoint"
-
-#: The only layer types a file may name. Anything else is refused.
-LAYER_REGISTRY: dict[str, type[Module]] = {
-    cls.__name__: cls
-    for cls in (
-        L.Linear,
-        L.Conv2D,
-        L.MaxPool2D,
-        L.Dropout,
-        L.Flatten,
-        L.LinearActivation,
-        L.Identity,
-        L.Step,
-        L.Sigmoid,
-        L.Tanh,
-        L.HardTanh,
-        L.ReLU,
-        L.Softmax,
-        L.LogSoftmax,
-        L.Add,
-        L.Concat,
-    )
-}
-
 
 class ModelFileError(ValueError):
     """A model or checkpoint file that cannot be trusted or read."""
@@ -94,17 +73,24 @@ def layer_spec(module: Module) -> dict:
             "inputs": [n.id for n in module.inputs],
             "outputs": [n.id for n in module.outputs],
         }
-    name = type(module).__name__
-    if LAYER_REGISTRY.get(name) is not type(module):
+    name = layer_name(module)
+    if name is None:
         raise TypeError(
-            f"save: layer type {name} cannot be saved; model files hold only the "
-            f"built-in layers ({', '.join(sorted(LAYER_REGISTRY))})."
+            f"save: layer type {type(module).__name__} is not registered; decorate "
+            "its class with @cr.register_layer (and give it get_config()) so that "
+            "model files can name it."
         )
-    return {"type": name, "config": _jsonable(module.get_config())}
-
-
-def _jsonable(config: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
+    config = module.get_config()
+    try:
+        # A round trip through JSON text: tuples become lists, and a value
+        # JSON cannot hold fails here, naming the layer, not midway through.
+        config = json.loads(json.dumps(config, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"save: {type(module).__name__}.get_config() must return JSON values; "
+            f"{exc}."
+        ) from None
+    return {"type": name, "config": config}
 
 
 def build(spec: dict, where: str = "model") -> Module:
@@ -119,27 +105,29 @@ def build(spec: dict, where: str = "model") -> Module:
         return Sequential(*(build(s, f"{where}[{i}]") for i, s in enumerate(layers)))
     if kind == "Graph":
         return _build_graph(spec, where)
-    cls = LAYER_REGISTRY.get(kind)
-    if cls is None:
-        raise ModelFileError(
-            f"{where}: unknown layer type {kind!r}; a model file may only use "
-            f"{', '.join(sorted(LAYER_REGISTRY))}."
-        )
+    try:
+        cls = layer_class(kind, where)
+    except UnknownLayerError as exc:
+        raise ModelFileError(str(exc)) from None
     config = spec.get("config", {})
     if not isinstance(config, dict):
         raise ModelFileError(f"{where}: the config of {kind} must be an object.")
-    allowed = set(inspect.signature(cls).parameters) - {"rng", "init"}
-    unknown = set(config) - allowed
-    if unknown:
-        raise ModelFileError(f"{where}: {kind} has no setting(s) {sorted(unknown)}.")
+    params = inspect.signature(cls).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = set(config) - set(params)
+        if unknown:
+            raise ModelFileError(
+                f"{where}: {kind} has no setting(s) {sorted(unknown)}."
+            )
+    # The weights are overwritten by the file's arrays; the throwaway initial
+    # values must not move the global random stream, so it is put back.
+    state = _random.get_state()
     try:
-        # Weights are overwritten by the file's arrays; draw the throwaway
-        # initial values from a fixed generator so the global one is untouched.
-        if "rng" in inspect.signature(cls).parameters and kind != "Dropout":
-            return cls(**config, rng=np.random.default_rng(0))
         return cls(**config)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{where}: invalid {kind} settings: {exc}") from exc
+    finally:
+        _random.set_state(state)
 
 
 def _build_graph(spec: dict, where: str) -> Graph:
@@ -213,7 +201,7 @@ def save_model(model: Module, path, metadata: dict | None = None) -> None:
 
 def _model_record(fmt: str, model: Module) -> tuple[dict, dict[str, np.ndarray]]:
     """What a model file and a checkpoint both hold: the header, the
-    architecture and the ``param/<name>`` arrays."""
+    architecture, the ``param/<name>`` arrays and the ``buffer/<name>`` ones."""
     manifest = {
         "format": fmt,
         "format_version": FORMAT_VERSION,
@@ -221,6 +209,7 @@ def _model_record(fmt: str, model: Module) -> tuple[dict, dict[str, np.ndarray]]
         "architecture": layer_spec(model),
     }
     arrays = {f"param/{k}": p.data for k, p in model.named_parameters()}
+    arrays.update((f"buffer/{k}", b) for k, b in model.named_buffers())
     return manifest, arrays
 
 
@@ -325,8 +314,13 @@ def _read_archive(
 
 
 def _load_params(model: Module, arrays: dict[str, np.ndarray], path, who: str) -> None:
-    state = {k[len("param/") :]: a for k, a in arrays.items() if k.startswith("param/")}
-    dtypes = {a.dtype for a in state.values()}
+    state = {
+        k.partition("/")[2]: a
+        for k, a in arrays.items()
+        if k.startswith(("param/", "buffer/"))
+    }
+    # The parameters' dtype is the model's (a buffer may be an integer counter).
+    dtypes = {a.dtype for k, a in arrays.items() if k.startswith("param/")}
     if len(dtypes) == 1 and next(iter(dtypes)).kind == "f":
         # Convert before copying: float64 values copied into the float32 arrays
         # of a freshly built layer would be rounded.

@@ -22,6 +22,10 @@ class Loss(ForwardCache):
     #: "mean" losses average over the batch; "sum" losses (SSE) add up.
     reduction = "mean"
 
+    #: The metrics ``fit`` and ``evaluate`` report when given none: a
+    #: classification loss says "accuracy".
+    default_metrics: tuple[str, ...] = ()
+
     def __init__(self) -> None:
         self.cache = None
 
@@ -122,11 +126,11 @@ class MSE(Loss):
         t = self._same_shape_target(y, t)
         w = self._weights(sample_weight, y.shape[0], y.dtype)
         diff = y - t
-        self._keep((diff, w))
+        self.keep_cache((diff, w))
         return 0.5 * _reduce(_per_sample(diff * diff), w)
 
     def backward(self) -> np.ndarray:
-        diff, w = self._take_cache()
+        diff, w = self.take_cache()
         return diff * _scale(diff.shape[0], w, diff.ndim, diff.dtype)
 
 
@@ -145,11 +149,11 @@ class SSE(Loss):
         t = self._same_shape_target(y, t)
         w = self._weights(sample_weight, y.shape[0], y.dtype)
         diff = y - t
-        self._keep((diff, w))
+        self.keep_cache((diff, w))
         return _reduce(_per_sample(diff * diff), w, mean=False)
 
     def backward(self) -> np.ndarray:
-        diff, w = self._take_cache()
+        diff, w = self.take_cache()
         return 2 * diff * _scale(diff.shape[0], w, diff.ndim, diff.dtype, mean=False)
 
 
@@ -172,6 +176,8 @@ class BinaryCrossEntropy(Loss):
         wrong answer costs a large finite loss instead of inf.
     """
 
+    default_metrics = ("accuracy",)
+
     def __init__(self, from_logits: bool = False, eps: float = 1e-7) -> None:
         super().__init__()
         self.from_logits = bool(from_logits)
@@ -185,7 +191,7 @@ class BinaryCrossEntropy(Loss):
         w = self._weights(sample_weight, y.shape[0], y.dtype)
         if self.from_logits:
             per = softplus(y) - t * y
-            self._keep(("logits", y, t, w))
+            self.keep_cache(("logits", y, t, w))
         else:
             if not _in_unit_interval(y):
                 bad = y[~((y >= 0) & (y <= 1))].flat[0]
@@ -195,11 +201,11 @@ class BinaryCrossEntropy(Loss):
                 )
             yc = np.clip(y, self.eps, 1 - self.eps)
             per = -(t * np.log(yc) + (1 - t) * np.log1p(-yc))
-            self._keep(("probs", yc, t, w))
+            self.keep_cache(("probs", yc, t, w))
         return _reduce(_per_sample(per), w)
 
     def backward(self) -> np.ndarray:
-        kind, y, t, w = self._take_cache()
+        kind, y, t, w = self.take_cache()
         scale = _scale(y.shape[0], w, y.ndim, y.dtype)
         if kind == "logits":
             return (sigmoid(y) - t) * scale
@@ -263,6 +269,8 @@ class CrossEntropy(Loss):
     1.3863
     """
 
+    default_metrics = ("accuracy",)
+
     def forward(self, y, t, sample_weight=None) -> float:
         z = self._prediction(y)
         if z.ndim != 2:
@@ -281,7 +289,7 @@ class CrossEntropy(Loss):
             t_arr = t_arr.astype(z.dtype, copy=False)
             log_p = log_softmax(z)
             per = -(t_arr * log_p).sum(axis=1)
-            self._keep((np.exp(log_p), t_arr, w))
+            self.keep_cache((np.exp(log_p), t_arr, w))
             return _reduce(per, w)
         labels = _check_labels("CrossEntropy", t_arr, n, k)
         # The loss in the log domain, never as -log(softmax): a confidently
@@ -297,11 +305,11 @@ class CrossEntropy(Loss):
         total = p.sum(axis=0)
         per = np.log(total) - z_t
         p /= total  # softmax(z), transposed, kept for the backward o - y
-        self._keep((p, labels, w))
+        self.keep_cache((p, labels, w))
         return _reduce(per, w)
 
     def backward(self) -> np.ndarray:
-        p, t, w = self._take_cache()
+        p, t, w = self.take_cache()
         if t.ndim == 2:  # probability targets: p is (N, K)
             g = p - t
             g *= _scale(len(g), w, 2, g.dtype)
@@ -323,6 +331,8 @@ class NLL(Loss):
     never taken of a rounded-to-zero probability.
     """
 
+    default_metrics = ("accuracy",)
+
     def forward(self, y, t, sample_weight=None) -> float:
         y = self._prediction(y)
         if y.ndim != 2:
@@ -333,11 +343,11 @@ class NLL(Loss):
         labels = _check_labels("NLL", t, n, k)
         w = self._weights(sample_weight, n, y.dtype)
         per = -y[np.arange(n), labels]
-        self._keep((y.shape, y.dtype, labels, w))
+        self.keep_cache((y.shape, y.dtype, labels, w))
         return _reduce(per, w)
 
     def backward(self) -> np.ndarray:
-        shape, dtype, labels, w = self._take_cache()
+        shape, dtype, labels, w = self.take_cache()
         n = shape[0]
         g = np.zeros(shape, dtype=dtype)
         # -w_i / N at each sample's label, zero elsewhere (no pass over all of g)

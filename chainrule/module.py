@@ -1,13 +1,21 @@
-"""Module: the base of every layer and model.
+"""Module: the base of every layer and model, and the layer protocol.
 
-A module has a ``forward`` that computes ``y`` from ``x`` and keeps in
-``self.cache`` exactly what its ``backward`` will need, and a ``backward`` that
-takes ``dy = dL/dy``, *adds* the parameter gradients into each ``Parameter.grad``
-and returns ``dx = dL/dx``. That pair is one node of the computational graph of
-seed 002; the models chain them.
+A module has a ``forward`` that computes ``y`` from ``x`` and keeps (with
+``keep_cache``) exactly what its ``backward`` will need, and a ``backward``
+that takes ``dy = dL/dy``, *adds* the parameter gradients into each
+``Parameter.grad`` and returns ``dx = dL/dx``. That pair is one node of the
+computational graph of seed 002; the models chain them.
 
-The cache is consumed by ``backward``: calling ``backward`` twice after one
-``forward`` raises, rather than silently counting a gradient twice.
+The cache is consumed by ``backward`` (``take_cache``): calling ``backward``
+twice after one ``forward`` raises, rather than silently counting a gradient
+twice.
+
+Everything else about a layer lives with the layer too (see
+``docs/extending.md``): ``get_config()`` (JSON constructor arguments), its
+non-trainable state (``register_buffer``), its ``spec`` token
+(``spec_pattern``, ``from_spec``, ``spec_token``), its ONNX lowering
+(``to_onnx``) and its PyTorch counterpart (``to_torch``). The rest of the
+package asks the layer or the one registry (``chainrule.registry``).
 """
 
 from __future__ import annotations
@@ -40,6 +48,10 @@ class Module(ForwardCache):
         output, the seeds' "delta". Read it to see where gradients vanish.
     name : str or None
         An optional name, used by graph models to name parameters.
+    skip_input_grad : bool
+        Set by a container on its first layer when nobody needs dL/dx (the
+        data's gradient): a layer may then skip that product and return None
+        from ``backward``. Layer authors may honour it; ignoring it is correct.
     """
 
     def __init__(self) -> None:
@@ -50,6 +62,8 @@ class Module(ForwardCache):
         # Set by a container for its first layer when nobody needs dL/dx
         # (the data's gradient): layers that can skip that GEMM then return None.
         self.skip_input_grad = False
+        # Names of the non-trainable arrays kept in the state (register_buffer).
+        self._buffer_names: list[str] = []
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *inputs):
@@ -92,6 +106,78 @@ class Module(ForwardCache):
         for key, value in vars(self).items():
             if isinstance(value, Parameter):
                 yield key, value
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module (named ``prefix``, "" by default) and every sub-module
+        with its dotted name such as ``"3"``, each once, depth first."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            pre = f"{name}." if name else ""
+            stack.extend(reversed([(pre + n, c) for n, c in m.named_children()]))
+
+    # ----------------------------------------------------------------- buffers
+    def register_buffer(self, name: str, array: np.ndarray) -> None:
+        """Keep ``array`` as non-trainable state named ``name``.
+
+        A buffer (BatchNorm's ``running_mean``, say) is an attribute like any
+        other, but it travels with the parameters: in ``state_dict()`` under
+        PyTorch's name (``"1.running_mean"``), in ``load_state_dict``,
+        ``to(dtype)`` (float buffers only; a counter stays an integer), model
+        files and checkpoints, EarlyStopping's restore and NaNGuard's rollback.
+        Optimizers never see it. Reassigning ``self.<name>`` later keeps it a
+        buffer; updating it in place is cheaper.
+
+        Parameters
+        ----------
+        name : str
+            An attribute name not used yet.
+        array : ndarray
+            The initial value; a 0-d array for a scalar counter.
+
+        Examples
+        --------
+        >>> import numpy as np, chainrule as cr
+        >>> m = cr.Module()
+        >>> m.register_buffer("count", np.zeros((), np.int64))
+        >>> [name for name, _ in m.named_buffers()]
+        ['count']
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(
+                f"{type(self).__name__}.register_buffer: name must be an "
+                f"identifier; got {name!r}."
+            )
+        if not isinstance(array, np.ndarray):
+            raise TypeError(
+                f"{type(self).__name__}.register_buffer: {name} must be a NumPy "
+                f"array; got {type(array).__name__}."
+            )
+        if name in getattr(self, "_buffer_names", ()) or isinstance(getattr(self, name, None), Parameter):
+            raise ValueError(
+                f"{type(self).__name__}.register_buffer: {name!r} is already "
+                "registered."
+            )
+        # setdefault: a subclass that forgot super().__init__() still works.
+        self.__dict__.setdefault("_buffer_names", []).append(name)
+        setattr(self, name, array)
+
+    def own_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        """This module's own buffers (not its children's), in registration order."""
+        for name in getattr(self, "_buffer_names", ()):
+            yield name, getattr(self, name)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """Every buffer with its dotted name such as ``1.running_mean``."""
+        for name, m in self.named_modules():
+            pre = prefix + (f"{name}." if name else "")
+            for key, b in m.own_buffers():
+                yield pre + key, b
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """Every parameter with a stable dotted name such as ``0.weight``.
@@ -141,6 +227,10 @@ class Module(ForwardCache):
             )
         for p in self.parameters():
             p.to(dtype)
+        for m in self.modules():
+            for name, b in m.own_buffers():
+                if b.dtype.kind == "f" and b.dtype != dtype:
+                    setattr(m, name, b.astype(dtype))
         return self
 
     @property
@@ -162,34 +252,51 @@ class Module(ForwardCache):
         return copy.deepcopy(self)
 
     # ------------------------------------------------------------------- state
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """The live arrays of the state: each module's parameters then its
+        buffers, depth first (PyTorch's order), a shared array once."""
+        out: dict[str, np.ndarray] = {}
+        seen: set[int] = set()
+        for name, m in self.named_modules():
+            pre = f"{name}." if name else ""
+            for key, p in m.own_parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    out[pre + key] = p.data
+            for key, b in m.own_buffers():
+                out[pre + key] = b
+        return out
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter array, keyed by its ``named_parameters`` name."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """A copy of every parameter and buffer, under PyTorch's names
+        (``"0.weight"``, ``"1.running_mean"``)."""
+        return {k: a.copy() for k, a in self._state_arrays().items()}
 
     def load_state_dict(
         self, state: dict[str, np.ndarray], strict: bool = True
     ) -> None:
-        """Copy arrays from ``state`` into the parameters, in place.
+        """Copy arrays from ``state`` into the parameters and buffers, in place.
 
         Every problem is collected first and reported in one ``ValueError``
         (missing keys, unexpected keys, shape mismatches), and nothing is
-        changed unless the whole state fits.
+        changed unless the whole state fits. Values take the dtype of the
+        array they go into.
         """
-        params = dict(self.named_parameters())
+        targets = self._state_arrays()
         problems = []
         if strict:
-            missing = [k for k in params if k not in state]
-            unexpected = [k for k in state if k not in params]
+            missing = [k for k in targets if k not in state]
+            unexpected = [k for k in state if k not in targets]
             if missing:
                 problems.append(f"missing keys: {', '.join(missing)}")
             if unexpected:
                 problems.append(f"unexpected keys: {', '.join(unexpected)}")
-        for k, p in params.items():
+        for k, target in targets.items():
             if k not in state:
                 continue
             value = np.asarray(state[k])
-            if value.shape != p.shape:
-                problems.append(f"{k} has shape {value.shape}, expected {p.shape}")
+            if value.shape != target.shape:
+                problems.append(f"{k} has shape {value.shape}, expected {target.shape}")
             elif value.dtype.kind not in "fiu":
                 problems.append(f"{k} has non-numeric dtype {value.dtype}")
         if problems:
@@ -198,9 +305,9 @@ class Module(ForwardCache):
                 + "; ".join(problems)
                 + "."
             )
-        for k, p in params.items():
+        for k, target in targets.items():
             if k in state:
-                p.data[...] = np.asarray(state[k])
+                target[...] = np.asarray(state[k])
 
     def save(self, path, metadata: dict | None = None) -> None:
         """Write the architecture and weights to ``path`` (see ``chainrule.io``):
@@ -211,8 +318,46 @@ class Module(ForwardCache):
 
     # --------------------------------------------------------------- describing
     def get_config(self) -> dict:
-        """The constructor arguments that rebuild this module (for model files)."""
+        """The constructor arguments that rebuild this module: JSON values
+        (tuples are written as lists), so that ``type(self)(**config)`` is the
+        same layer up to its weights. Model files store it; a layer with
+        constructor arguments must override it."""
         return {}
+
+    # ------------------------------------------------------------ spec tokens
+    # A layer with a token in the ``spec`` language (chainrule/spec.py) sets
+    # ``spec_pattern``, a regular expression the whole token must match (the
+    # groups are its arguments), and ``spec_usage``, how the token is written
+    # in messages ("linearN"). A layer that cannot sit in a chain of
+    # one-input layers (Add, Concat) sets ``spec_pattern = None``. Module
+    # itself sets neither, so a registered layer that forgot is caught by the
+    # registry's tests.
+
+    @classmethod
+    def from_spec(cls, match, input_shape: tuple[int, ...], rng) -> Module:
+        """Build the layer from its spec token's regular-expression ``match``,
+        given one sample's ``input_shape`` (to infer sizes) and the ``rng`` of
+        the whole stack. Raise ValueError with the reason the token does not
+        fit. The default suits tokens without arguments: ``cls()``."""
+        return cls()
+
+    def spec_token(self) -> str:
+        """The token that ``from_spec`` turns back into this layer. The
+        default suits tokens without arguments: the pattern itself."""
+        pattern = getattr(type(self), "spec_pattern", None)
+        if pattern is None or not pattern.isalnum():
+            raise TypeError(f"{self!r}: has no spec token; define spec_token().")
+        return pattern
+
+    def freeze_randomness(self) -> None:
+        """Make the next training-mode forwards compute the same function as
+        the last one (gradcheck perturbs inputs one at a time). Dropout holds
+        its last mask; a layer without randomness has nothing to do."""
+
+    def expected_input_shape(self) -> tuple[int, ...] | None:
+        """One sample's input shape when the layer alone fixes it (Linear:
+        ``(in_features,)``), else None; ``summary`` starts from it."""
+        return None
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

@@ -3,23 +3,15 @@
     from chainrule.onnx import export
     export(model, "model.onnx", input_shape=(1, 28, 28))
 
-Every built-in layer maps onto standard operators (opset 17 by default):
-
-    chainrule layer          ONNX
-    -----------------------  ---------------------------------------------
-    Linear                   Gemm(x, W, b, transB=1) on (N, in) input;
-                             MatMul(x, W^T) + Add(b) on (N, ..., in)
-    Conv2D                   Conv(kernel_shape, strides, pads)
-    MaxPool2D                MaxPool(kernel_shape, strides)
-    ReLU Sigmoid Tanh        Relu Sigmoid Tanh
-    HardTanh                 Clip(x, min_val, max_val)
-    Softmax LogSoftmax       Softmax LogSoftmax (same axis)
-    LinearActivation(k)      Mul(x, k) (Identity when k = 1)
-    Identity                 Identity
-    Step(threshold)          Cast(GreaterOrEqual(x, threshold), float)
-    Flatten                  Flatten(axis=1)
-    Add Concat               Add (Sum for more than two) / Concat(axis)
-    Dropout                  nothing: the graph is the inference graph
+Each layer lowers itself (its ``to_onnx(builder, xs, in_shape, label)``
+method, beside its forward and backward): Linear becomes Gemm, Conv2D Conv,
+the activations their ONNX operators, Dropout nothing (the exported graph is
+the inference graph), and so on. A layer without ``to_onnx`` is refused by
+name. ``to_onnx`` receives a builder with ``node(op, inputs, label, **attrs)``
+(returns the output's name), ``const(name, array, key=None)`` (a float32
+initializer; ``key``, a Parameter, stores a shared weight once) and the
+tensor type ``FLOAT``; ``xs`` are the names of the inputs and ``in_shape`` is
+the first input's per-sample shape.
 
 The batch dimension is symbolic ("N"), weights are stored as float32
 initializers, the model is checked with ``onnx.checker`` and written
@@ -34,7 +26,6 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from . import layers as L
 from ._atomic import atomic_write
 from .models.graph import Graph
 from .models.sequential import Sequential
@@ -43,11 +34,14 @@ from .module import Module
 __all__ = ["DEFAULT_OPSET", "export", "to_onnx"]
 
 DEFAULT_OPSET = 17
-_SIMPLE = {L.ReLU: "Relu", L.Sigmoid: "Sigmoid", L.Tanh: "Tanh"}
 
 
 class _Builder:
-    """Collects nodes and initializers, naming values uniquely."""
+    """Collects nodes and initializers, naming values uniquely; what a
+    layer's ``to_onnx`` receives."""
+
+    #: The float32 tensor type, for ``Cast(to=...)``.
+    FLOAT = TensorProto.FLOAT
 
     def __init__(self) -> None:
         self.nodes: list[onnx.NodeProto] = []
@@ -86,78 +80,18 @@ class _Builder:
 
 
 def _layer(b: _Builder, layer: Module, xs: list[str], in_shape, label: str) -> str:
-    """Emit the nodes of one layer; return the name of its output value.
+    """Emit the nodes of one layer (by asking it); return its output's name.
 
     ``in_shape`` is the per-sample shape of the first input (no batch axis).
     """
-    kind = type(layer)
-    x = xs[0]
-    if kind is L.Linear:
-        w = layer.weight.data
-        if len(in_shape) == 1:
-            inputs = [x, b.const(f"{label}.weight", w, layer.weight)]
-            if layer.bias is not None:
-                inputs.append(b.const(f"{label}.bias", layer.bias.data, layer.bias))
-            return b.node("Gemm", inputs, label, transB=1)
-        wt = b.const(f"{label}.weight_t", w.T, None)
-        y = b.node("MatMul", [x, wt], label)
-        if layer.bias is not None:
-            y = b.node(
-                "Add", [y, b.const(f"{label}.bias", layer.bias.data, layer.bias)], label
-            )
-        return y
-    if kind is L.Conv2D:
-        inputs = [x, b.const(f"{label}.weight", layer.weight.data, layer.weight)]
-        if layer.bias is not None:
-            inputs.append(b.const(f"{label}.bias", layer.bias.data, layer.bias))
-        ph, pw = layer.padding
-        return b.node(
-            "Conv",
-            inputs,
-            label,
-            kernel_shape=list(layer.kernel_size),
-            strides=list(layer.stride),
-            pads=[ph, pw, ph, pw],
+    lower = getattr(layer, "to_onnx", None)
+    if lower is None:
+        raise TypeError(
+            f"onnx.export: layer {label} ({type(layer).__name__}) has no ONNX "
+            "lowering; define its to_onnx(builder, xs, in_shape, label) method "
+            "(see docs/extending.md)."
         )
-    if kind is L.MaxPool2D:
-        return b.node(
-            "MaxPool",
-            [x],
-            label,
-            kernel_shape=list(layer.kernel_size),
-            strides=list(layer.stride),
-        )
-    if kind in _SIMPLE:
-        return b.node(_SIMPLE[kind], [x], label)
-    if kind is L.HardTanh:
-        lo = b.const(f"{label}.min_val", np.float32(layer.min_val))
-        hi = b.const(f"{label}.max_val", np.float32(layer.max_val))
-        return b.node("Clip", [x, lo, hi], label)
-    if kind is L.Softmax:
-        return b.node("Softmax", [x], label, axis=layer.axis)
-    if kind is L.LogSoftmax:
-        return b.node("LogSoftmax", [x], label, axis=layer.axis)
-    if kind in (L.LinearActivation, L.Identity):
-        if layer.k == 1.0:
-            return b.node("Identity", [x], label)
-        return b.node("Mul", [x, b.const(f"{label}.k", np.float32(layer.k))], label)
-    if kind is L.Step:
-        t = b.const(f"{label}.threshold", np.float32(layer.threshold))
-        mask = b.node("GreaterOrEqual", [x, t], label)
-        return b.node("Cast", [mask], label, to=TensorProto.FLOAT)
-    if kind is L.Flatten:
-        return b.node("Flatten", [x], label, axis=1)
-    if kind is L.Add:
-        return b.node("Add" if len(xs) == 2 else "Sum", xs, label)
-    if kind is L.Concat:
-        return b.node("Concat", xs, label, axis=layer.axis)
-    if kind is L.Dropout:
-        return x  # inference semantics: the identity
-    raise TypeError(
-        f"onnx.export: layer {label} ({kind.__name__}) has no ONNX conversion; "
-        "the built-in layers Linear, Conv2D, MaxPool2D, Flatten, Dropout, Add, "
-        "Concat and the activations are supported."
-    )
+    return lower(b, xs, in_shape, label)
 
 
 def _value_info(name: str, shape) -> onnx.ValueInfoProto:
@@ -272,7 +206,7 @@ def export(
     Parameters
     ----------
     model : Sequential or Graph
-        Built from the built-in layers (see the module docstring's table).
+        Built from layers that define ``to_onnx`` (all the built-in ones).
     path : str or PathLike
         Written atomically: a failure leaves an existing file untouched.
     input_shape : tuple of int, optional

@@ -11,6 +11,12 @@ shape (1, 28, 28):
     dropoutP           Dropout(P), P a probability such as 0.5
     flatten            Flatten()
     relu sigmoid tanh hardtanh softmax logsoftmax identity    activations
+    ...                every registered layer with a ``spec_pattern``
+
+Each layer owns its token: ``spec_pattern`` (a regular expression the whole
+token matches), ``spec_usage`` (how messages write it), ``from_spec`` (the
+layer from the match, the input shape and the stack's rng) and
+``spec_token`` (the way back). The tokens are looked up in the registry.
 
 For example ``conv16x5-relu-maxpool2-flatten-linear10`` is the seeds' digit
 recogniser. The last layer should produce the class logits: the CLI trains
@@ -21,10 +27,10 @@ from __future__ import annotations
 
 import re
 
-from . import layers as L
 from .models.sequential import Sequential
 from .module import Module
 from .random import get_rng
+from .registry import registered_layers
 
 PRESETS = {
     "mlp": "flatten-linear256-relu-linear128-relu-linear10",
@@ -35,18 +41,26 @@ PRESETS = {
     ),
 }
 
-_ACTIVATIONS = {
-    "relu": L.ReLU,
-    "sigmoid": L.Sigmoid,
-    "tanh": L.Tanh,
-    "hardtanh": L.HardTanh,
-    "softmax": L.Softmax,
-    "logsoftmax": L.LogSoftmax,
-    "identity": L.Identity,
-}
-_EXPECTED = "linearN, convCxK[sS][pP], maxpoolK[sS], dropoutP, flatten, " + ", ".join(
-    _ACTIVATIONS
-)
+
+
+def _token_classes() -> list[tuple[re.Pattern, type]]:
+    """Every registered layer with a spec token, its compiled pattern first."""
+    return [
+        (re.compile(cls.spec_pattern), cls)
+        for cls in registered_layers().values()
+        if getattr(cls, "spec_pattern", None) is not None
+    ]
+
+
+def activation_tokens() -> dict[str, type]:
+    """The word tokens of the activation layers (those in
+    ``chainrule.layers.activations`` taking no argument): "relu", "tanh"..."""
+    return {
+        cls.spec_pattern: cls
+        for cls in registered_layers().values()
+        if cls.__module__ == "chainrule.layers.activations"
+        and (getattr(cls, "spec_pattern", None) or "").isalpha()
+    }
 
 
 class SpecError(ValueError):
@@ -103,56 +117,12 @@ def build_spec(spec: str, input_shape=(1, 28, 28), rng=None) -> Sequential:
 def _token_layer(text, i, tokens, tok, shape, rng) -> Module:
     if not tok:
         raise _fail(text, i, tokens, "empty token (two '-' in a row?)")
-    if tok in _ACTIVATIONS:
-        return _ACTIVATIONS[tok]()
-    if tok == "flatten":
-        return L.Flatten()
-    if m := re.fullmatch(r"(?:linear|dense)(\d+)", tok):
-        if len(shape) != 1:
-            raise _fail(
-                text,
-                i,
-                tokens,
-                f"Linear needs a flat input but the shape here is "
-                f"{shape}; put 'flatten' before it",
-            )
-        units = int(m.group(1))
-        if units < 1:
-            raise _fail(text, i, tokens, "the number of units must be positive")
-        return L.Linear(shape[0], units, rng=rng)
-    if m := re.fullmatch(r"conv(\d+)x(\d+)(?:s(\d+))?(?:p(\d+))?", tok):
-        if len(shape) != 3:
-            raise _fail(
-                text,
-                i,
-                tokens,
-                f"Conv2D needs (channels, height, width) input; the "
-                f"shape here is {shape}",
-            )
-        c, k = int(m.group(1)), int(m.group(2))
-        s, p = int(m.group(3) or 1), int(m.group(4) or 0)
-        if min(c, k, s) < 1:
-            raise _fail(text, i, tokens, "channels, kernel and stride must be positive")
-        return L.Conv2D(shape[0], c, k, stride=s, padding=p, rng=rng)
-    if m := re.fullmatch(r"maxpool(\d+)(?:s(\d+))?", tok):
-        k = int(m.group(1))
-        s = int(m.group(2) or k)
-        if min(k, s) < 1:
-            raise _fail(text, i, tokens, "pool size and stride must be positive")
-        if len(shape) != 3:
-            raise _fail(
-                text,
-                i,
-                tokens,
-                f"MaxPool2D needs (channels, height, width) input; "
-                f"the shape here is {shape}",
-            )
-        return L.MaxPool2D(k, s)
-    if m := re.fullmatch(r"dropout(\d*\.?\d+)", tok):
-        p = float(m.group(1))
-        if not 0 <= p < 1:
-            raise _fail(
-                text, i, tokens, f"dropout probability must be in [0, 1); got {p}"
-            )
-        return L.Dropout(p)
-    raise _fail(text, i, tokens, f"not a layer; expected one of {_EXPECTED}")
+    known = _token_classes()
+    for pattern, cls in known:
+        if m := pattern.fullmatch(tok):
+            try:
+                return cls.from_spec(m, shape, rng)
+            except ValueError as exc:
+                raise _fail(text, i, tokens, str(exc)) from None
+    expected = ", ".join(cls.spec_usage for _, cls in known)
+    raise _fail(text, i, tokens, f"not a layer; expected one of {expected}")

@@ -331,12 +331,21 @@ class Trainer:
         # everything non-finite in the backward pass.
         last = ""
         if isinstance(self.model, Sequential) and self.batch_index is not None:
-            with no_grad():
-                h = self.x[self.batch_index]
-                for i, layer in enumerate(self.model.layers):
-                    h = layer.forward(h)
-                    if not np.isfinite(h).all():
-                        return f"first non-finite output: layer {i} ({type(layer).__name__})"
+            # Replay the batch on a copy, with the random stream put back
+            # afterwards: the diagnosis must not change the run it describes
+            # (no Dropout draws, no update of BatchNorm's running statistics).
+            from .random import get_state, set_state
+
+            replay, rng_state = self.model.copy(), get_state()
+            try:
+                with no_grad():
+                    h = self.x[self.batch_index]
+                    for i, layer in enumerate(replay.layers):
+                        h = layer.forward(h)
+                        if not np.isfinite(h).all():
+                            return f"first non-finite output: layer {i} ({type(layer).__name__})"
+            finally:
+                set_state(rng_state)
             last = (
                 f", up to {float(np.abs(h).max()):.3g} from layer {i} "
                 f"({type(layer).__name__})"

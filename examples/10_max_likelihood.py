@@ -64,7 +64,7 @@ class GaussianNLL(cr.losses.Loss):
         )
 
     def backward(self) -> np.ndarray:
-        diff = self._take_cache()
+        diff = self.take_cache()
         return diff / (self.sigma**2 * len(diff))
 
 

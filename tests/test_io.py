@@ -214,7 +214,7 @@ def test_save_refuses_a_custom_layer(tmp_path):
         def forward(self, x):
             return x
 
-    with pytest.raises(TypeError, match="layer type Custom cannot be saved"):
+    with pytest.raises(TypeError, match="layer type Custom is not registered; decorate its class with @cr.register_layer"):
         cr.Sequential(Custom()).save(tmp_path / "c.npz")
     assert not (tmp_path / "c.npz").exists()
     assert list(tmp_path.iterdir()) == []
@@ -326,7 +326,7 @@ def test_unknown_layer_type_in_the_manifest_is_refused(saved, kind):
     manifest["architecture"]["layers"].append({"type": kind, "config": {}})
     _set_manifest(members, manifest)  # the arrays and their hashes are untouched
     _repack(saved, members)
-    with pytest.raises(ModelFileError, match=f"unknown layer type '{kind}'"):
+    with pytest.raises(ModelFileError, match=f"unknown layer '{kind}'; a model file names only registered layers"):
         cr.load(saved)
 
 

@@ -512,7 +512,7 @@ def test_summary_of_a_cnn_needs_the_input_shape():
     )
     with pytest.raises(
         ValueError,
-        match=r"summary: input_shape is needed for this model \(batch, C, H, W\) images",
+        match=r"summary: input_shape is needed for this model \(it starts with Conv2D\)",
     ):
         model.summary()
     table = model.summary(input_shape=(1, 28, 28))

@@ -6,29 +6,25 @@
 
 The mapping
 -----------
-The parametrised layers are matched **in order**: the k-th torch module that
-owns parameters (a key prefix such as ``"3"`` in ``"3.weight"``, or
-``"features.0"``) goes to the k-th chainrule layer that owns parameters.
-Modules without parameters (activations, pooling, flatten, dropout) are
+The layers that hold state (parameters or buffers) are matched **in
+order**: the k-th torch module with state (a key prefix such as ``"3"`` in
+``"3.weight"``, or ``"features.0"``) goes to the k-th chainrule layer with
+state. Modules without state (activations, pooling, flatten, dropout) are
 skipped on both sides, so the indices may differ: torch's ``"3.weight"`` can
 land in chainrule's ``"2.weight"``.
 
-    torch                  chainrule       layout (the same on both sides)
-    ---------------------  --------------  ------------------------------------
-    nn.Linear              Linear          weight (out, in), bias (out,)
-    nn.Conv2d              Conv2D          weight (out, in, kH, kW), bias (out,)
-    nn.ReLU, nn.Sigmoid,   the activation  no parameters
-    nn.Tanh, nn.Hardtanh,
-    nn.Softmax, ...
-    nn.MaxPool2d           MaxPool2D       no parameters
-    nn.Flatten             Flatten         no parameters
-    nn.Dropout             Dropout         no parameters
+Within a layer the names are PyTorch's (``weight``, ``bias``,
+``running_mean``, ``running_var``, ``num_batches_tracked``) and so are the
+layouts (Linear's weight (out, in), Conv2D's (out, in, kH, kW)). A layer
+whose names differ says so with a ``torch_state_names`` dict (its name ->
+torch's). Each layer also names its torch module: its ``to_torch()`` method,
+which ``to_torch_sequential`` calls.
 
-Arrays are copied, never shared, and take the chainrule model's dtype.
+Arrays are copied, never shared, and take the chainrule model's dtypes
+(a counter such as ``num_batches_tracked`` stays an integer).
 ``to_torch_state_dict`` keys the arrays as torch's equivalent
 ``nn.Sequential`` expects: a chainrule Sequential and the nn.Sequential with
-the same modules in the same order have the same indices, so the keys are
-chainrule's own names (``"0.weight"``, ``"2.bias"``, ...).
+the same modules in the same order have the same indices.
 
 This module imports torch only when a torch tensor is to be made or read;
 ``load_torch_state_dict`` also takes plain NumPy arrays without torch
@@ -41,13 +37,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .. import layers as L
 from ..module import Module
 
 __all__ = ["load_torch_state_dict", "to_torch_sequential", "to_torch_state_dict"]
-
-# Running statistics and counters of layers chainrule does not have.
-_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def _numpy(value) -> np.ndarray:
@@ -56,8 +48,17 @@ def _numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
+def _torch_names(layer: Module) -> dict[str, str]:
+    """The layer's state names as torch spells them (the same unless the
+    layer says otherwise with ``torch_state_names``)."""
+    names = {k: k for k, _ in layer.own_parameters()}
+    names.update((k, k) for k, _ in layer.own_buffers())
+    names.update(getattr(layer, "torch_state_names", {}))
+    return names
+
+
 def _groups(names) -> OrderedDict[str, list[str]]:
-    """Parameter names grouped by their module prefix, in first-seen order."""
+    """State names grouped by their module prefix, in first-seen order."""
     groups: OrderedDict[str, list[str]] = OrderedDict()
     for name in names:
         prefix, _, _ = name.rpartition(".")
@@ -71,19 +72,19 @@ def load_torch_state_dict(model: Module, state_dict, strict: bool = True) -> Non
     Parameters
     ----------
     model : Module
-        A chainrule Sequential (or Graph) whose Linear / Conv2D layers line up
-        with the torch model's nn.Linear / nn.Conv2d modules.
+        A chainrule Sequential (or Graph) whose layers with state line up
+        with the torch model's modules with state.
     state_dict : mapping of str -> torch.Tensor or ndarray
         ``torch_model.state_dict()``, or the same with NumPy arrays.
     strict : bool
-        Refuse keys that are not weights or biases (such as BatchNorm's
-        running statistics) instead of ignoring them.
+        Refuse torch keys that the matching chainrule layer has no place for,
+        instead of ignoring them.
 
     Raises
     ------
     ValueError
-        Listing every problem at once (a different number of parametrised
-        layers, a missing bias, a shape mismatch, an unknown key); the model is
+        Listing every problem at once (a different number of layers with
+        state, a missing bias, a shape mismatch, an unknown key); the model is
         left unchanged.
 
     Examples
@@ -98,37 +99,28 @@ def load_torch_state_dict(model: Module, state_dict, strict: bool = True) -> Non
     [[1.0, 1.0, 1.0]]
     """
     problems: list[str] = []
-    ours = _groups(name for name, _ in model.named_parameters())
-    params = dict(model.named_parameters())
-    theirs: OrderedDict[str, list[str]] = OrderedDict()
-    for prefix, keys in _groups(list(state_dict)).items():
-        weights = [k for k in keys if k.rpartition(".")[2] in ("weight", "bias")]
-        others = [k for k in keys if k not in weights]
-        if others and strict:
-            extra = ", ".join(others)
-            why = (
-                " (running statistics: chainrule has no BatchNorm)"
-                if any(k.rpartition(".")[2] in _BUFFERS for k in others)
-                else ""
-            )
-            problems.append(f"unexpected keys {extra}{why}")
-        if weights:
-            theirs[prefix] = weights
+    targets = model.state_dict()
+    modules = dict(model.named_modules())
+    ours = _groups(targets)
+    theirs = _groups(list(state_dict))
     if len(theirs) != len(ours):
         problems.append(
-            f"the torch model has {len(theirs)} parametrised layers "
+            f"the torch model has {len(theirs)} layers with state "
             f"({', '.join(theirs) or 'none'}) but the chainrule model has "
             f"{len(ours)} ({', '.join(ours) or 'none'})"
         )
     mapped: dict[str, np.ndarray] = {}
     for (tp, tkeys), (cp, ckeys) in zip(theirs.items(), ours.items()):
+        to_torch = _torch_names(modules[cp])
+        c_short = {to_torch[k.rpartition(".")[2]]: k for k in ckeys}
         t_short = {k.rpartition(".")[2]: k for k in tkeys}
-        c_short = {k.rpartition(".")[2]: k for k in ckeys}
-        for short in sorted(set(t_short) | set(c_short)):
+        for short in list(t_short) + [k for k in c_short if k not in t_short]:
             if short not in c_short:
-                problems.append(
-                    f"torch {t_short[short]} has no counterpart in chainrule layer {cp}"
-                )
+                if strict:
+                    problems.append(
+                        f"torch {t_short[short]} has no counterpart in chainrule "
+                        f"layer {cp} ({type(modules[cp]).__name__})"
+                    )
                 continue
             if short not in t_short:
                 problems.append(
@@ -137,7 +129,7 @@ def load_torch_state_dict(model: Module, state_dict, strict: bool = True) -> Non
                 )
                 continue
             value = _numpy(state_dict[t_short[short]])
-            target = params[c_short[short]]
+            target = targets[c_short[short]]
             if value.shape != target.shape:
                 problems.append(
                     f"torch {t_short[short]} has shape {tuple(value.shape)}, chainrule "
@@ -175,7 +167,12 @@ def to_torch_state_dict(model: Module, as_numpy: bool = False) -> OrderedDict:
     ImportError
         When torch is not installed and ``as_numpy`` is False.
     """
-    arrays = OrderedDict((name, p.data.copy()) for name, p in model.named_parameters())
+    modules = dict(model.named_modules())
+    arrays = OrderedDict()
+    for name, a in model.state_dict().items():
+        prefix, _, short = name.rpartition(".")
+        short = _torch_names(modules[prefix]).get(short, short)
+        arrays[f"{prefix}.{short}" if prefix else short] = a
     if as_numpy:
         return arrays
     try:
@@ -191,15 +188,14 @@ def to_torch_state_dict(model: Module, as_numpy: bool = False) -> OrderedDict:
 def to_torch_sequential(model: Module):
     """An ``torch.nn.Sequential`` equivalent to a chainrule Sequential, with its weights.
 
-    Linear, Conv2D, MaxPool2D, Flatten, Dropout, ReLU, Sigmoid, Tanh, HardTanh,
-    Softmax, LogSoftmax and Identity map onto their nn counterparts; the
-    module indices equal chainrule's layer indices.
+    Each layer names its nn counterpart (its ``to_torch()``); the module
+    indices equal chainrule's layer indices.
 
     Raises
     ------
     TypeError
-        For a layer torch has no module for (Step, LinearActivation with k != 1)
-        or a model that is not a Sequential.
+        For a layer torch has no module for (Step, LinearActivation with
+        k != 1), one without ``to_torch``, or a model that is not a Sequential.
     """
     import torch
     from torch import nn
@@ -213,44 +209,19 @@ def to_torch_sequential(model: Module):
         )
     modules = []
     for i, layer in enumerate(model.layers):
-        kind = type(layer)
-        if kind is L.Linear:
-            m = nn.Linear(layer.in_features, layer.out_features, layer.bias is not None)
-        elif kind is L.Conv2D:
-            m = nn.Conv2d(
-                layer.in_channels,
-                layer.out_channels,
-                layer.kernel_size,
-                stride=layer.stride,
-                padding=layer.padding,
-                bias=layer.bias is not None,
-            )
-        elif kind is L.MaxPool2D:
-            m = nn.MaxPool2d(layer.kernel_size, stride=layer.stride)
-        elif kind is L.Flatten:
-            m = nn.Flatten()
-        elif kind is L.Dropout:
-            m = nn.Dropout(layer.p)
-        elif kind is L.ReLU:
-            m = nn.ReLU()
-        elif kind is L.Sigmoid:
-            m = nn.Sigmoid()
-        elif kind is L.Tanh:
-            m = nn.Tanh()
-        elif kind is L.HardTanh:
-            m = nn.Hardtanh(layer.min_val, layer.max_val)
-        elif kind is L.Softmax:
-            m = nn.Softmax(dim=layer.axis)
-        elif kind is L.LogSoftmax:
-            m = nn.LogSoftmax(dim=layer.axis)
-        elif kind is L.Identity or (kind is L.LinearActivation and layer.k == 1.0):
-            m = nn.Identity()
-        else:
+        make = getattr(layer, "to_torch", None)
+        if make is None:
             raise TypeError(
-                f"to_torch_sequential: layer {i} ({kind.__name__}) has no torch.nn "
-                "counterpart."
+                f"to_torch_sequential: layer {i} ({type(layer).__name__}) has no "
+                "PyTorch mapping; define its to_torch() method (see "
+                "docs/extending.md)."
             )
-        modules.append(m)
+        try:
+            modules.append(make())
+        except TypeError as exc:
+            raise TypeError(
+                f"to_torch_sequential: layer {i} ({type(layer).__name__}): {exc}"
+            ) from None
     net = nn.Sequential(*modules)
     dtype = {np.float32: torch.float32, np.float64: torch.float64}.get(
         (model.dtype or np.dtype(np.float32)).type, torch.float32

@@ -11,9 +11,11 @@ import numpy as np
 
 from ..functional.activations import log_softmax, relu, sigmoid, softmax
 from ..module import Module, as_float_array
+from ..registry import register_layer
 from ._checks import real
 
 
+@register_layer
 class LinearActivation(Module):
     """The linear activation sigma(x; k) = k x.
 
@@ -35,17 +37,44 @@ class LinearActivation(Module):
 
     def forward(self, x):
         x = as_float_array(self, x)
-        self._keep(True)
+        self.keep_cache(True)
         return x if self.k == 1.0 else x * np.asarray(self.k, x.dtype)
 
     def backward(self, dy):
-        self._take_cache()
+        self.take_cache()
         return dy if self.k == 1.0 else dy * np.asarray(self.k, dy.dtype)
 
     def get_config(self) -> dict:
         return {"k": self.k}
 
+    spec_pattern = r"linearact(\d*\.?\d+)"
+    spec_usage = "linearactK"
 
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        return cls(float(match.group(1)))
+
+    def spec_token(self) -> str:
+        if self.k < 0:  # '-' separates tokens
+            raise TypeError(f"{self!r}: a spec token holds no negative k.")
+        return f"linearact{self.k:g}"
+
+    def to_onnx(self, b, xs, in_shape, label):
+        if self.k == 1.0:
+            return b.node("Identity", xs, label)
+        return b.node("Mul", [xs[0], b.const(f"{label}.k", np.float32(self.k))], label)
+
+    def to_torch(self):
+        from torch import nn
+
+        if self.k != 1.0:
+            raise TypeError(
+                f"{self!r}: has no torch.nn counterpart (only k = 1, nn.Identity)."
+            )
+        return nn.Identity()
+
+
+@register_layer
 class Identity(LinearActivation):
     """sigma(x) = x: the linear activation with k = 1."""
 
@@ -55,7 +84,18 @@ class Identity(LinearActivation):
     def get_config(self) -> dict:
         return {}
 
+    spec_pattern = "identity"
+    spec_usage = "identity"
 
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        return cls()
+
+    def spec_token(self) -> str:
+        return "identity"
+
+
+@register_layer
 class Step(Module):
     """The threshold function: sigma(x; k) = 1 if x >= k else 0.
 
@@ -79,17 +119,38 @@ class Step(Module):
 
     def forward(self, x):
         x = as_float_array(self, x)
-        self._keep(True)
+        self.keep_cache(True)
         return (x >= self.threshold).astype(x.dtype)
 
     def backward(self, dy):
-        self._take_cache()
+        self.take_cache()
         return np.zeros_like(dy)
 
     def get_config(self) -> dict:
         return {"threshold": self.threshold}
 
+    spec_pattern = r"step(\d*\.?\d+)?"
+    spec_usage = "step[T]"
 
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        return cls(float(match.group(1) or 0.0))
+
+    def spec_token(self) -> str:
+        if self.threshold < 0:  # '-' separates tokens
+            raise TypeError(f"{self!r}: a spec token holds no negative threshold.")
+        return f"step{self.threshold:g}"
+
+    def to_onnx(self, b, xs, in_shape, label):
+        t = b.const(f"{label}.threshold", np.float32(self.threshold))
+        mask = b.node("GreaterOrEqual", [xs[0], t], label)
+        return b.node("Cast", [mask], label, to=b.FLOAT)
+
+    def to_torch(self):
+        raise TypeError(f"{self!r}: has no torch.nn counterpart (a threshold).")
+
+
+@register_layer
 class Sigmoid(Module):
     """The logistic function sigma(x) = 1 / (1 + exp(-x)).
 
@@ -99,14 +160,26 @@ class Sigmoid(Module):
 
     def forward(self, x):
         y = sigmoid(as_float_array(self, x))
-        self._keep(y)
+        self.keep_cache(y)
         return y
 
     def backward(self, dy):
-        y = self._take_cache()
+        y = self.take_cache()
         return dy * y * (1 - y)
 
+    spec_pattern = "sigmoid"
+    spec_usage = "sigmoid"
 
+    def to_onnx(self, b, xs, in_shape, label):
+        return b.node("Sigmoid", xs, label)
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.Sigmoid()
+
+
+@register_layer
 class Tanh(Module):
     """The hyperbolic tangent.
 
@@ -116,14 +189,26 @@ class Tanh(Module):
 
     def forward(self, x):
         y = np.tanh(as_float_array(self, x))
-        self._keep(y)
+        self.keep_cache(y)
         return y
 
     def backward(self, dy):
-        y = self._take_cache()
+        y = self.take_cache()
         return dy * (1 - y * y)
 
+    spec_pattern = "tanh"
+    spec_usage = "tanh"
 
+    def to_onnx(self, b, xs, in_shape, label):
+        return b.node("Tanh", xs, label)
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.Tanh()
+
+
+@register_layer
 class HardTanh(Module):
     """Hard tanh: the identity clipped to [min_val, max_val] (seed 002).
 
@@ -142,17 +227,36 @@ class HardTanh(Module):
 
     def forward(self, x):
         x = as_float_array(self, x)
-        self._keep((x > self.min_val) & (x < self.max_val))
+        self.keep_cache((x > self.min_val) & (x < self.max_val))
         return np.clip(x, self.min_val, self.max_val)
 
     def backward(self, dy):
-        inside = self._take_cache()
+        inside = self.take_cache()
         return dy * inside
 
     def get_config(self) -> dict:
         return {"min_val": self.min_val, "max_val": self.max_val}
 
+    spec_pattern = "hardtanh"
+    spec_usage = "hardtanh"
 
+    def spec_token(self) -> str:
+        if (self.min_val, self.max_val) != (-1.0, 1.0):
+            raise TypeError(f"{self!r}: the spec token 'hardtanh' means [-1, 1].")
+        return "hardtanh"
+
+    def to_onnx(self, b, xs, in_shape, label):
+        lo = b.const(f"{label}.min_val", np.float32(self.min_val))
+        hi = b.const(f"{label}.max_val", np.float32(self.max_val))
+        return b.node("Clip", [xs[0], lo, hi], label)
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.Hardtanh(self.min_val, self.max_val)
+
+
+@register_layer
 class ReLU(Module):
     """The rectified linear unit relu(x) = max(x, 0).
 
@@ -164,15 +268,27 @@ class ReLU(Module):
 
     def forward(self, x):
         y = relu(as_float_array(self, x))
-        self._keep(y)
+        self.keep_cache(y)
         return y
 
     def backward(self, dy):
-        y = self._take_cache()
+        y = self.take_cache()
         # A multiply by the mask is several times faster than np.where here.
         return dy * (y > 0)
 
+    spec_pattern = "relu"
+    spec_usage = "relu"
 
+    def to_onnx(self, b, xs, in_shape, label):
+        return b.node("Relu", xs, label)
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.ReLU()
+
+
+@register_layer
 class Softmax(Module):
     """softmax(x)_i = exp(x_i) / sum_j exp(x_j) along ``axis``.
 
@@ -191,17 +307,34 @@ class Softmax(Module):
 
     def forward(self, x):
         y = softmax(as_float_array(self, x), axis=self.axis)
-        self._keep(y)
+        self.keep_cache(y)
         return y
 
     def backward(self, dy):
-        y = self._take_cache()
+        y = self.take_cache()
         return y * (dy - (dy * y).sum(axis=self.axis, keepdims=True))
 
     def get_config(self) -> dict:
         return {"axis": self.axis}
 
+    spec_pattern = "softmax"
+    spec_usage = "softmax"
 
+    def spec_token(self) -> str:
+        if self.axis != -1:
+            raise TypeError(f"{self!r}: the spec token 'softmax' means axis=-1.")
+        return "softmax"
+
+    def to_onnx(self, b, xs, in_shape, label):
+        return b.node("Softmax", xs, label, axis=self.axis)
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.Softmax(dim=self.axis)
+
+
+@register_layer
 class LogSoftmax(Module):
     """log softmax(x)_i = x_i - log sum_j exp(x_j) along ``axis``.
 
@@ -219,15 +352,31 @@ class LogSoftmax(Module):
 
     def forward(self, x):
         y = log_softmax(as_float_array(self, x), axis=self.axis)
-        self._keep(y)
+        self.keep_cache(y)
         return y
 
     def backward(self, dy):
-        y = self._take_cache()
+        y = self.take_cache()
         return dy - np.exp(y) * dy.sum(axis=self.axis, keepdims=True)
 
     def get_config(self) -> dict:
         return {"axis": self.axis}
+
+    spec_pattern = "logsoftmax"
+    spec_usage = "logsoftmax"
+
+    def spec_token(self) -> str:
+        if self.axis != -1:
+            raise TypeError(f"{self!r}: the spec token 'logsoftmax' means axis=-1.")
+        return "logsoftmax"
+
+    def to_onnx(self, b, xs, in_shape, label):
+        return b.node("LogSoftmax", xs, label, axis=self.axis)
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.LogSoftmax(dim=self.axis)
 
 
 class LeakyReLU(Module):
@@ -258,11 +407,11 @@ class LeakyReLU(Module):
         x = as_float_array(self, x)
         # Keep the mask, not y: with a negative slope y > 0 does not say x > 0.
         positive = x > 0
-        self._keep(positive)
+        self.keep_cache(positive)
         return np.where(positive, x, x * np.asarray(self.negative_slope, x.dtype))
 
     def backward(self, dy):
-        positive = self._take_cache()
+        positive = self.take_cache()
         return np.where(positive, dy, dy * np.asarray(self.negative_slope, dy.dtype))
 
     def get_config(self) -> dict:

@@ -91,11 +91,11 @@ class AvgPool2D(Module):
         for window in self._offsets(oh, ow):
             y += xp[window]
         y *= 1.0 / (kh * kw)
-        self._keep(x.shape)
+        self.keep_cache(x.shape)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        n, c, h, w = self._take_cache()
+        n, c, h, w = self.take_cache()
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
         share = dy * (1.0 / (kh * kw))
         # Overlapping windows (stride < kernel) add into a shared pixel.

@@ -10,6 +10,7 @@ from ..init import check_method, reset_weight_and_bias
 from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..random import get_rng
+from ..registry import register_layer
 from ._checks import pair, positive_int
 
 # Below this many rows per column (C kH kW), e.g. the first layer on grey
@@ -18,6 +19,7 @@ from ._checks import pair, positive_int
 _PER_SAMPLE_BELOW = 64
 
 
+@register_layer
 class Conv2D(Module):
     """The seeds' multi-channel convolution (strictly, a cross-correlation).
 
@@ -126,11 +128,11 @@ class Conv2D(Module):
                 np.add(by_sample, self.bias.data[:, None], out=y)
             else:
                 np.copyto(y, by_sample)
-        self._keep((cols, x.shape))
+        self.keep_cache((cols, x.shape))
         return y.reshape(n, oc, oh, ow)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        cols, x_shape = self._take_cache()
+        cols, x_shape = self.take_cache()
         n, oc = dy.shape[:2]
         dy3 = dy.reshape(n, oc, -1)
         if cols.ndim == 3:  # per-sample columns (N, C kH kW [+ 1], OH OW)
@@ -165,3 +167,51 @@ class Conv2D(Module):
             "padding": self.padding,
             "bias": self.bias is not None,
         }
+
+    spec_pattern = r"conv(\d+)x(\d+)(?:s(\d+))?(?:p(\d+))?"
+    spec_usage = "convCxK[sS][pP]"
+
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        if len(input_shape) != 3:
+            raise ValueError(
+                "Conv2D needs (channels, height, width) input; the shape here is "
+                f"{input_shape}"
+            )
+        c, k = int(match.group(1)), int(match.group(2))
+        s, p = int(match.group(3) or 1), int(match.group(4) or 0)
+        if min(c, k, s) < 1:
+            raise ValueError("channels, kernel and stride must be positive")
+        return cls(input_shape[0], c, k, stride=s, padding=p, rng=rng)
+
+    def spec_token(self) -> str:
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        if kh != kw or sh != sw or ph != pw or self.bias is None:
+            raise TypeError(f"{self!r}: a spec token holds square settings only.")
+        return f"conv{self.out_channels}x{kh}s{sh}p{ph}"
+
+    def to_onnx(self, b, xs, in_shape, label):
+        inputs = [xs[0], b.const(f"{label}.weight", self.weight.data, self.weight)]
+        if self.bias is not None:
+            inputs.append(b.const(f"{label}.bias", self.bias.data, self.bias))
+        ph, pw = self.padding
+        return b.node(
+            "Conv",
+            inputs,
+            label,
+            kernel_shape=list(self.kernel_size),
+            strides=list(self.stride),
+            pads=[ph, pw, ph, pw],
+        )
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.Conv2d(
+            self.in_channels,
+            self.out_channels,
+            self.kernel_size,
+            stride=self.stride,
+            padding=self.padding,
+            bias=self.bias is not None,
+        )

@@ -160,11 +160,11 @@ class ConvTranspose2D(Module):
         )
         if self.bias is not None:
             y += self.bias.data[:, None, None]
-        self._keep(x)
+        self.keep_cache(x)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        x = self._take_cache()
+        x = self.take_cache()
         n, ic, h, w = x.shape
         # Every kH x kW window of the padded dy, one per input pixel (i, j):
         # the columns of Conv2D's forward pass, sample first.

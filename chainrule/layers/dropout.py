@@ -6,9 +6,11 @@ import numpy as np
 
 from ..module import Module
 from ..random import get_rng
+from ..registry import register_layer
 from ._checks import probability
 
 
+@register_layer
 class Dropout(Module):
     """Zero each value with probability ``p`` in training; identity in eval mode.
 
@@ -50,7 +52,7 @@ class Dropout(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self.training or self.p == 0.0:
-            self._keep(_IDENTITY)
+            self.keep_cache(_IDENTITY)
             return x
         if self.mask is not None:
             if self.mask.shape != x.shape:
@@ -64,11 +66,11 @@ class Dropout(Module):
         scale = np.asarray(1.0 / (1.0 - self.p), dtype=x.dtype)
         # One multiplier array for forward and backward: m / (1 - p).
         factor = keep * scale
-        self._keep(factor)
+        self.keep_cache(factor)
         return x * factor
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        factor = self._take_cache()
+        factor = self.take_cache()
         if factor is _IDENTITY:
             return dy
         return dy * factor
@@ -83,6 +85,32 @@ class Dropout(Module):
 
     def get_config(self) -> dict:
         return {"p": self.p}
+
+    def freeze_randomness(self) -> None:
+        """Hold the mask of the last training forward (see ``mask``)."""
+        if self.training and self.last_mask is not None:
+            self.mask = self.last_mask
+
+    spec_pattern = r"dropout(\d*\.?\d+)"
+    spec_usage = "dropoutP"
+
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        p = float(match.group(1))
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability must be in [0, 1); got {p}")
+        return cls(p)
+
+    def spec_token(self) -> str:
+        return f"dropout{self.p:g}"
+
+    def to_onnx(self, b, xs, in_shape, label):
+        return xs[0]  # the exported graph is the inference graph: the identity
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.Dropout(self.p)
 
 
 # A marker cache: the forward was the identity, so is the backward.

@@ -36,10 +36,10 @@ class GlobalAvgPool2D(Module):
                 f"{self!r}: input must have shape (batch, channels, height, width) "
                 f"with at least one pixel; got {x.shape}."
             )
-        self._keep(x.shape)
+        self.keep_cache(x.shape)
         return x.mean(axis=(2, 3))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        n, c, h, w = self._take_cache()
+        n, c, h, w = self.take_cache()
         share = dy * (1.0 / (h * w))
         return np.broadcast_to(share[:, :, None, None], (n, c, h, w)).copy()

@@ -9,9 +9,11 @@ from ..init import check_method, reset_weight_and_bias
 from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..random import get_rng
+from ..registry import register_layer
 from ._checks import positive_int
 
 
+@register_layer
 class Linear(Module):
     """A fully connected layer, the seeds' y_i = sum_j W_ij x_j + b_i.
 
@@ -85,11 +87,11 @@ class Linear(Module):
         y = x2 @ w.T
         if self.bias is not None:
             y += self.bias.data
-        self._keep((x2, x.shape))
+        self.keep_cache((x2, x.shape))
         return y if x.ndim == 2 else y.reshape(*x.shape[:-1], self.out_features)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        x2, x_shape = self._take_cache()
+        x2, x_shape = self.take_cache()
         dy2 = dy.reshape(-1, self.out_features)
         self.weight.add_matmul(dy2.T, x2)  # dweight += dy.T @ x (as x.T @ dy)
         if self.bias is not None:
@@ -104,3 +106,47 @@ class Linear(Module):
             "out_features": self.out_features,
             "bias": self.bias is not None,
         }
+
+    def expected_input_shape(self) -> tuple[int, ...]:
+        return (self.in_features,)
+
+    spec_pattern = r"(?:linear|dense)(\d+)"
+    spec_usage = "linearN"
+
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"Linear needs a flat input but the shape here is {input_shape}; "
+                "put 'flatten' before it"
+            )
+        units = int(match.group(1))
+        if units < 1:
+            raise ValueError("the number of units must be positive")
+        return cls(input_shape[0], units, rng=rng)
+
+    def spec_token(self) -> str:
+        if self.bias is None:
+            raise TypeError(f"{self!r}: the spec token 'linearN' has a bias.")
+        return f"linear{self.out_features}"
+
+    def to_onnx(self, b, xs, in_shape, label):
+        """Gemm(x, W, b, transB=1) on (N, in) input; MatMul(x, W^T) + Add(b)
+        on (N, ..., in)."""
+        w = self.weight.data
+        if len(in_shape) == 1:
+            inputs = [xs[0], b.const(f"{label}.weight", w, self.weight)]
+            if self.bias is not None:
+                inputs.append(b.const(f"{label}.bias", self.bias.data, self.bias))
+            return b.node("Gemm", inputs, label, transB=1)
+        wt = b.const(f"{label}.weight_t", w.T, None)
+        y = b.node("MatMul", [xs[0], wt], label)
+        if self.bias is not None:
+            bias = b.const(f"{label}.bias", self.bias.data, self.bias)
+            y = b.node("Add", [y, bias], label)
+        return y
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.Linear(self.in_features, self.out_features, self.bias is not None)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..module import Module
+from ..registry import register_layer
 
 
+@register_layer
 class Add(Module):
     """Elementwise sum of its inputs (a skip connection's merge).
 
@@ -32,13 +34,23 @@ class Add(Module):
         y = xs[0] + xs[1]
         for x in xs[2:]:
             y += x
-        self._keep(len(xs))
+        self.keep_cache(len(xs))
         return y
 
     def backward(self, dy: np.ndarray) -> tuple[np.ndarray, ...]:
-        return (dy,) * self._take_cache()
+        return (dy,) * self.take_cache()
+
+    # Several inputs: a graph layer, with no place in a spec's chain.
+    spec_pattern = None
+
+    def to_onnx(self, b, xs, in_shape, label):
+        return b.node("Add" if len(xs) == 2 else "Sum", xs, label)
+
+    def to_torch(self):
+        raise TypeError(f"{self!r}: torch.nn has no module that adds its inputs.")
 
 
+@register_layer
 class Concat(Module):
     """Join inputs along ``axis`` (1, the features or channels, by default).
 
@@ -62,11 +74,20 @@ class Concat(Module):
                 f"{self!r}: inputs must match on every axis but {self.axis}; got "
                 f"{', '.join(str(x.shape) for x in xs)}."
             ) from exc
-        self._keep(np.cumsum([x.shape[self.axis] for x in xs])[:-1])
+        self.keep_cache(np.cumsum([x.shape[self.axis] for x in xs])[:-1])
         return y
 
     def backward(self, dy: np.ndarray) -> tuple[np.ndarray, ...]:
-        return tuple(np.split(dy, self._take_cache(), axis=self.axis))
+        return tuple(np.split(dy, self.take_cache(), axis=self.axis))
 
     def get_config(self) -> dict:
         return {"axis": self.axis}
+
+    # Several inputs: a graph layer, with no place in a spec's chain.
+    spec_pattern = None
+
+    def to_onnx(self, b, xs, in_shape, label):
+        return b.node("Concat", xs, label, axis=self.axis)
+
+    def to_torch(self):
+        raise TypeError(f"{self!r}: torch.nn has no module that joins its inputs.")

@@ -6,9 +6,11 @@ import numpy as np
 
 from ..functional.pooling import maxpool2d_backward, maxpool2d_forward
 from ..module import Module, as_float_array
+from ..registry import register_layer
 from ._checks import pair
 
 
+@register_layer
 class MaxPool2D(Module):
     """Replace each kH x kW window by its maximum (the seeds' maxpool).
 
@@ -60,12 +62,48 @@ class MaxPool2D(Module):
                 f"the {kh}x{kw} window."
             )
         y, winner = maxpool2d_forward(x, self.kernel_size, self.stride)
-        self._keep(winner)
+        self.keep_cache(winner)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        winner = self._take_cache()
+        winner = self.take_cache()
         return maxpool2d_backward(dy, winner, self.kernel_size, self.stride)
 
     def get_config(self) -> dict:
         return {"kernel_size": self.kernel_size, "stride": self.stride}
+
+    spec_pattern = r"maxpool(\d+)(?:s(\d+))?"
+    spec_usage = "maxpoolK[sS]"
+
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        k = int(match.group(1))
+        s = int(match.group(2) or k)
+        if min(k, s) < 1:
+            raise ValueError("pool size and stride must be positive")
+        if len(input_shape) != 3:
+            raise ValueError(
+                "MaxPool2D needs (channels, height, width) input; the shape here "
+                f"is {input_shape}"
+            )
+        return cls(k, s)
+
+    def spec_token(self) -> str:
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if kh != kw or sh != sw:
+            raise TypeError(f"{self!r}: a spec token holds square settings only.")
+        return f"maxpool{kh}s{sh}"
+
+    def to_onnx(self, b, xs, in_shape, label):
+        return b.node(
+            "MaxPool",
+            xs,
+            label,
+            kernel_shape=list(self.kernel_size),
+            strides=list(self.stride),
+        )
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.MaxPool2d(self.kernel_size, stride=self.stride)

@@ -9,8 +9,10 @@ import numbers
 import numpy as np
 
 from ..module import Module, as_float_array
+from ..registry import register_layer
 
 
+@register_layer
 class Flatten(Module):
     """Keep the batch axis, merge the rest.
 
@@ -31,11 +33,22 @@ class Flatten(Module):
             raise ValueError(
                 f"{self!r}: input must have a batch axis; got shape {x.shape}."
             )
-        self._keep(x.shape)
+        self.keep_cache(x.shape)
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        return dy.reshape(self._take_cache())
+        return dy.reshape(self.take_cache())
+
+    spec_pattern = "flatten"
+    spec_usage = "flatten"
+
+    def to_onnx(self, b, xs, in_shape, label):
+        return b.node("Flatten", xs, label, axis=1)
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.Flatten()
 
 
 class Reshape(Module):
@@ -99,11 +112,11 @@ class Reshape(Module):
                 + (" or a multiple of them" if -1 in self.shape else "")
                 + f"; got input of shape {x.shape} ({size} per sample)."
             )
-        self._keep(x.shape)
+        self.keep_cache(x.shape)
         return x.reshape(x.shape[0], *self.shape)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        return dy.reshape(self._take_cache())
+        return dy.reshape(self.take_cache())
 
     def get_config(self) -> dict:
         return {"shape": self.shape}

@@ -239,7 +239,7 @@ class Graph(Module):
             y = node.layer.forward(*(values[p.id] for p in node.parents))
             caches[node.id] = node.layer.cache
             values[node.id] = y
-        self._keep((caches, [np.shape(x) for x in xs]))
+        self.keep_cache((caches, [np.shape(x) for x in xs]))
         out = tuple(values[n.id] for n in self.outputs)
         return out[0] if len(out) == 1 else out
 
@@ -257,7 +257,7 @@ class Graph(Module):
         """
         if input_grad is None:
             input_grad = not self.skip_input_grad
-        caches, input_shapes = self._take_cache()
+        caches, input_shapes = self.take_cache()
         dys = dy if isinstance(dy, (tuple, list)) else (dy,)
         if len(dys) != len(self.outputs):
             raise ValueError(

@@ -78,7 +78,7 @@ class Sequential(Module):
         for layer in self.layers:
             x = layer.forward(x)
             caches.append(layer.cache)
-        self._keep(caches)
+        self.keep_cache(caches)
         return x
 
     def backward(
@@ -95,7 +95,7 @@ class Sequential(Module):
         """
         if input_grad is None:
             input_grad = not self.skip_input_grad
-        caches = self._take_cache()
+        caches = self.take_cache()
         stop = 0
         if not input_grad:
             stop = next(

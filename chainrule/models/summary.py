@@ -5,21 +5,25 @@ from __future__ import annotations
 import numpy as np
 
 from ..module import Module
+from ..registry import layer_name
+
+
+def _kind(layer: Module) -> str:
+    """The layer's registered name (its class name when unregistered)."""
+    return layer_name(layer) or type(layer).__name__
 
 
 def _sequential_shapes(model, input_shape) -> list[tuple[int, ...]]:
-    from ..layers import Conv2D, Linear
-
     if input_shape is None:
         input_shape = model.input_shape
-    if input_shape is None and model.layers and isinstance(model.layers[0], Linear):
-        input_shape = (model.layers[0].in_features,)
+    if input_shape is None and model.layers:
+        input_shape = model.layers[0].expected_input_shape()
     if input_shape is None:
-        first = model.layers[0] if model.layers else None
-        hint = " (batch, C, H, W) images" if isinstance(first, Conv2D) else ""
+        first = f" (it starts with {_kind(model.layers[0])})" if model.layers else ""
         raise ValueError(
-            f"summary: input_shape is needed for this model{hint}; pass it, e.g. "
-            "summary(input_shape=(1, 28, 28)), or run one forward pass first."
+            f"summary: input_shape is needed for this model{first}; pass one "
+            "sample's shape, e.g. summary(input_shape=(1, 28, 28)), or run one "
+            "forward pass first."
         )
     shapes = []
     shape = tuple(input_shape)
@@ -54,11 +58,11 @@ def summary(model: Module, input_shape=None) -> str:
             else:
                 name = model.layer_name(node.layer)
                 n = node.layer.num_parameters()  # a nested model counts its layers
-                rows.append((name, type(node.layer).__name__, node.shape, n))
+                rows.append((name, _kind(node.layer), node.shape, n))
     else:
         shapes = _sequential_shapes(model, input_shape)
         for i, (layer, shape) in enumerate(zip(model.layers, shapes)):
-            rows.append((str(i), type(layer).__name__, shape, layer.num_parameters()))
+            rows.append((str(i), _kind(layer), shape, layer.num_parameters()))
     header = ("name", "layer", "output shape", "params")
     cells = [header] + [
         (r[0], r[1], "(N, " + ", ".join(map(str, r[2])) + ")", f"{r[3]:,}")

@@ -28,12 +28,12 @@ from ..losses import MSE, Loss
 from ..models.sequential import Sequential
 from ..module import Module
 from ..optim import SGD, Adam
-from ..spec import _ACTIVATIONS
+from ..spec import activation_tokens
 from ..training import Trainer
 
 #: Every chainrule activation name ("relu", "tanh", "identity" among them),
 #: and scikit-learn's name for the sigmoid.
-ACTIVATIONS = {"logistic": L.Sigmoid, **_ACTIVATIONS}
+ACTIVATIONS = {"logistic": L.Sigmoid, **activation_tokens()}
 _DTYPE = np.float64
 
 

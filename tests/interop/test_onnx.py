@@ -157,7 +157,7 @@ def test_errors(tmp_path):
         def forward(self, x):
             return x * x
 
-    with pytest.raises(TypeError, match=r"layer 1 \(Square\) has no ONNX conversion"):
+    with pytest.raises(TypeError, match=r"layer 1 \(Square\) has no ONNX lowering; define its to_onnx"):
         to_onnx(cr.Sequential(L.ReLU(), Square()), (3,))
     with pytest.raises(ValueError, match="input_shape must be given"):
         to_onnx(cr.Sequential(L.Linear(3, 2, rng=0)))

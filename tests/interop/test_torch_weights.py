@@ -48,8 +48,8 @@ def test_problems_reported_at_once_and_model_unchanged():
         load_torch_state_dict(net, sd)
     message = str(info.value)
     for part in (
-        "unexpected keys 5.running_mean (running statistics",
-        "the torch model has 3 parametrised layers",
+        "the torch model has 4 layers with state (0, 2, 4, 5) but the chainrule "
+        "model has 2 (0, 2)",
         "torch 0.weight has shape (3, 5), chainrule 0.weight expects (3, 2)",
         "torch 2.bias has no counterpart in chainrule layer 2",
     ):
@@ -146,7 +146,7 @@ def test_float64_and_to_torch_sequential_forward(torch):
     with torch.no_grad():
         got = tnet(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(cr.predict(model, x), got, rtol=1e-12, atol=1e-12)
-    with pytest.raises(TypeError, match=r"layer 0 \(Step\) has no torch.nn"):
+    with pytest.raises(TypeError, match=r"layer 0 \(Step\): .*has no torch.nn"):
         to_torch_sequential(cr.Sequential(L.Step()))
 
 

@@ -165,7 +165,7 @@ def test_summary_of_a_cnn_needs_the_input_shape():
     net = cr.Sequential(Conv2D(1, 4, 3), Flatten())
     with pytest.raises(
         ValueError,
-        match="summary: input_shape is needed for this model \\(batch, C, H, W\\) images",
+        match=r"summary: input_shape is needed for this model \(it starts with Conv2D\)",
     ):
         net.summary()
     text = net.summary(input_shape=(1, 6, 5))
