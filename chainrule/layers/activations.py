@@ -379,6 +379,7 @@ class LogSoftmax(Module):
         return nn.LogSoftmax(dim=self.axis)
 
 
+@register_layer
 class LeakyReLU(Module):
     """The leaky rectifier: x for x > 0, a small slope a times x otherwise.
 
@@ -416,3 +417,24 @@ class LeakyReLU(Module):
 
     def get_config(self) -> dict:
         return {"negative_slope": self.negative_slope}
+
+    spec_pattern = r"leakyrelu(\d*\.?\d+)?"
+    spec_usage = "leakyrelu[A]"
+
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        return cls() if match.group(1) is None else cls(float(match.group(1)))
+
+    def spec_token(self) -> str:
+        if self.negative_slope < 0:  # '-' separates tokens
+            raise TypeError(f"{self!r}: a spec token holds no negative slope.")
+        # Positional digits: an exponent such as 1e-05 would hold a '-'.
+        return "leakyrelu" + np.format_float_positional(self.negative_slope, trim="-")
+
+    def to_onnx(self, b, xs, in_shape, label):
+        return b.node("LeakyRelu", xs, label, alpha=self.negative_slope)
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.LeakyReLU(self.negative_slope)

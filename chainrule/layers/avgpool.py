@@ -6,9 +6,11 @@ import numpy as np
 
 from ..functional.conv import conv_output_size
 from ..module import Module, as_float_array
+from ..registry import register_layer
 from ._checks import pair
 
 
+@register_layer
 class AvgPool2D(Module):
     """Replace each kH x kW window by its mean.
 
@@ -112,3 +114,45 @@ class AvgPool2D(Module):
             "stride": self.stride,
             "padding": self.padding,
         }
+
+    spec_pattern = r"avgpool(\d+)(?:s(\d+))?(?:p(\d+))?"
+    spec_usage = "avgpoolK[sS][pP]"
+
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        k = int(match.group(1))
+        s, p = int(match.group(2) or k), int(match.group(3) or 0)
+        if min(k, s) < 1:
+            raise ValueError("pool size and stride must be positive")
+        if p > k // 2:
+            raise ValueError(f"padding must be at most half the pool size {k}")
+        if len(input_shape) != 3:
+            raise ValueError(
+                "AvgPool2D needs (channels, height, width) input; the shape here "
+                f"is {input_shape}"
+            )
+        return cls(k, s, p)
+
+    def spec_token(self) -> str:
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        if kh != kw or sh != sw or ph != pw:
+            raise TypeError(f"{self!r}: a spec token holds square settings only.")
+        return f"avgpool{kh}s{sh}p{ph}"
+
+    def to_onnx(self, b, xs, in_shape, label):
+        """AveragePool, the padding's zeros counted in the mean."""
+        ph, pw = self.padding
+        return b.node(
+            "AveragePool",
+            xs,
+            label,
+            kernel_shape=list(self.kernel_size),
+            strides=list(self.stride),
+            pads=[ph, pw, ph, pw],
+            count_include_pad=1,
+        )
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.AvgPool2d(self.kernel_size, stride=self.stride, padding=self.padding)

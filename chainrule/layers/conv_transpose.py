@@ -10,6 +10,7 @@ from ..init import check_method, initialize
 from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..random import get_rng
+from ..registry import register_layer
 from ._checks import pair, positive_int
 
 
@@ -20,6 +21,7 @@ def conv_transpose_output_size(
     return (size - 1) * stride - 2 * padding + kernel + output_padding
 
 
+@register_layer
 class ConvTranspose2D(Module):
     """A transposed convolution: each input pixel stamps a weighted kernel.
 
@@ -190,3 +192,60 @@ class ConvTranspose2D(Module):
             "output_padding": self.output_padding,
             "bias": self.bias is not None,
         }
+
+    spec_pattern = r"convt(\d+)x(\d+)(?:s(\d+))?(?:p(\d+))?(?:o(\d+))?"
+    spec_usage = "convtCxK[sS][pP][oO]"
+
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        if len(input_shape) != 3:
+            raise ValueError(
+                "ConvTranspose2D needs (channels, height, width) input; the shape "
+                f"here is {input_shape}"
+            )
+        c, k = int(match.group(1)), int(match.group(2))
+        s, p = int(match.group(3) or 1), int(match.group(4) or 0)
+        op = int(match.group(5) or 0)
+        if min(c, k, s) < 1:
+            raise ValueError("channels, kernel and stride must be positive")
+        if op >= s:
+            raise ValueError(f"output padding must be smaller than the stride {s}")
+        return cls(
+            input_shape[0], c, k, stride=s, padding=p, output_padding=op, rng=rng
+        )
+
+    def spec_token(self) -> str:
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        (ph, pw), (oh, ow) = self.padding, self.output_padding
+        if kh != kw or sh != sw or ph != pw or oh != ow or self.bias is None:
+            raise TypeError(f"{self!r}: a spec token holds square settings only.")
+        return f"convt{self.out_channels}x{kh}s{sh}p{ph}" + (f"o{oh}" if oh else "")
+
+    def to_onnx(self, b, xs, in_shape, label):
+        """ConvTranspose, whose weight layout (in, out, kH, kW) is ours."""
+        inputs = [xs[0], b.const(f"{label}.weight", self.weight.data, self.weight)]
+        if self.bias is not None:
+            inputs.append(b.const(f"{label}.bias", self.bias.data, self.bias))
+        ph, pw = self.padding
+        return b.node(
+            "ConvTranspose",
+            inputs,
+            label,
+            kernel_shape=list(self.kernel_size),
+            strides=list(self.stride),
+            pads=[ph, pw, ph, pw],
+            output_padding=list(self.output_padding),
+        )
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.ConvTranspose2d(
+            self.in_channels,
+            self.out_channels,
+            self.kernel_size,
+            stride=self.stride,
+            padding=self.padding,
+            output_padding=self.output_padding,
+            bias=self.bias is not None,
+        )

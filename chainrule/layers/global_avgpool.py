@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..module import Module, as_float_array
+from ..registry import register_layer
 
 
+@register_layer
 class GlobalAvgPool2D(Module):
     """Average each channel over all its pixels.
 
@@ -43,3 +45,27 @@ class GlobalAvgPool2D(Module):
         n, c, h, w = self.take_cache()
         share = dy * (1.0 / (h * w))
         return np.broadcast_to(share[:, :, None, None], (n, c, h, w)).copy()
+
+    spec_pattern = "globalavgpool"
+    spec_usage = "globalavgpool"
+
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        if len(input_shape) != 3:
+            raise ValueError(
+                "GlobalAvgPool2D needs (channels, height, width) input; the shape "
+                f"here is {input_shape}"
+            )
+        return cls()
+
+    def to_onnx(self, b, xs, in_shape, label):
+        """GlobalAveragePool gives (N, C, 1, 1); Flatten makes it (N, C)."""
+        pooled = b.node("GlobalAveragePool", xs, label)
+        return b.node("Flatten", [pooled], label, axis=1)
+
+    def to_torch(self):
+        from torch import nn
+
+        # One module (an nn.Sequential without state), so that the indices of
+        # the modules after it stay chainrule's.
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())

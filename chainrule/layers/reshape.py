@@ -51,6 +51,7 @@ class Flatten(Module):
         return nn.Flatten()
 
 
+@register_layer
 class Reshape(Module):
     """Give each sample a new shape, keeping the batch axis: the inverse of Flatten.
 
@@ -120,3 +121,35 @@ class Reshape(Module):
 
     def get_config(self) -> dict:
         return {"shape": self.shape}
+
+    spec_pattern = r"reshape(\d+(?:x\d+)*)"
+    spec_usage = "reshapeAxBxC"
+
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        dims = tuple(int(d) for d in match.group(1).split("x"))
+        if min(dims) < 1:
+            raise ValueError("the sizes of a reshape must be positive")
+        return cls(dims)
+
+    def spec_token(self) -> str:
+        if -1 in self.shape:  # '-' separates tokens
+            raise TypeError(f"{self!r}: a spec token holds no -1; give every size.")
+        return "reshape" + "x".join(str(d) for d in self.shape)
+
+    def to_onnx(self, b, xs, in_shape, label):
+        """Reshape to (0, *shape): ONNX's 0 keeps the batch size as it is."""
+        from onnx import numpy_helper
+
+        # The builder's const() makes float32 tensors; Reshape's shape input
+        # must be int64, so this one initializer is added directly.
+        target = b.name(f"{label}.shape")
+        b.initializers.append(
+            numpy_helper.from_array(np.array([0, *self.shape], np.int64), target)
+        )
+        return b.node("Reshape", [xs[0], target], label)
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.Unflatten(1, self.shape)
