@@ -64,48 +64,7 @@ def _round_trip(model, path, *xs, metadata=None):
 
 
 # ------------------------------------------------------------- round trips
-LAYERS = [
-    ("linear", lambda: L.Linear(5, 3, rng=0), (4, 5)),
-    ("linear-no-bias", lambda: L.Linear(5, 3, bias=False, rng=0), (4, 5)),
-    ("conv", lambda: L.Conv2D(2, 3, 3, rng=0), (2, 2, 6, 6)),
-    (
-        "conv-stride-padding",
-        lambda: L.Conv2D(2, 3, 3, stride=2, padding=1, rng=0),
-        (2, 2, 7, 7),
-    ),
-    (
-        "conv-rectangular",
-        lambda: L.Conv2D(1, 2, (3, 2), stride=(2, 1), padding=(1, 0), rng=0),
-        (2, 1, 6, 5),
-    ),
-    ("maxpool", lambda: L.MaxPool2D(2), (2, 3, 6, 6)),
-    ("maxpool-stride", lambda: L.MaxPool2D(3, stride=1), (2, 3, 6, 6)),
-    ("dropout", lambda: L.Dropout(0.3), (4, 6)),
-    ("flatten", lambda: L.Flatten(), (2, 3, 4, 4)),
-    ("linear-activation", lambda: L.LinearActivation(2.5), (4, 6)),
-    ("identity", lambda: L.Identity(), (4, 6)),
-    ("step", lambda: L.Step(threshold=0.2), (4, 6)),
-    ("sigmoid", lambda: L.Sigmoid(), (4, 6)),
-    ("tanh", lambda: L.Tanh(), (4, 6)),
-    ("hardtanh", lambda: L.HardTanh(-0.5, 2.0), (4, 6)),
-    ("relu", lambda: L.ReLU(), (4, 6)),
-    ("softmax", lambda: L.Softmax(axis=0), (4, 6)),
-    ("logsoftmax", lambda: L.LogSoftmax(), (4, 6)),
-]
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("name", "make", "shape"), LAYERS, ids=[t[0] for t in LAYERS])
-def test_every_layer_kind_round_trips(tmp_path, name, make, shape, dtype):
-    layer = _randomize(make().to(dtype))
-    x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
-    loaded = _round_trip(layer, tmp_path / "layer.npz", x)
-    assert loaded.get_config() == layer.get_config()
-    # The same layer inside a Sequential, with metadata.
-    meta = {"name": name, "nested": {"list": [1, 2.5, None], "ok": True}}
-    seq = cr.Sequential(layer)
-    loaded = _round_trip(seq, tmp_path / "seq.npz", x, metadata=meta)
-    assert loaded.metadata == meta
+# Every registered layer alone: tests/layers/test_registry.py.
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -47,53 +47,7 @@ def vectors(n=6, d=7, seed=0):
     return x + np.sign(x) * 0.05  # off 0, the thresholds of ReLU and Step(0)
 
 
-LAYER_CASES = {
-    "linear": (lambda: [L.Linear(7, 4, rng=0)], vectors, "Gemm"),
-    "linear_nobias": (lambda: [L.Linear(7, 4, bias=False, rng=0)], vectors, "Gemm"),
-    "linear_3d": (
-        lambda: [L.Linear(8, 3, rng=0)],
-        lambda: images()[:, 0],
-        "MatMul",
-    ),
-    "conv": (
-        lambda: [L.Conv2D(2, 3, (3, 2), stride=(2, 1), padding=(1, 2), rng=0)],
-        images,
-        "Conv",
-    ),
-    "conv_nobias": (lambda: [L.Conv2D(2, 3, 3, bias=False, rng=0)], images, "Conv"),
-    "maxpool": (lambda: [L.MaxPool2D(2)], images, "MaxPool"),
-    "maxpool_overlap": (lambda: [L.MaxPool2D(3, stride=2)], images, "MaxPool"),
-    "relu": (lambda: [L.ReLU()], vectors, "Relu"),
-    "sigmoid": (lambda: [L.Sigmoid()], vectors, "Sigmoid"),
-    "tanh": (lambda: [L.Tanh()], vectors, "Tanh"),
-    "hardtanh": (lambda: [L.HardTanh(-0.5, 0.7)], vectors, "Clip"),
-    "softmax": (lambda: [L.Softmax()], vectors, "Softmax"),
-    "softmax_axis1": (lambda: [L.Softmax(axis=1)], images, "Softmax"),
-    "logsoftmax": (lambda: [L.LogSoftmax()], vectors, "LogSoftmax"),
-    "logsoftmax_axis2": (lambda: [L.LogSoftmax(axis=2)], images, "LogSoftmax"),
-    "linear_activation": (lambda: [L.LinearActivation(2.5)], vectors, "Mul"),
-    "identity": (lambda: [L.Identity()], vectors, "Identity"),
-    "step": (lambda: [L.Step(0.0)], vectors, "GreaterOrEqual"),
-    "step_threshold": (lambda: [L.Step(0.53)], vectors, "Cast"),
-    "flatten": (lambda: [L.Flatten()], images, "Flatten"),
-    "dropout": (
-        lambda: [L.Linear(7, 5, rng=0), L.Dropout(0.5), L.ReLU()],
-        vectors,
-        "Gemm",
-    ),
-}
-
-
-@pytest.mark.parametrize("case", sorted(LAYER_CASES))
-def test_every_layer_kind_agrees_with_onnx_runtime(case, tmp_path):
-    make_layers, make_x, op = LAYER_CASES[case]
-    model = cr.Sequential(*make_layers())
-    proto = check(model, tmp_path / f"{case}.onnx", make_x())
-    ops = [n.op_type for n in proto.graph.node]
-    assert op in ops
-    assert "Dropout" not in ops
-    dims = proto.graph.input[0].type.tensor_type.shape.dim
-    assert dims[0].dim_param == "N"
+# Every registered layer alone: tests/layers/test_registry.py.
 
 
 @pytest.mark.parametrize("preset", ["mlp", "seed-cnn", "cnn"])

@@ -2,6 +2,7 @@ import re
 
 import numpy as np
 import pytest
+from _examples import Example
 
 import chainrule as cr
 from chainrule.layers import (
@@ -15,6 +16,23 @@ from chainrule.layers import (
     Step,
     Tanh,
 )
+
+# For the registry-driven checks (tests/layers/test_registry.py).
+EXAMPLES = [
+    Example(lambda: ReLU(), ((6, 7),), onnx_op="Relu"),
+    Example(lambda: Sigmoid(), ((6, 7),), onnx_op="Sigmoid"),
+    Example(lambda: Tanh(), ((6, 7),), onnx_op="Tanh"),
+    Example(lambda: HardTanh(), ((6, 7),), onnx_op="Clip"),
+    Example(lambda: HardTanh(-0.5, 0.7), ((6, 7),), "narrow", spec=False),
+    Example(lambda: Softmax(), ((6, 7),), onnx_op="Softmax"),
+    Example(lambda: Softmax(axis=1), ((2, 3, 4, 2),), "axis1", spec=False),
+    Example(lambda: LogSoftmax(), ((6, 7),), onnx_op="LogSoftmax"),
+    Example(lambda: LogSoftmax(axis=2), ((2, 3, 4, 2),), "axis2", spec=False),
+    Example(lambda: LinearActivation(2.5), ((6, 7),), onnx_op="Mul"),
+    Example(lambda: Identity(), ((6, 7),), onnx_op="Identity"),
+    Example(lambda: Step(0.0), ((6, 7),), onnx_op="GreaterOrEqual"),
+    Example(lambda: Step(0.53), ((6, 7),), "threshold", onnx_op="Cast"),
+]
 
 ALL = [
     Identity,

@@ -2,9 +2,32 @@ import re
 
 import numpy as np
 import pytest
+from _examples import Example
 
 import chainrule as cr
 from chainrule.layers import Conv2D
+
+# For the registry-driven checks (tests/layers/test_registry.py).
+EXAMPLES = [
+    Example(
+        lambda: Conv2D(2, 3, 3, stride=2, padding=1, rng=0),
+        ((3, 2, 7, 6),),
+        onnx_op="Conv",
+    ),
+    Example(
+        lambda: Conv2D(2, 3, (3, 2), stride=(2, 1), padding=(1, 2), rng=0),
+        ((2, 2, 6, 5),),
+        "rectangular",
+        spec=False,
+    ),
+    Example(
+        lambda: Conv2D(2, 3, 3, bias=False, rng=0),
+        ((2, 2, 5, 5),),
+        "nobias",
+        spec=False,
+    ),
+    Example(lambda: Conv2D(9, 4, 3, padding=1, rng=0), ((2, 9, 4, 4),), "wide"),
+]
 
 
 def naive_conv(x, w, b, stride, padding):

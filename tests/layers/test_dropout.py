@@ -2,9 +2,14 @@ import re
 
 import numpy as np
 import pytest
+from _examples import Example
 
 import chainrule as cr
 from chainrule.layers import Dropout
+
+# For the registry-driven checks (tests/layers/test_registry.py). Training
+# mode draws masks: gradcheck holds one fixed; torch parity is in eval mode.
+EXAMPLES = [Example(lambda: Dropout(0.4), ((4, 6),), train=False)]
 
 
 def test_fixed_mask_forward_and_backward(rng):

@@ -2,9 +2,19 @@ import re
 
 import numpy as np
 import pytest
+from _examples import Example
 
 import chainrule as cr
 from chainrule.layers import Linear
+
+# For the registry-driven checks (tests/layers/test_registry.py).
+EXAMPLES = [
+    Example(lambda: Linear(7, 4, rng=0), ((6, 7),), onnx_op="Gemm"),
+    Example(lambda: Linear(7, 4, bias=False, rng=0), ((6, 7),), "nobias", spec=False),
+    Example(
+        lambda: Linear(8, 3, rng=0), ((5, 4, 8),), "3d", onnx_op="MatMul", spec=False
+    ),
+]
 
 
 def test_forward_is_x_weight_t_plus_bias(rng):

@@ -2,9 +2,17 @@ import re
 
 import numpy as np
 import pytest
+from _examples import Example
+from _examples import distinct as ramp
 
 import chainrule as cr
 from chainrule.layers import MaxPool2D
+
+# For the registry-driven checks (tests/layers/test_registry.py).
+EXAMPLES = [
+    Example(lambda: MaxPool2D(2), ((2, 3, 6, 6),), draw=ramp, onnx_op="MaxPool"),
+    Example(lambda: MaxPool2D(3, stride=2), ((2, 2, 7, 7),), "overlap", draw=ramp),
+]
 
 
 def naive_maxpool(x, k, s):
