@@ -152,4 +152,7 @@ class Reshape(Module):
     def to_torch(self):
         from torch import nn
 
-        return nn.Unflatten(1, self.shape)
+        # Unflatten splits one axis; the Flatten before it makes the whole
+        # sample that axis. One module (without state), so that the indices
+        # of the modules after it stay chainrule's.
+        return nn.Sequential(nn.Flatten(), nn.Unflatten(1, self.shape))

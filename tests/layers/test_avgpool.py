@@ -2,9 +2,19 @@ import re
 
 import numpy as np
 import pytest
+from _examples import Example
 
 import chainrule as cr
 from chainrule.layers import AvgPool2D
+
+# For the registry-driven checks (tests/layers/test_registry.py).
+EXAMPLES = [
+    Example(lambda: AvgPool2D(2), ((2, 3, 4, 6),), onnx_op="AveragePool"),
+    Example(lambda: AvgPool2D(3, 2, 1), ((2, 2, 7, 5),), "padded-overlapping"),
+    Example(
+        lambda: AvgPool2D((2, 3), (1, 2), (1, 1)), ((2, 2, 5, 7),), "rect", spec=False
+    ),
+]
 
 
 def naive_avgpool(x, k, s, p):

@@ -2,9 +2,35 @@ import re
 
 import numpy as np
 import pytest
+from _examples import Example
 
 import chainrule as cr
 from chainrule.layers import Conv2D, ConvTranspose2D
+
+# For the registry-driven checks (tests/layers/test_registry.py).
+EXAMPLES = [
+    Example(
+        lambda: ConvTranspose2D(2, 3, 3, rng=0),
+        ((2, 2, 3, 4),),
+        onnx_op="ConvTranspose",
+    ),
+    Example(lambda: ConvTranspose2D(3, 2, 4, 2, 1, rng=0), ((2, 3, 3, 3),), "upsample"),
+    Example(
+        lambda: ConvTranspose2D(2, 2, 3, 2, 1, 1, rng=0), ((2, 2, 3, 2),), "out-pad"
+    ),
+    Example(
+        lambda: ConvTranspose2D(2, 3, (3, 2), (2, 3), (1, 0), (1, 2), rng=0),
+        ((2, 2, 3, 2),),
+        "rectangular",
+        spec=False,
+    ),
+    Example(
+        lambda: ConvTranspose2D(1, 2, 2, 2, bias=False, rng=0),
+        ((2, 1, 2, 3),),
+        "no-bias",
+        spec=False,
+    ),
+]
 
 
 def naive_conv_transpose(x, w, b, stride, padding, output_padding):

@@ -2,9 +2,15 @@ import re
 
 import numpy as np
 import pytest
+from _examples import Example
 
 import chainrule as cr
 from chainrule.layers import GlobalAvgPool2D
+
+# For the registry-driven checks (tests/layers/test_registry.py).
+EXAMPLES = [
+    Example(lambda: GlobalAvgPool2D(), ((2, 3, 4, 5),), onnx_op="GlobalAveragePool"),
+]
 
 
 def test_forward_is_the_mean_per_channel(rng):

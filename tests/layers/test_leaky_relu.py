@@ -2,9 +2,17 @@ import re
 
 import numpy as np
 import pytest
+from _examples import Example
 
 import chainrule as cr
 from chainrule.layers import LeakyReLU
+
+# For the registry-driven checks (tests/layers/test_registry.py).
+EXAMPLES = [
+    Example(lambda: LeakyReLU(), ((3, 5),), onnx_op="LeakyRelu"),
+    Example(lambda: LeakyReLU(0.2), ((2, 3, 4, 4),), "0.2"),
+    Example(lambda: LeakyReLU(-0.5), ((3, 5),), "negative", spec=False),
+]
 
 
 @pytest.mark.parametrize("slope", [0.01, 0.2, -0.5, 0.0, 1.5])
