@@ -3,7 +3,6 @@
 from .activations import (
     HardTanh,
     Identity,
-    LeakyReLU,
     LinearActivation,
     LogSoftmax,
     ReLU,
@@ -17,6 +16,7 @@ from .conv import Conv2D
 from .conv_transpose import ConvTranspose2D
 from .dropout import Dropout
 from .global_avgpool import GlobalAvgPool2D
+from .leaky_relu import LeakyReLU
 from .linear import Linear
 from .merge import Add, Concat
 from .pooling import MaxPool2D
