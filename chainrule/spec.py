@@ -10,7 +10,10 @@ shape (1, 28, 28):
     maxpoolK[sS]       MaxPool2D(K, stride=S)
     dropoutP           Dropout(P), P a probability such as 0.5
     flatten            Flatten()
+    batchnorm1d        BatchNorm1D(features inferred)
+    batchnorm2d        BatchNorm2D(channels inferred)
     relu sigmoid tanh hardtanh softmax logsoftmax identity    activations
+    stepT linearactK   Step(T), LinearActivation(K)
     ...                every registered layer with a ``spec_pattern``
 
 Each layer owns its token: ``spec_pattern`` (a regular expression the whole

@@ -30,6 +30,7 @@ ENV = {
 
 
 def _assert_same_weights(a: cr.Module, b: cr.Module) -> None:
+    """Parameters and buffers (running statistics), bit for bit."""
     sa, sb = a.state_dict(), b.state_dict()
     assert list(sa) == list(sb)
     for k in sa:
@@ -77,6 +78,13 @@ def _sequential():
     )  # fmt: skip
 
 
+def _batchnorm():
+    """Running statistics (buffers) must resume bit for bit too."""
+    return cr.Sequential(
+        L.Linear(6, 16), L.BatchNorm1D(16), L.ReLU(), L.Dropout(0.3), L.Linear(16, 3)
+    )
+
+
 def _graph():
     x = cr.Input((6,))
     h = L.ReLU()(L.Linear(6, 6)(x))
@@ -122,7 +130,9 @@ OPTIMIZERS = {
 
 
 @pytest.mark.parametrize("opt", OPTIMIZERS)
-@pytest.mark.parametrize("make_model", [_sequential, _graph], ids=["seq", "graph"])
+@pytest.mark.parametrize(
+    "make_model", [_sequential, _graph, _batchnorm], ids=["seq", "graph", "batchnorm"]
+)
 @pytest.mark.parametrize(
     ("crash", "checkpoint", "extra"),
     [
@@ -250,7 +260,8 @@ cr.seed(3)
 (x, y), _ = cr.data.load("mnist5k")
 x, y = x[:1200], y[:1200]
 model = cr.Sequential(
-    L.Flatten(), L.Linear(784, 32), L.ReLU(), L.Dropout(0.2), L.Linear(32, 10)
+    L.Flatten(), L.Linear(784, 32), L.BatchNorm1D(32), L.ReLU(), L.Dropout(0.2),
+    L.Linear(32, 10)
 )
 
 class Tick(cr.callbacks.Callback):

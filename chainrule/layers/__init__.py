@@ -12,6 +12,7 @@ from .activations import (
     Tanh,
 )
 from .avgpool import AvgPool2D
+from .batchnorm import BatchNorm1D, BatchNorm2D
 from .conv import Conv2D
 from .conv_transpose import ConvTranspose2D
 from .dropout import Dropout
@@ -25,6 +26,8 @@ from .reshape import Flatten, Reshape
 __all__ = [
     "Add",
     "AvgPool2D",
+    "BatchNorm1D",
+    "BatchNorm2D",
     "Concat",
     "Conv2D",
     "ConvTranspose2D",

@@ -80,6 +80,9 @@ def summary(model: Module, input_shape=None) -> str:
     total = model.num_parameters()
     lines = [fmt(header), rule] + [fmt(c) for c in cells[1:]] + [rule]
     lines.append(f"Total parameters: {total:,}")
+    buffered = sum(b.size for _, b in model.named_buffers())
+    if buffered:  # running statistics and the like: state, but not trained
+        lines.append(f"Buffers (not trained): {buffered:,}")
     return "\n".join(lines)
 
 

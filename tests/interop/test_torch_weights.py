@@ -171,3 +171,34 @@ def test_nested_torch_prefixes(torch):
     with torch.no_grad():
         expected = tnet(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(cr.predict(model, x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_batchnorm_running_statistics_both_ways(torch):
+    nn = torch.nn
+    torch.manual_seed(0)
+    tnet = nn.Sequential(
+        nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(3 * 4 * 4, 5), nn.BatchNorm1d(5),
+    ).double()  # fmt: skip
+    x = torch.randn(8, 1, 6, 6, dtype=torch.float64)
+    tnet.train()
+    for _ in range(3):  # move the running statistics off their initial values
+        tnet(x)
+    tnet.eval()
+    model = cr.Sequential(
+        L.Conv2D(1, 3, 3), L.BatchNorm2D(3), L.ReLU(), L.Flatten(),
+        L.Linear(3 * 4 * 4, 5), L.BatchNorm1D(5),
+    ).to(np.float64)  # fmt: skip
+    load_torch_state_dict(model, tnet.state_dict())
+    assert int(model[1].num_batches_tracked) == 3
+    np.testing.assert_array_equal(
+        model[5].running_var, tnet.state_dict()["5.running_var"].numpy()
+    )
+    with torch.no_grad():
+        expected = tnet(x).numpy()
+    np.testing.assert_allclose(cr.predict(model, x.numpy()), expected, atol=1e-12)
+    # And back: chainrule's state in torch's modules, and a whole nn.Sequential.
+    again = to_torch_sequential(model).eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(again(x).numpy(), expected, atol=1e-12)
+    assert list(to_torch_state_dict(model)) == list(tnet.state_dict())

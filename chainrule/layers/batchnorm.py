@@ -1,0 +1,244 @@
+"""Batch normalisation: each channel standardised over the batch, then scaled
+and shifted by trainable weights; running statistics for inference."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..backend import DEFAULT_DTYPE
+from ..module import Module, as_float_array
+from ..parameter import Parameter
+from ..registry import register_layer
+from ._checks import positive_int, probability
+
+
+class _BatchNorm(Module):
+    """The shared body of BatchNorm1D and BatchNorm2D (they differ in the axes
+    a channel's statistics are taken over)."""
+
+    #: The axes of one channel's values: (0,) for (N, C), (0, 2, 3) for NCHW.
+    _axes: tuple[int, ...] = (0,)
+    _shape_text = "(batch, C)"
+    _sample_text = "(features,)"
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1
+    ) -> None:
+        super().__init__()
+        who = type(self).__name__
+        self.num_features = positive_int(who, "num_features", num_features)
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
+            raise ValueError(f"{who}: eps must be a positive number; got {eps!r}.")
+        self.eps = float(eps)
+        self.momentum = probability(who, "momentum", momentum, high_open=False)
+        self.weight = Parameter(np.ones(num_features, DEFAULT_DTYPE))
+        self.bias = Parameter(np.zeros(num_features, DEFAULT_DTYPE))
+        self.register_buffer("running_mean", np.zeros(num_features, DEFAULT_DTYPE))
+        self.register_buffer("running_var", np.ones(num_features, DEFAULT_DTYPE))
+        self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
+
+    def reset_parameters(self, rng=None) -> None:  # noqa: ARG002 - no randomness
+        """weight = 1, bias = 0 (the identity until trained), in place."""
+        self.weight.data[...] = 1
+        self.bias.data[...] = 0
+
+    def reset_running_stats(self) -> None:
+        """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
+        self.running_mean[...] = 0
+        self.running_var[...] = 1
+        self.num_batches_tracked[...] = 0
+
+    def _channel(self, a: np.ndarray, ndim: int) -> np.ndarray:
+        """A per-channel vector shaped to broadcast against the input."""
+        return a.reshape((1, -1) + (1,) * (ndim - 2))
+
+    def _check_input(self, x: np.ndarray) -> None:
+        want = 2 if self._axes == (0,) else 4
+        if x.ndim != want or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{self!r}: input must have shape "
+                f"{self._shape_text.replace('C', str(self.num_features))}; got "
+                f"{x.shape}."
+            )
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        w = self.weight.data
+        x = as_float_array(self, x, w.dtype)
+        self._check_input(x)
+        axes, nd = self._axes, x.ndim
+        if self.training:
+            n = x.size // self.num_features  # values per channel
+            if n < 2:
+                raise ValueError(
+                    f"{self!r}: training needs more than one value per channel to "
+                    f"take batch statistics; got input of shape {x.shape}. Use "
+                    "eval() for single samples."
+                )
+            mean = x.mean(axis=axes)
+            xc = x - self._channel(mean, nd)
+            var = np.mean(xc * xc, axis=axes)  # biased: the batch's own variance
+            # PyTorch's convention: new = (1 - momentum) old + momentum batch,
+            # with the unbiased variance n / (n - 1) var in the running one.
+            m = self.momentum
+            self.running_mean *= 1 - m
+            self.running_mean += m * mean
+            self.running_var *= 1 - m
+            self.running_var += (m * n / (n - 1)) * var
+            self.num_batches_tracked += 1
+        else:
+            xc = x - self._channel(self.running_mean, nd)
+            var = self.running_var
+        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(w.dtype, copy=False)
+        xhat = xc * self._channel(inv_std, nd)
+        y = xhat * self._channel(w, nd) + self._channel(self.bias.data, nd)
+        self.keep_cache((xhat, inv_std, self.training))
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        xhat, inv_std, batch_stats = self.take_cache()
+        axes, nd = self._axes, dy.ndim
+        dbias = dy.sum(axis=axes)
+        dweight = np.sum(dy * xhat, axis=axes)
+        self.weight.accumulate(dweight)
+        self.bias.accumulate(dbias)
+        if self.skip_input_grad:
+            return None
+        scale = self._channel(self.weight.data * inv_std, nd)
+        if not batch_stats:  # running statistics are constants: y is affine in x
+            return dy * scale
+        # mean and variance depend on every x of the channel: with n values,
+        # mean_B(dy) = dbias / n and mean_B(dy xhat) = dweight / n.
+        n = dy.size // self.num_features
+        dbias_n = self._channel(dbias / n, nd)
+        dweight_n = self._channel(dweight / n, nd)
+        return scale * (dy - dbias_n - xhat * dweight_n)
+
+    def get_config(self) -> dict:
+        return {
+            "num_features": self.num_features,
+            "eps": self.eps,
+            "momentum": self.momentum,
+        }
+
+    @classmethod
+    def from_spec(cls, match, input_shape, rng):
+        want = 1 if cls._axes == (0,) else 3
+        if len(input_shape) != want:
+            raise ValueError(
+                f"{cls.__name__} needs {cls._sample_text} input; the shape here is "
+                f"{input_shape}"
+            )
+        return cls(input_shape[0])
+
+    def spec_token(self) -> str:
+        if (self.eps, self.momentum) != (1e-5, 0.1):
+            raise TypeError(
+                f"{self!r}: the spec token {self.spec_pattern!r} means the default "
+                "eps and momentum."
+            )
+        return self.spec_pattern
+
+    def to_onnx(self, b, xs, in_shape, label):
+        """BatchNormalization in inference mode: the running statistics."""
+        inputs = [
+            xs[0],
+            b.const(f"{label}.weight", self.weight.data, self.weight),
+            b.const(f"{label}.bias", self.bias.data, self.bias),
+            b.const(f"{label}.running_mean", self.running_mean),
+            b.const(f"{label}.running_var", self.running_var),
+        ]
+        return b.node("BatchNormalization", inputs, label, epsilon=self.eps)
+
+
+@register_layer
+class BatchNorm1D(_BatchNorm):
+    """Batch normalisation of (N, C) features, as ``torch.nn.BatchNorm1d``.
+
+    Training, per channel c over the batch of n values (biased variance):
+        mu = mean(x),  var = mean((x - mu)^2),  xhat = (x - mu) / sqrt(var + eps)
+        y = weight xhat + bias
+        running_mean = (1 - momentum) running_mean + momentum mu
+        running_var = (1 - momentum) running_var + momentum var n / (n - 1)
+    Eval: the same with mu, var = running_mean, running_var.
+
+    Backward (training), every x of a channel moving mu and var too:
+        dweight = sum(dy xhat),  dbias = sum(dy)
+        dx = weight / sqrt(var + eps) (dy - mean(dy) - xhat mean(dy xhat))
+    The two subtracted terms are the paths through mu and var: d xhat_i / d x_j =
+    (delta_ij - 1/n - xhat_i xhat_j / n) / sqrt(var + eps). In eval mode the
+    statistics are constants and dx = weight dy / sqrt(var + eps).
+
+    Parameters
+    ----------
+    num_features : int
+        C, the number of channels.
+    eps : float
+        Added to the variance, so that a constant channel does not divide by 0.
+    momentum : float in [0, 1]
+        Weight of the newest batch in the running statistics (PyTorch's
+        convention: 0.1 keeps 90% of the old value).
+
+    Attributes
+    ----------
+    weight, bias : Parameter of shape (C,)
+        gamma and beta, starting at 1 and 0.
+    running_mean, running_var : buffer of shape (C,)
+    num_batches_tracked : buffer, 0-d int64
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> bn = cr.layers.BatchNorm1D(2)
+    >>> y = bn(np.array([[1.0, 10.0], [3.0, 30.0]]))
+    >>> np.round(y, 3).tolist()
+    [[-1.0, -1.0], [1.0, 1.0]]
+    >>> np.round(bn.running_mean.astype(float), 6).tolist(), int(bn.num_batches_tracked)
+    ([0.2, 2.0], 1)
+    """
+
+    _axes = (0,)
+    _shape_text = "(batch, C)"
+    spec_pattern = "batchnorm1d"
+    spec_usage = "batchnorm1d"
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.BatchNorm1d(self.num_features, eps=self.eps, momentum=self.momentum)
+
+
+@register_layer
+class BatchNorm2D(_BatchNorm):
+    """Batch normalisation of NCHW images per channel, as ``torch.nn.BatchNorm2d``.
+
+    The formulas of :class:`BatchNorm1D`, with each channel's statistics taken
+    over the batch and every pixel: n = N H W values per channel.
+
+    Parameters
+    ----------
+    num_features : int
+        C, the number of channels.
+    eps : float
+    momentum : float in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> bn = cr.layers.BatchNorm2D(3)
+    >>> y = bn(np.random.default_rng(0).standard_normal((4, 3, 5, 5)))
+    >>> bool(np.abs(y.mean(axis=(0, 2, 3))).max() < 1e-6)
+    True
+    """
+
+    _axes = (0, 2, 3)
+    _shape_text = "(batch, C, height, width)"
+    _sample_text = "(channels, height, width)"
+    spec_pattern = "batchnorm2d"
+    spec_usage = "batchnorm2d"
+
+    def to_torch(self):
+        from torch import nn
+
+        return nn.BatchNorm2d(self.num_features, eps=self.eps, momentum=self.momentum)
