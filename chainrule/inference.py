@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ._checks import integer
 from .backend import no_grad
 from .losses import BinaryCrossEntropy, Loss
 from .metrics import Metric, get_metric
@@ -85,15 +86,7 @@ def _set_loss(loss: Loss, total: float, n: int) -> float:
 
 
 def _positive_int(owner: str, name: str, value, allow_zero: bool = False) -> int:
-    low = 0 if allow_zero else 1
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < low
-    ):
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{owner}: {name} must be a {kind} integer; got {value!r}.")
-    return int(value)
+    return integer(owner, name, value, minimum=0 if allow_zero else 1)
 
 
 def predict(model: Module, x, batch_size: int = 256) -> np.ndarray:

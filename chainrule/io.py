@@ -121,13 +121,13 @@ def build(spec: dict, where: str = "model") -> Module:
             )
     # The weights are overwritten by the file's arrays; the throwaway initial
     # values must not move the global random stream, so it is put back.
-    state = _random.get_state()
+    state = _random.state_dict()
     try:
         return cls(**config)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{where}: invalid {kind} settings: {exc}") from exc
     finally:
-        _random.set_state(state)
+        _random.load_state_dict(state)
 
 
 def _build_graph(spec: dict, where: str) -> Graph:
@@ -367,7 +367,7 @@ def save_checkpoint(path, trainer, metadata: dict | None = None) -> None:
         for key, a in s.items():
             arrays[f"optim/{name}/{key}"] = a
     manifest["optimizer"] = {k: v for k, v in opt.items() if k != "state"}
-    manifest["trainer"] = trainer.get_state()
+    manifest["trainer"] = trainer.state_dict()
     manifest["metadata"] = trainer.metadata if metadata is None else metadata
     _write_archive(path, manifest, arrays)
 
@@ -402,6 +402,6 @@ def load_checkpoint_into(path, trainer, checkpoint=None) -> None:
         trainer.optimizer.load_state_dict(opt_state)
     except ValueError as exc:
         raise ModelFileError(f"resume: {str(path)!r}: {exc}") from exc
-    trainer.set_state(manifest["trainer"])
+    trainer.load_state_dict(manifest["trainer"])
     if not trainer.metadata:  # the caller's own wins
         trainer.metadata = manifest.get("metadata", {})

@@ -13,6 +13,8 @@ import copy
 
 import numpy as np
 
+from ._checks import integer
+
 
 def _labels_from_outputs(y_pred: np.ndarray, threshold: float) -> np.ndarray:
     """Predicted classes: argmax of class scores, or a threshold on one output."""
@@ -49,11 +51,15 @@ class Metric:
     def result(self) -> float:
         return float(self.total / self.count) if self.count else float("nan")
 
-    def state(self) -> list[float]:
-        return [float(self.total), float(self.count)]
+    def state_dict(self) -> dict:
+        """The running sums, JSON-friendly, for checkpoints."""
+        return {"total": float(self.total), "count": float(self.count)}
 
-    def set_state(self, state) -> None:
-        self.total, self.count = state
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        if isinstance(state, list):  # checkpoints written before the dict form
+            state = dict(zip(("total", "count"), state))
+        self.total, self.count = state["total"], state["count"]
 
 
 class Accuracy(Metric):
@@ -79,9 +85,7 @@ class TopKAccuracy(Metric):
     """Fraction of samples whose true class is among the k highest scores."""
 
     def __init__(self, k: int = 5) -> None:
-        if int(k) < 1:
-            raise ValueError(f"TopKAccuracy: k must be a positive integer; got {k!r}.")
-        self.k = int(k)
+        self.k = integer("TopKAccuracy", "k", k)
         self.name = f"top{self.k}_accuracy"
         super().__init__()
 
@@ -132,16 +136,19 @@ class R2Score(Metric):
         ss_tot = float((self.sum_t2 - self.sum_t**2 / self.count).sum())
         return 1.0 - self.ss_res / ss_tot if ss_tot > 0 else float("nan")
 
-    def state(self):
-        return [
-            self.ss_res,
-            None if self.sum_t is None else self.sum_t.tolist(),
-            None if self.sum_t2 is None else self.sum_t2.tolist(),
-            self.count,
-        ]
+    def state_dict(self) -> dict:
+        return {
+            "ss_res": self.ss_res,
+            "sum_t": None if self.sum_t is None else self.sum_t.tolist(),
+            "sum_t2": None if self.sum_t2 is None else self.sum_t2.tolist(),
+            "count": self.count,
+        }
 
-    def set_state(self, state) -> None:
-        self.ss_res, s, s2, self.count = state
+    def load_state_dict(self, state: dict) -> None:
+        if isinstance(state, list):  # checkpoints written before the dict form
+            state = dict(zip(("ss_res", "sum_t", "sum_t2", "count"), state))
+        self.ss_res, self.count = state["ss_res"], state["count"]
+        s, s2 = state["sum_t"], state["sum_t2"]
         self.sum_t = None if s is None else np.asarray(s)
         self.sum_t2 = None if s2 is None else np.asarray(s2)
 

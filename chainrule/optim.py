@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ._checks import integer
 from .module import Module
 from .parameter import Parameter
 
@@ -321,11 +322,7 @@ class StepDecay(LRSchedule):
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1
     ) -> None:
         super().__init__(optimizer)
-        if int(step_size) < 1:
-            raise ValueError(
-                f"StepDecay: step_size must be a positive integer; got {step_size!r}."
-            )
-        self.step_size = int(step_size)
+        self.step_size = integer("StepDecay", "step_size", step_size)
         self.gamma = float(gamma)
 
     def lr_at(self, epoch, metric) -> float:
@@ -339,11 +336,7 @@ class CosineDecay(LRSchedule):
         self, optimizer: Optimizer, total_epochs: int, min_lr: float = 0.0
     ) -> None:
         super().__init__(optimizer)
-        if int(total_epochs) < 1:
-            raise ValueError(
-                f"CosineDecay: total_epochs must be a positive integer; got {total_epochs!r}."
-            )
-        self.total_epochs = int(total_epochs)
+        self.total_epochs = integer("CosineDecay", "total_epochs", total_epochs)
         self.min_lr = float(min_lr)
 
     def lr_at(self, epoch, metric) -> float:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import integer
+
 _default_rng = np.random.default_rng()
 
 
@@ -24,9 +26,7 @@ def seed(n: int) -> np.random.Generator:
     True
     """
     global _default_rng
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"seed: n must be a non-negative integer; got {n!r}.")
-    _default_rng = np.random.default_rng(int(n))
+    _default_rng = np.random.default_rng(integer("seed", "n", n, minimum=0))
     return _default_rng
 
 
@@ -44,11 +44,11 @@ def get_rng(rng: np.random.Generator | int | None = None) -> np.random.Generator
     )
 
 
-def get_state() -> dict:
+def state_dict() -> dict:
     """The default generator's state (JSON-friendly), for checkpoints."""
     return _default_rng.bit_generator.state
 
 
-def set_state(state: dict) -> None:
-    """Restore the default generator's state saved by :func:`get_state`."""
+def load_state_dict(state: dict) -> None:
+    """Restore the default generator's state saved by :func:`state_dict`."""
     _default_rng.bit_generator.state = state

@@ -334,9 +334,9 @@ class Trainer:
             # Replay the batch on a copy, with the random stream put back
             # afterwards: the diagnosis must not change the run it describes
             # (no Dropout draws, no update of BatchNorm's running statistics).
-            from .random import get_state, set_state
+            from . import random
 
-            replay, rng_state = self.model.copy(), get_state()
+            replay, rng_state = self.model.copy(), random.state_dict()
             try:
                 with no_grad():
                     h = self.x[self.batch_index]
@@ -345,7 +345,7 @@ class Trainer:
                         if not np.isfinite(h).all():
                             return f"first non-finite output: layer {i} ({type(layer).__name__})"
             finally:
-                set_state(rng_state)
+                random.load_state_dict(rng_state)
             last = (
                 f", up to {float(np.abs(h).max()):.3g} from layer {i} "
                 f"({type(layer).__name__})"
@@ -360,9 +360,9 @@ class Trainer:
         return f"the loss itself overflowed (its inputs were finite{last})"
 
     # ------------------------------------------------------------ checkpoints
-    def get_state(self) -> dict:
+    def state_dict(self) -> dict:
         """Everything needed to resume: JSON-friendly scalars plus arrays."""
-        from .random import get_state
+        from . import random
 
         return {
             "epoch": self.epoch,
@@ -370,7 +370,7 @@ class Trainer:
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "epoch_rng_state": self.epoch_rng_state,
-            "global_rng_state": get_state(),
+            "global_rng_state": random.state_dict(),
             "seed": int(self.seed)
             if isinstance(self.seed, (int, np.integer))
             else None,
@@ -378,12 +378,13 @@ class Trainer:
             "loss_sum": self._loss_sum,
             "count": self._count,
             "epoch_seconds": self._epoch_seconds,
-            "metrics": [m.state() for m in self.metrics],
+            "metrics": [m.state_dict() for m in self.metrics],
             "callbacks": [cb.state_dict() for cb in self.callbacks],
         }
 
-    def set_state(self, state: dict) -> None:
-        from .random import set_state
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned (refusing other settings)."""
+        from . import random
 
         if state["batch_size"] != self.batch_size:
             raise ValueError(
@@ -393,13 +394,13 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.batches_done = int(state["batches_done"])
         self.epoch_rng_state = state["epoch_rng_state"]
-        set_state(state["global_rng_state"])
+        random.load_state_dict(state["global_rng_state"])
         self.history = History.from_dict(state["history"])
         self._loss_sum = float(state["loss_sum"])
         self._count = int(state["count"])
         self._epoch_seconds = float(state["epoch_seconds"])
         for m, s in zip(self.metrics, state["metrics"]):
-            m.set_state(s)
+            m.load_state_dict(s)
         for cb, s in zip(self.callbacks, state.get("callbacks", [])):
             cb.load_state_dict(s)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import integer
 from ..random import get_rng
 
 SeedLike = int | np.random.Generator | None
@@ -176,9 +177,7 @@ def spirals(
 
 
 def _check_n(who: str, n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{who}: n must be a positive integer; got {n!r}.")
-    return int(n)
+    return integer(who, "n", n)
 
 
 def _check_noise(who: str, noise) -> float:

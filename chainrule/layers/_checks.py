@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numbers
 
+from .._checks import integer
+
 
 def positive_int(owner: str, name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive integer; got {value!r}.")
-    return int(value)
+    return integer(owner, name, value, minimum=1)
 
 
 def pair(owner: str, name: str, value, minimum: int = 1) -> tuple[int, int]:

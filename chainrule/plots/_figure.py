@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..functional.activations import sigmoid, softmax
+
 DPI = 100
 
 # Legible at 100 dpi without zooming: the defaults (10 pt) come out small.
@@ -97,13 +99,12 @@ def _as_probabilities(owner: str, probs) -> np.ndarray:
     if p.ndim == 1 or (p.ndim == 2 and p.shape[1] == 1):
         p = p.reshape(-1)
         if p.size and (p.min() < 0 or p.max() > 1):
-            p = 1.0 / (1.0 + np.exp(-p))
+            p = sigmoid(p)
         return np.stack([1.0 - p, p], axis=1)
     if p.ndim != 2:
         raise ValueError(f"{owner}: probs must have shape (N, K); got {p.shape}.")
     if p.size and ((p < 0).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3)):
-        z = np.exp(p - p.max(axis=1, keepdims=True))
-        p = z / z.sum(axis=1, keepdims=True)
+        p = softmax(p, axis=1)  # logits given: the package's one softmax
     return p
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import integer
 from ._figure import (
     PathLike,
     _as_images,
@@ -112,8 +113,7 @@ def plot_misclassified(
         A grid of about sqrt(n) columns, 2.3 x 2.5 inches per image.
     """
     owner = "plot_misclassified"
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{owner}: n must be a positive integer; got {n!r}.")
+    integer(owner, "n", n)
     images = _as_images(owner, x)
     p = _as_probabilities(owner, probs)
     if len(p) != len(images):
@@ -195,14 +195,7 @@ def plot_first_layer(model, path: PathLike, max_filters: int = 64) -> Path:
     pathlib.Path
     """
     owner = "plot_first_layer"
-    if (
-        isinstance(max_filters, bool)
-        or not isinstance(max_filters, (int, np.integer))
-        or (max_filters < 1)
-    ):
-        raise ValueError(
-            f"{owner}: max_filters must be a positive integer; got {max_filters!r}."
-        )
+    integer(owner, "max_filters", max_filters)
     name, layer = _first_weighted_layer(model)
     if layer is None:
         raise ValueError(

@@ -7,7 +7,7 @@ from _examples import Example
 
 import chainrule as cr
 from chainrule.layers import BatchNorm1D, BatchNorm2D
-from chainrule.random import get_state
+from chainrule.random import state_dict as rng_state
 from chainrule.spec import SpecError, build_spec
 
 L = cr.layers
@@ -212,9 +212,9 @@ class _Watch(cr.callbacks.NaNGuard):
     """Records the random stream and the state around NaNGuard's diagnosis."""
 
     def before_step(self, trainer, loss):
-        before = (get_state(), trainer.model.state_dict())
+        before = (rng_state(), trainer.model.state_dict())
         go = super().before_step(trainer, loss)
-        self.seen = (before, (get_state(), trainer.model.state_dict()))
+        self.seen = (before, (rng_state(), trainer.model.state_dict()))
         return go
 
 
