@@ -146,6 +146,10 @@ class NaNGuard(Callback):
     state from the start of the epoch are restored, the learning rate is
     multiplied by ``lr_factor``, and training goes on (at most
     ``max_rollbacks`` times; then it stops).
+
+    The bad batch is undone entirely: its optimizer step is skipped, and the
+    buffers its forward pass changed (BatchNorm's running statistics, already
+    non-finite) are put back as they were before it.
     """
 
     _resumable = ("rollbacks",)
@@ -169,6 +173,17 @@ class NaNGuard(Callback):
         # Looked at before every step: list them once (a rollback loads
         # weights in place, so these stay the model's parameters).
         self._params = list(trainer.model.named_parameters())
+        # Buffers are updated in place, so these references stay valid; a
+        # copy before each batch (small: running statistics) undoes a bad one.
+        self._buffers = [b for _, b in trainer.model.named_buffers()]
+        self._keep_buffers()
+
+    def _keep_buffers(self) -> None:
+        self._buffers_before = [b.copy() for b in self._buffers]
+
+    def on_batch_end(self, trainer, loss: float) -> None:
+        if self._buffers:
+            self._keep_buffers()
 
     def on_epoch_begin(self, trainer) -> None:
         if self.rollback:
@@ -182,6 +197,8 @@ class NaNGuard(Callback):
         if bad_grad is None and math.isfinite(loss):
             return True
         where = trainer.diagnose_non_finite(bad_grad)
+        for b, before in zip(self._buffers, self._buffers_before):
+            b[...] = before  # the batch is skipped: so is its statistics update
         what = (
             f"the loss became {loss}"
             if not math.isfinite(loss)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import ForwardCache
-from .functional.activations import log_softmax, sigmoid, softplus
+from .functional.activations import log_softmax, sigmoid, softmax_columns_, softplus
 
 
 class Loss(ForwardCache):
@@ -298,13 +298,10 @@ class CrossEntropy(Loss):
         # Worked class-major, (K, N): with few classes, NumPy's reductions
         # across a row of K are ten times slower than across rows of N.
         p = np.array(z.T, order="C")  # always a copy: z is the caller's array
-        m = p.max(axis=0)
-        z_t = z[np.arange(n), labels] - m
-        p -= m
-        np.exp(p, out=p)
-        total = p.sum(axis=0)
-        per = np.log(total) - z_t
-        p /= total  # softmax(z), transposed, kept for the backward o - y
+        # softmax(z), transposed, kept for the backward o - y; with m and total
+        # the loss is log(total) - (z_t - m), all from the one pass.
+        m, total = softmax_columns_(p)
+        per = np.log(total) - (z[np.arange(n), labels] - m)
         self.keep_cache((p, labels, w))
         return _reduce(per, w)
 

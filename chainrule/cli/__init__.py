@@ -20,8 +20,10 @@ from ._common import (
     _pos_int,
     _unit_float,
 )
-from .evaluate import cmd_evaluate, cmd_gradcheck, cmd_info
+from .evaluate import cmd_evaluate
 from .export import cmd_export
+from .gradcheck import cmd_gradcheck
+from .info import cmd_info
 from .predict import cmd_predict
 from .train import cmd_train
 

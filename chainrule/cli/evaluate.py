@@ -1,18 +1,14 @@
-"""`chainrule evaluate`, `info` and `gradcheck`: look at a model."""
+"""`chainrule evaluate`: loss, accuracy, per-class scores and the confusion matrix."""
 
 from __future__ import annotations
 
 import json
-import os
-
-import numpy as np
 
 from ..data import load as load_data
 from ..io import load as load_model
 from ._common import (
     _check_input_shape,
     _class_names,
-    _input_shape,
     _test_scores,
 )
 
@@ -60,76 +56,4 @@ def cmd_evaluate(args) -> int:
     print(" " * (width + 2) + " ".join(f"{i:>{cell}}" for i in range(n_classes)))
     for i, row in enumerate(cm):
         print(f"{str(names[i]):<{width}}  " + " ".join(f"{v:>{cell}}" for v in row))
-    return 0
-
-
-# --------------------------------------------------------------- gradcheck
-def cmd_gradcheck(args) -> int:
-    import chainrule as cr
-
-    from ..spec import build_spec
-
-    if args.model.endswith(".npz") or os.path.exists(args.model):
-        model = load_model(args.model)
-        model.train()
-        shape = _input_shape(model)
-    else:
-        shape = (1, 28, 28)
-        model = build_spec(args.model, input_shape=shape, rng=args.seed)
-    rng = np.random.default_rng(args.seed)
-    try:
-        _, (x_test, _) = load_data("mnist5k")
-        x = x_test[: args.batch].reshape(args.batch, *shape).astype(np.float64)
-    except (ValueError, FileNotFoundError):
-        x = rng.random((args.batch, *shape))
-    # Real digits have large all-zero regions; with zero biases a ReLU there sits
-    # exactly on its kink, where no derivative exists and no finite difference
-    # can agree. A small jitter moves every unit off the kink.
-    x = x + rng.uniform(0.0, 0.01, x.shape)
-    print(
-        f"gradient check of {args.model} on {args.batch} images, float64, central "
-        f"differences (tensors over {args.max_elements} elements along "
-        f"{args.directions} random directions)"
-    )
-    report = cr.gradcheck(
-        model,
-        x,
-        seed=args.seed,
-        max_elements=args.max_elements,
-        n_directions=args.directions,
-        raise_on_failure=False,
-    )
-    print(report)
-    return 0 if report.passed else 1
-
-
-# -------------------------------------------------------------------- info
-def cmd_info(args) -> int:
-    import chainrule as cr
-
-    model = load_model(args.model)
-    meta = model.metadata
-    shape = _input_shape(model, default=())
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "file": args.model,
-                    "parameters": model.num_parameters(),
-                    "layers": {
-                        name: int(p.size) for name, p in model.named_parameters()
-                    },
-                    "metadata": meta,
-                }
-            )
-        )
-        return 0
-    print(f"{args.model} ({os.path.getsize(args.model):,} bytes, dtype {model.dtype})")
-    print(model)
-    print()
-    print(cr.summary(model, shape or None))
-    if meta:
-        print("\nmetadata")
-        for k, v in meta.items():
-            print(f"  {k}: {json.dumps(v)}")
     return 0

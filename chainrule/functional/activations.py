@@ -66,13 +66,30 @@ def logsumexp(z: np.ndarray, axis: int = -1) -> np.ndarray:
     return m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))
 
 
+def softmax_columns_(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Overwrite the (K, N) array ``p`` with the softmax of each column.
+
+    Returns each column's max ``m`` and ``total = sum_k exp(p_k - m)``, so
+    that logsumexp = m + log(total): what CrossEntropy needs besides the
+    probabilities, from the same pass. Class-major (K, N): see _class_major.
+    """
+    m = p.max(axis=0)
+    p -= m
+    np.exp(p, out=p)
+    total = p.sum(axis=0)
+    p /= total
+    return m, total
+
+
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """softmax(z)_i = exp(z_i - max z) / sum_j exp(z_j - max z).
 
     Subtracting the max changes nothing mathematically and keeps exp <= 1.
     """
     if _class_major(z, axis):
-        return np.ascontiguousarray(softmax(np.array(z.T, order="C"), axis=0).T)
+        p = np.array(z.T, order="C")
+        softmax_columns_(p)
+        return np.ascontiguousarray(p.T)
     e = z - z.max(axis=axis, keepdims=True)
     np.exp(e, out=e)
     e /= e.sum(axis=axis, keepdims=True)

@@ -208,14 +208,40 @@ def test_nanguard_rollback_restores_the_running_statistics():
     assert np.isfinite(net[1].running_var).all()
 
 
+def test_nanguard_stopping_leaves_the_statistics_of_the_last_good_batch():
+    cr.seed(0)
+    x, y = _data()
+    x[40] = 3e38
+    net = _net()
+    net[0].weight.data[...] = 1
+    stats = []
+
+    class Record(cr.callbacks.Callback):
+        def on_batch_end(self, trainer, loss):
+            stats.append(trainer.model[1].running_mean.copy())
+
+    guard = cr.callbacks.NaNGuard(stream=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = cr.fit(
+            net, cr.losses.CrossEntropy(), cr.optim.SGD(net, lr=0.1), x, y,
+            epochs=1, batch_size=16, shuffle=False, verbose=0,
+            callbacks=[guard, Record()],
+        )  # fmt: skip
+    assert history.diverged and len(stats) == 2  # stopped in the third batch
+    np.testing.assert_array_equal(net[1].running_mean, stats[-1])
+
+
 class _Watch(cr.callbacks.NaNGuard):
-    """Records the random stream and the state around NaNGuard's diagnosis."""
+    """Records the random stream and the state around the diagnosis of the
+    first bad batch (0.weight's gradient is the one that turns NaN here)."""
 
     def before_step(self, trainer, loss):
+        if all(np.isfinite(p.grad).all() for _, p in self._params):
+            return super().before_step(trainer, loss)
         before = (rng_state(), trainer.model.state_dict())
-        go = super().before_step(trainer, loss)
+        trainer.diagnose_non_finite(None)
         self.seen = (before, (rng_state(), trainer.model.state_dict()))
-        return go
+        return super().before_step(trainer, loss)
 
 
 class _NaNGrad(cr.Module):

@@ -49,25 +49,42 @@ def test_ids_are_unique():
     assert len(BY_ID) == len(EXAMPLES)
 
 
+def protocol_problems(name: str, cls: type) -> list[str]:
+    """What the registry's tests find missing in a layer class, by name."""
+    problems = []
+    if not any(type(e.make()) is cls for e in EXAMPLES):
+        problems.append(
+            f"{name} has no example: add EXAMPLES to its tests/layers/test_*.py"
+        )
+    missing = [
+        h for h in ("spec_pattern", "to_onnx", "to_torch") if not hasattr(cls, h)
+    ]
+    if missing:
+        problems.append(f"{name} lacks {', '.join(missing)} (see docs/extending.md)")
+    if getattr(cls, "spec_pattern", None) is not None:
+        if not isinstance(getattr(cls, "spec_usage", None), str):
+            problems.append(f"{name} has a spec_pattern but no spec_usage")
+        if not any(type(e.make()) is cls and e.spec for e in EXAMPLES):
+            problems.append(
+                f"{name} has a spec_pattern but no example with a spec token"
+            )
+    return problems
+
+
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_every_registered_layer_has_an_example_and_every_hook(name):
-    cls = LAYERS[name]
-    assert any(type(e.make()) is cls for e in EXAMPLES), (
-        f"{name} has no example: add EXAMPLES to its tests/layers/test_*.py"
-    )
-    missing = [
-        hook
-        for hook in ("spec_pattern", "to_onnx", "to_torch")
-        if not hasattr(cls, hook)
+    assert protocol_problems(name, LAYERS[name]) == []
+
+
+def test_a_layer_without_the_hooks_is_named():
+    class Bare(cr.Module):
+        def forward(self, x):
+            return x
+
+    assert protocol_problems("Bare", Bare) == [
+        "Bare has no example: add EXAMPLES to its tests/layers/test_*.py",
+        "Bare lacks spec_pattern, to_onnx, to_torch (see docs/extending.md)",
     ]
-    assert not missing, f"{name} lacks {', '.join(missing)} (see docs/extending.md)"
-    if cls.spec_pattern is not None:
-        assert isinstance(getattr(cls, "spec_usage", None), str), (
-            f"{name} has a spec_pattern but no spec_usage"
-        )
-        assert any(type(e.make()) is cls and e.spec for e in EXAMPLES), (
-            f"{name} has a spec_pattern but no example with a spec token"
-        )
 
 
 @pytest.mark.parametrize("eid", ids)

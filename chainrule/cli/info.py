@@ -1,0 +1,40 @@
+"""`chainrule info`: a model file's architecture, parameter counts and metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ..io import load as load_model
+from ._common import _input_shape
+
+
+def cmd_info(args) -> int:
+    import chainrule as cr
+
+    model = load_model(args.model)
+    meta = model.metadata
+    shape = _input_shape(model, default=())
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "file": args.model,
+                    "parameters": model.num_parameters(),
+                    "layers": {
+                        name: int(p.size) for name, p in model.named_parameters()
+                    },
+                    "metadata": meta,
+                }
+            )
+        )
+        return 0
+    print(f"{args.model} ({os.path.getsize(args.model):,} bytes, dtype {model.dtype})")
+    print(model)
+    print()
+    print(cr.summary(model, shape or None))
+    if meta:
+        print("\nmetadata")
+        for k, v in meta.items():
+            print(f"  {k}: {json.dumps(v)}")
+    return 0
