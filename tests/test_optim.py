@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import importorskip
 
 import chainrule as cr
 from chainrule.optim import (
@@ -114,7 +115,7 @@ CONFIGS = [
 
 @pytest.mark.parametrize("kind, kwargs", CONFIGS)
 def test_matches_pytorch_over_several_steps(kind, kwargs):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     rng = np.random.default_rng(0)
     w0 = rng.standard_normal((4, 3)).astype(np.float32)
     b0 = rng.standard_normal(4).astype(np.float32)

@@ -6,10 +6,11 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import importorskip
 
 import chainrule as cr
 
-pytest.importorskip("matplotlib")
+importorskip("matplotlib")
 
 from chainrule import plots  # noqa: E402  (after the skip: needs matplotlib)
 

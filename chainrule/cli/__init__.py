@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from ._common import (
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
     CLIError,
     _nonneg_int,
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "conv16x5-relu-maxpool2-flatten-linear10",
     )
     t.add_argument(
-        "--epochs", type=_nonneg_int, default=None, help="passes over the data (20)"
+        "--epochs", type=_pos_int, default=None, help="passes over the data (20)"
     )
     t.add_argument(
         "--batch-size", type=_pos_int, default=None, help="samples per step (128)"
@@ -92,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint"
     )
     t.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out that holds another run, replacing its files",
+    )
+    t.add_argument(
         "--json", action="store_true", help="end with one JSON line of results"
     )
     t.set_defaults(func=cmd_train)
@@ -106,9 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
-    r = sub.add_parser("predict", help="classify PNG images, .npy arrays or IDX files")
+    r = sub.add_parser(
+        "predict", help="classify images (PNG, JPEG, BMP, TIFF), .npy arrays or IDX files"
+    )
     r.add_argument("model", help="a model file written by train")
-    r.add_argument("inputs", nargs="+", metavar="INPUT", help="PNG, .npy or IDX files")
+    r.add_argument("inputs", nargs="+", metavar="INPUT", help="image, .npy or IDX files")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_predict)
 
@@ -155,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="one sample's shape (default: from the model file, else 1,28,28)",
     )
     x.add_argument("--opset", type=_pos_int, default=17, help="ONNX opset (17)")
+    x.add_argument(
+        "--force", action="store_true", help="replace an existing --onnx file"
+    )
     x.set_defaults(func=cmd_export)
     # --debug also after the command: `chainrule evaluate m.npz --debug`.
     for command in sub.choices.values():
@@ -172,6 +183,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt as exc:  # Ctrl-C: one line, the shell's 130
+        if args.debug:
+            raise
+        sys.stderr.write(f"chainrule {args.command}: {str(exc) or 'interrupted'}\n")
+        return EXIT_INTERRUPTED
     except Exception as exc:
         if args.debug:
             raise

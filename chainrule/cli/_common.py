@@ -12,10 +12,15 @@ import numpy as np
 from ..plots import save_all
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with the one line to print (exit status 130)."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,4 +1,4 @@
-"""`chainrule predict`: classify PNG images, .npy arrays or IDX files."""
+"""`chainrule predict`: classify images (PNG, JPEG, BMP, TIFF), .npy arrays or IDX files."""
 
 from __future__ import annotations
 
@@ -10,30 +10,10 @@ import numpy as np
 from ..data import read_idx
 from ..io import load as load_model
 from ._common import CLIError, _input_shape
+from ._images import DIGIT_SETS, image_format, read_image
 
 
 # ----------------------------------------------------------------- predict
-def _read_png(path: Path, shape) -> np.ndarray:
-    try:
-        from PIL import Image
-    except ImportError:
-        raise CLIError(
-            "reading PNG images needs Pillow: pip install 'chainrule[plots]'"
-        ) from None
-    try:
-        with Image.open(path) as img:
-            grey = img.convert("L").resize((shape[-1], shape[-2]), Image.LANCZOS)
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot read image {str(path)!r}: {exc}") from None
-    a = np.asarray(grey, dtype=np.float32) / 255.0
-    # The digits are light strokes on a dark ground; a photo or a drawing is
-    # usually the reverse, which the border tells.
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    if border.mean() > 0.5:
-        a = 1.0 - a
-    return a.reshape(1, *shape)
-
-
 def _as_batch(a: np.ndarray, shape, path: Path) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype.kind not in "fiu":
@@ -50,26 +30,32 @@ def _as_batch(a: np.ndarray, shape, path: Path) -> np.ndarray:
     return a.reshape(-1, *shape)
 
 
-def _read_inputs(path: Path, shape) -> np.ndarray:
+def _read_inputs(path: Path, shape, digits: bool = False) -> np.ndarray:
     if path.is_dir():
         raise CLIError(f"{str(path)!r} is a directory; give image, .npy or IDX files.")
     if not path.exists():
         raise CLIError(f"no such file {str(path)!r}.")
     with open(path, "rb") as f:  # the magic bytes say which reader to use
         head = f.read(8)
-    if head.startswith(b"\x89PNG"):
-        return _read_png(path, shape)
+    if image_format(head):
+        return read_image(path, shape, digits=digits)
     if head.startswith(b"\x93NUMPY"):
         try:
             a = np.load(path, allow_pickle=False)
         except ValueError as exc:
+            if "pickle" in str(exc):  # never relay NumPy's allow_pickle advice
+                raise CLIError(
+                    f"{str(path)!r} holds Python objects (a pickle), which "
+                    "chainrule never loads; save plain numbers with np.save."
+                ) from None
             raise CLIError(f"cannot read {str(path)!r}: {exc}") from None
         return _as_batch(a, shape, path)
     try:
         a = read_idx(path)
     except ValueError as exc:
         raise CLIError(
-            f"{str(path)!r} is not a PNG, .npy or IDX file ({exc})"
+            f"{str(path)!r} is not an image (PNG, JPEG, BMP, TIFF, GIF), .npy or "
+            f"IDX file ({exc})"
         ) from None
     return _as_batch(a, shape, path)
 
@@ -80,9 +66,10 @@ def cmd_predict(args) -> int:
     model = load_model(args.model)
     shape = _input_shape(model)
     names = model.metadata.get("class_names")
+    digits = model.metadata.get("data") in DIGIT_SETS
     results = []
     for item in args.inputs:
-        x = _read_inputs(Path(item), shape)
+        x = _read_inputs(Path(item), shape, digits)
         probs = cr.functional.softmax(cr.predict(model, x).astype(np.float64))
         for i, p in enumerate(probs):
             k = int(p.argmax())

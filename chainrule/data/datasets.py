@@ -300,9 +300,12 @@ def _load_npz(p: Path) -> tuple[np.ndarray, ...]:
         # allow_pickle=False: an .npz from elsewhere must not run code on load.
         npz = np.load(p, allow_pickle=False)
     except (OSError, ValueError) as e:
+        # Without .npy/.npz magic NumPy takes a file for a pickle and suggests
+        # allow_pickle=True: advice chainrule never relays (it would run code).
+        what = "not an .npz archive" if "pickle" in str(e) else f"unreadable ({e})"
         raise ValueError(
             f"load: '{p}' must be a .npz file or a directory of IDX files; got a "
-            f"file NumPy cannot read ({e})."
+            f"file that is {what}."
         ) from None
     if not isinstance(npz, np.lib.npyio.NpzFile):  # a bare .npy array
         raise ValueError(
