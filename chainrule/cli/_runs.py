@@ -76,6 +76,7 @@ class RunDir:
     #: process started (a resumed run's count comes from its checkpoint).
     checkpoint: object = None
     saved_before: int = 0
+    _made_parent: bool = field(default=False, repr=False)
     _resume_file: Path | None = field(default=None, repr=False)
 
     @property
@@ -90,6 +91,7 @@ class RunDir:
         """
         try:
             if self.path is None:
+                self._made_parent = not Path("runs").exists()
                 self.path = _fresh_dir(Path("runs"), self.run_id[:15])
                 self.created = True
             elif not self.path.is_dir():
@@ -160,6 +162,8 @@ class RunDir:
             (self.path / MARKER).unlink()
             if self.created:
                 self.path.rmdir()
+            if self._made_parent:  # ./runs made for this run alone
+                self.path.parent.rmdir()
         self.claimed = False
 
 
