@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import has
+from conftest import IN_CI, has
 
 import chainrule as cr
 from chainrule.cli import build_parser, main
@@ -197,6 +197,23 @@ def test_evaluate_json(run, model_file, test_set):
     for i, c in enumerate(per_class):
         assert c["recall"] == pytest.approx(cm[i, i] / cm[i].sum())
         assert c["precision"] == pytest.approx(cm[i, i] / cm[:, i].sum())
+
+
+@pytest.mark.skipif(
+    not (IN_CI or cr.data.datasets.DEFAULT_FASHION_MNIST_DIR.is_dir()),
+    reason="apt-get install dataset-fashion-mnist",
+)
+def test_evaluate_warns_when_the_classes_differ(model_file, tmp_path, monkeypatch, capsys):
+    """A digits model scored on Fashion-MNIST: the numbers, and a warning."""
+    result = _main(["evaluate", model_file, "--data", "fashion-mnist"], tmp_path, monkeypatch, capsys)
+    assert result.returncode == 0
+    assert result.stderr == (
+        "chainrule evaluate: warning: the model was trained on 'mnist5k' (classes 0, "
+        "1, 2, ...); 'fashion-mnist' has other classes (T-shirt/top, Trouser, "
+        "Pullover, ...), so these scores compare different things.\n"
+    )
+    same = _main(["evaluate", model_file, "--data", "mnist5k"], tmp_path, monkeypatch, capsys)
+    assert same.returncode == 0 and same.stderr == ""
 
 
 # ----------------------------------------------------------------- predict

@@ -21,6 +21,7 @@ from ._common import (
     _pos_int,
     _unit_float,
 )
+from .download import cmd_download
 from .evaluate import cmd_evaluate, cmd_gradcheck, cmd_info
 from .export import cmd_export
 from .predict import cmd_predict
@@ -28,9 +29,16 @@ from .train import cmd_train
 
 
 # -------------------------------------------------------------------- main
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="chainrule", description="Train, check and use chainrule models.")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument("--version", action="version", version=f"chainrule {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -167,6 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace an existing --onnx file"
     )
     x.set_defaults(func=cmd_export)
+
+    d = sub.add_parser(
+        "download",
+        help="fetch the full MNIST (about 11 MB), each file SHA-256 checked",
+    )
+    d.add_argument("dataset", choices=("mnist",), help="the data set: mnist")
+    d.add_argument(
+        "--dir",
+        default=None,
+        help="where to put it (default ~/.cache/chainrule/mnist, where "
+        "--data mnist looks)",
+    )
+    d.set_defaults(func=cmd_download)
     # --debug also after the command: `chainrule evaluate m.npz --debug`.
     for command in sub.choices.values():
         command.add_argument(

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import load as load_data
 from ._common import (
     CLIError,
     Interrupted,
@@ -17,6 +16,7 @@ from ._common import (
     _say,
     _test_scores,
     _write_plots,
+    load_data,
 )
 from ._runs import RunDir, new_run_id, plan_run_dir, quoted
 
