@@ -8,7 +8,6 @@ exits with status 2 and exactly one line on stderr, no traceback (unless
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import IN_CI, has
+from _requires import IN_CI, has
 
 import chainrule as cr
 from chainrule.cli import build_parser, main
@@ -29,7 +28,7 @@ from chainrule.io import read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
-HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+HAS_MATPLOTLIB = has("matplotlib")
 HAS_PIL = has("PIL")
 
 

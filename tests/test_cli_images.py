@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import importorskip
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule.cli import main

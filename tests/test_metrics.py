@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import importorskip
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule import metrics as M

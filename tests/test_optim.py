@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import importorskip
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule.optim import (

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import importorskip
+from _requires import importorskip
 
 import chainrule as cr
 

@@ -3,7 +3,7 @@ relative error of 1e-10. Skipped when PyTorch is not installed."""
 
 import numpy as np
 import pytest
-from conftest import importorskip
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule import layers as L

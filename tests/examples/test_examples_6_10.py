@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import importorskip
+from _requires import importorskip
 
 importorskip("matplotlib")
 importorskip("scipy")

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import importorskip
+from _requires import importorskip
 
 onnx = importorskip("onnx")
 ort = importorskip("onnxruntime")

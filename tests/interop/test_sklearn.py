@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import importorskip
+from _requires import importorskip
 
 importorskip("sklearn")
 
