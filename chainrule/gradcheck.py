@@ -38,6 +38,9 @@ class TensorCheck:
     rel_error: float
     passed: bool
     kinks: int = 0  # elements or directions at a point without a derivative
+    #: The largest |numeric gradient| over the tensor: what the errors are
+    #: small or large against.
+    scale: float = 0.0
 
 
 @dataclass
@@ -62,6 +65,7 @@ class GradcheckReport:
             "analytic",
             "abs err",
             "rel err",
+            "|grad| max",
             "",
         )
         rows = [header]
@@ -76,6 +80,7 @@ class GradcheckReport:
                     f"{c.analytic:.6g}",
                     f"{c.abs_error:.2e}",
                     f"{c.rel_error:.2e}",
+                    f"{c.scale:.3g}",
                     "ok" if c.passed else "FAIL",
                 )
             )
@@ -132,8 +137,17 @@ def _compare(
         & (analytic <= high)
     )
     failing = fails & ~kink
-    score = np.where(kink, -np.inf, abs_err - bound)
-    worst = int(np.argmax(score)) if abs_err.size else 0
+    # The row shows the element a reader should look at: the failing one
+    # furthest past its bound; else the largest absolute error, and among
+    # equal errors (all zero, often) the largest gradient, not an element
+    # whose gradient happens to be 0.
+    if failing.any():
+        worst = int(np.argmax(np.where(failing, abs_err - bound, -np.inf)))
+    elif abs_err.size:
+        err = np.where(kink, -1.0, abs_err)
+        worst = int(np.lexsort((np.abs(numeric), err))[-1])
+    else:
+        worst = 0
     denom = max(abs(numeric[worst]), abs(analytic[worst]), 1e-300)
     n_kinks = int(kink.sum())
     if n_kinks:
@@ -150,6 +164,7 @@ def _compare(
         # every point at a kink would check nothing: that is not a pass
         passed=not bool(failing.any()) and not (n_kinks and n_kinks == kink.size),
         kinks=n_kinks,
+        scale=float(np.abs(numeric).max()) if numeric.size else 0.0,
     )
 
 

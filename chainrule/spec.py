@@ -28,6 +28,7 @@ with CrossEntropy (softmax fused into the loss), so no softmax is needed.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from .models.sequential import Sequential
@@ -92,7 +93,8 @@ def build_spec(spec: str, input_shape=(1, 28, 28), rng=None) -> Sequential:
     SpecError
         Naming the token that is wrong and what was expected.
     """
-    text = PRESETS.get(spec, spec)
+    # Preset names, like the layer tokens, in any case: "MLP" is "mlp".
+    text = PRESETS.get(spec.strip().lower(), spec) if isinstance(spec, str) else spec
     if not isinstance(text, str) or not text.strip():
         raise SpecError(
             "model spec is empty; give a preset (mlp, seed-cnn, cnn) or a SPEC."
@@ -126,5 +128,28 @@ def _token_layer(text, i, tokens, tok, shape, rng) -> Module:
                 return cls.from_spec(m, shape, rng)
             except ValueError as exc:
                 raise _fail(text, i, tokens, str(exc)) from None
+    raise _fail(text, i, tokens, _unknown(tok, known, alone=len(tokens) == 1))
+
+
+def _unknown(tok: str, known, alone: bool) -> str:
+    """Why ``tok`` is not a layer, with the closest names (a typo's fix)."""
     expected = ", ".join(cls.spec_usage for _, cls in known)
-    raise _fail(text, i, tokens, f"not a layer; expected one of {expected}")
+    # The word each token starts with: "linear" of "linearN", "relu", ...
+    names = list(
+        dict.fromkeys(re.match(r"[a-z]*", cls.spec_usage).group(0) for _, cls in known)
+    )
+    names = [n for n in names if n]
+    if alone:  # a single word may have been meant as a preset
+        names = [*PRESETS, *names]
+    stem = re.sub(r"\d.*$", "", tok) or tok  # "lnear10" -> "lnear"
+    # The kind misspelt, its numbers right: "lnear10" -> "linear10".
+    rest = tok[len(stem) :]
+    close = [c + rest for c in difflib.get_close_matches(stem, names, 2, 0.6)]
+    close = close or difflib.get_close_matches(tok, names, n=2, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    if alone:
+        return (
+            f"not a layer or a preset; {hint}expected a preset "
+            f"({', '.join(PRESETS)}) or layers from {expected}"
+        )
+    return f"not a layer; {hint}expected one of {expected}"

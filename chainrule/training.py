@@ -176,6 +176,10 @@ class Trainer:
         self._loss_sum = 0.0
         self._count = 0
         self._epoch_seconds = 0.0
+        # When the running part of the current epoch started (None between
+        # epochs): a mid-epoch checkpoint adds it, so that a resumed epoch's
+        # time counts both parts.
+        self._epoch_started: float | None = None
 
     @property
     def has_validation(self) -> bool:
@@ -254,7 +258,7 @@ class Trainer:
                 stream=self.stream,
                 live=self.verbose == 1,
             )
-        started = time.perf_counter()
+        started = self._epoch_started = time.perf_counter()
         model, loss, optimizer = self.model, self.loss, self.optimizer
         model.train()
         x, y, w = self.x, self.y, self.w
@@ -283,6 +287,7 @@ class Trainer:
                 optimizer.step()
             if self.stop_training:
                 self._epoch_seconds += time.perf_counter() - started
+                self._epoch_started = None
                 return
             if math.isfinite(value):
                 self._loss_sum += _batch_total(self.loss, value, len(yb))
@@ -297,6 +302,7 @@ class Trainer:
             for cb in self._end_hooks_order:
                 cb.on_batch_end(self, value)
         self._epoch_seconds += time.perf_counter() - started
+        self._epoch_started = None
         self._end_epoch(bar)
 
     def _running(self) -> dict[str, float]:
@@ -387,7 +393,12 @@ class Trainer:
             "history": self.history.to_dict(),
             "loss_sum": self._loss_sum,
             "count": self._count,
-            "epoch_seconds": self._epoch_seconds,
+            "epoch_seconds": self._epoch_seconds
+            + (
+                0.0
+                if self._epoch_started is None
+                else time.perf_counter() - self._epoch_started
+            ),
             "metrics": [m.state_dict() for m in self.metrics],
             "callbacks": [cb.state_dict() for cb in self.callbacks],
         }

@@ -209,28 +209,24 @@ def draw(net, deltas, grads, rows, path: Path) -> None:
                 zorder=1,
             )
     for l, n in enumerate(SIZES):
-        ax.scatter([l] * n, ys[l], s=500, c="white", edgecolors="black", zorder=2)
+        # Each delta is written inside its neuron, which is drawn over the
+        # edges: no edge can cross a label.
+        ax.scatter([l] * n, ys[l], s=2900, c="white", edgecolors="black", zorder=2)
         for j in range(n):
             if l == 0:
-                ax.text(l, ys[l][j], f"x{j + 1}", ha="center", va="center", zorder=3)
+                label, size = f"x{j + 1}", 11
             else:
-                label = f"\u03b4 = {deltas[l - 1][j]:+.2e}"
-                ax.text(
-                    l,
-                    ys[l][j] + 0.2,
-                    label,
-                    ha="center",
-                    fontsize=10,
-                    zorder=3,
-                    bbox={"fc": "white", "ec": "none", "alpha": 0.9},
-                )
+                label, size = f"\u03b4\n{deltas[l - 1][j]:+.2e}", 8
+            ax.text(
+                l, ys[l][j], label, ha="center", va="center", fontsize=size, zorder=3
+            )
     ax.set_xticks(
         range(4),
         [f"layer {l + 1}\n({n} neuron{'s' * (n > 1)})" for l, n in enumerate(SIZES)],
     )
     ax.set_yticks([])
     ax.set_xlim(-0.4, 3.5)
-    ax.set_ylim(-1.3, 1.4)
+    ax.set_ylim(-1.3, 1.3)
     ax.set_title(
         "Seed 004's 4-2-3-1 network: \u03b4 = dC/dz at each neuron,\n"
         "edge colour and width = dC/d\u03b8 (bias gradients not drawn)"

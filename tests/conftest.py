@@ -1,10 +1,18 @@
-"""Shared fixtures: a seeded generator and inputs that keep clear of kinks."""
+"""Shared fixtures: a seeded generator and inputs that keep clear of kinks.
+
+Also puts this folder on ``sys.path``, so that tests in every sub-folder can
+``from _requires import importorskip`` (which skips only outside CI).
+"""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 @pytest.fixture
 def rng() -> np.random.Generator:

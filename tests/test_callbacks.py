@@ -359,6 +359,31 @@ def test_gradient_norms_one_value_per_parameter_and_epoch():
     assert h.grad_norms["0.bias"][-1] < h.grad_norms["0.bias"][0]
 
 
+def test_gradient_norms_are_l2_norms_averaged_over_the_sampled_batches():
+    """Mixed-sign gradients of several elements: an L1 norm, a plain sum or a
+    sum over batches instead of a mean would each give another number."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, 3))
+    t = rng.standard_normal((8, 2))
+    model = cr.Sequential(cr.layers.Linear(3, 2, rng=0)).to(np.float64)
+    # The gradient of every batch at the initial weights, replayed by hand.
+    expected = {"0.weight": [], "0.bias": []}
+    for b in (0, 2):  # every=2 samples batches 0 and 2 of the four
+        loss = cr.losses.MSE()
+        model.zero_grad()
+        loss.forward(model(x[2 * b : 2 * b + 2]), t[2 * b : 2 * b + 2])
+        model.backward(loss.backward())
+        for name, p in model.named_parameters():
+            expected[name].append(np.sqrt((p.grad**2).sum()))
+    opt = cr.optim.SGD(model, lr=1e-300)  # steps too small to change a weight
+    h = cr.fit(
+        model, cr.losses.MSE(), opt, x, t, epochs=1, batch_size=2, shuffle=False,
+        verbose=0, callbacks=[GradientNorms(every=2)],
+    )  # fmt: skip
+    for name, norms in expected.items():
+        assert h.grad_norms[name] == [pytest.approx(np.mean(norms), rel=1e-12)]
+
+
 def test_callbacks_must_be_callbacks():
     x, t, _, _ = line_data()
     model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))

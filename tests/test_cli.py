@@ -8,7 +8,6 @@ exits with status 2 and exactly one line on stderr, no traceback (unless
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _requires import IN_CI, has
 
 import chainrule as cr
 from chainrule.cli import build_parser, main
@@ -28,8 +28,8 @@ from chainrule.io import read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
-HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
-HAS_PIL = importlib.util.find_spec("PIL") is not None
+HAS_MATPLOTLIB = has("matplotlib")
+HAS_PIL = has("PIL")
 
 
 def cli(*args, cwd=None, env=None, timeout=120) -> subprocess.CompletedProcess:
@@ -198,6 +198,23 @@ def test_evaluate_json(run, model_file, test_set):
         assert c["precision"] == pytest.approx(cm[i, i] / cm[:, i].sum())
 
 
+@pytest.mark.skipif(
+    not (IN_CI or cr.data.datasets.DEFAULT_FASHION_MNIST_DIR.is_dir()),
+    reason="apt-get install dataset-fashion-mnist",
+)
+def test_evaluate_warns_when_the_classes_differ(model_file, tmp_path, monkeypatch, capsys):
+    """A digits model scored on Fashion-MNIST: the numbers, and a warning."""
+    result = _main(["evaluate", model_file, "--data", "fashion-mnist"], tmp_path, monkeypatch, capsys)
+    assert result.returncode == 0
+    assert result.stderr == (
+        "chainrule evaluate: warning: the model was trained on 'mnist5k' (classes 0, "
+        "1, 2, ...); 'fashion-mnist' has other classes (T-shirt/top, Trouser, "
+        "Pullover, ...), so these scores compare different things.\n"
+    )
+    same = _main(["evaluate", model_file, "--data", "mnist5k"], tmp_path, monkeypatch, capsys)
+    assert same.returncode == 0 and same.stderr == ""
+
+
 # ----------------------------------------------------------------- predict
 def _clear_digits(model_file, test_set, k: int = 3):
     """Indices of test digits of ``k`` different classes that the model gets
@@ -360,6 +377,18 @@ def files(tmp_path, model_file):
     )
     _tampered(model_file, tmp_path / "tampered.npz")
     shutil.copy(model_file, tmp_path / "model.npz")
+    _tampered(model_file.parent / "checkpoint.npz", tmp_path / "tampered-ckpt.npz")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    (tmp_path / "broken.npy").write_bytes(b"\x93NUMPY\x01\x00" + bytes(40))
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
+    (tmp_path / "blob.dat").write_bytes(bytes(range(256)))
+    # A checkpoint from cr.fit in Python: no chainrule-train settings in it.
+    net = cr.Sequential(cr.layers.Flatten(), cr.layers.Linear(64, 10, rng=0))
+    cr.fit(
+        net, cr.losses.CrossEntropy(), cr.optim.SGD(net, lr=0.1),
+        np.zeros((20, 1, 8, 8), np.float32), np.arange(20) % 10, verbose=0,
+        callbacks=[cr.callbacks.ModelCheckpoint(tmp_path / "python-ckpt.npz")],
+    )  # fmt: skip
     return tmp_path
 
 
@@ -384,13 +413,20 @@ ERRORS = [
     (["evaluate", "model.npz", "--data", "d8.npz"], r"expects inputs of shape \(1, 28, 28\); data 'd8.npz' has \(1, 8, 8\)"),
     (["predict", "model.npz", "small.npy"], r"'small.npy' has shape \(2, 8, 8\); expected samples of shape \(1, 28, 28\)"),
     (["predict", "model.npz", "words.npy"], "'words.npy' holds <U1 values, not numbers"),
-    (["predict", "model.npz", "notes.txt"], r"'notes.txt' is not a PNG, .npy or IDX file"),
+    (["predict", "model.npz", "broken.png"], r"^chainrule predict: error: cannot read image 'broken.png'"),
+    (["predict", "model.npz", "broken.npy"], r"^chainrule predict: error: cannot read 'broken.npy'"),
+    (["predict", "model.npz", "objects.npy"], r"'objects.npy' holds Python objects \(a pickle\), which chainrule never loads; save plain numbers with np.save\.$"),
+    (["train", "--data", "blob.dat"], r"load: '.*blob.dat' must be a .npz file or a directory of IDX files; got a file that is not an .npz archive\.$"),
+    (["train", "--resume", "tampered-ckpt.npz"], r"array 'param/1.bias' .* fails its SHA-256 check"),
+    (["train", "--resume", "python-ckpt.npz"], r"'python-ckpt.npz' was not written by 'chainrule train'; resume it from Python with cr.fit\(\.\.\., resume=\.\.\.\)\.$"),
+    (["predict", "model.npz", "notes.txt"], r"'notes.txt' is not an image \(PNG, JPEG, BMP, TIFF, GIF\), .npy or IDX file"),
     # bad arguments
     (["train", "--model", "flatten-relu-foo-linear10"], r"token 3 'foo' \(at character 14\): not a layer"),
     (["train", "--model", "linear10"], r"token 1 'linear10' .*put 'flatten' before it"),
     (["train", "--model", "flatten-linear5"], r"output has shape \(5,\) but the data has 10 classes"),
     (["gradcheck", "--model", "conv4x99"], r"token 1 'conv4x99' .*does not fit"),
     (["train", "--epochs", "-1"], r"argument --epochs: must not be negative; got -1$"),
+    (["train", "--epochs", "0"], r"argument --epochs: must be positive; got 0$"),
     (["train", "--epochs", "two"], r"argument --epochs: must be a whole number; got 'two'"),
     (["train", "--batch-size", "0"], r"argument --batch-size: must be positive; got 0"),
     (["train", "--data", "nosuchdata"], r"load: name must be one of mnist5k, .*got 'nosuchdata'"),
@@ -402,9 +438,30 @@ ERRORS = [
     (["train", "--lr", "inf"], "argument --lr: must be a positive number; got inf"),
     (["train", "--momentum", "1"], r"argument --momentum: must be in \[0, 1\); got 1"),
     (["train", "--optimizer", "rmsprop"], "argument --optimizer: invalid choice"),
+    (["train", "--validation-split", "1"], r"argument --validation-split: must be in \[0, 1\); got 1$"),
+    (["train", "--validation-split", "x"], r"argument --validation-split: must be a number; got 'x'$"),
+    (["train", "--checkpoint-every", "-5"], r"argument --checkpoint-every: must not be negative; got -5$"),
+    (["gradcheck", "--batch", "0"], r"argument --batch: must be positive; got 0$"),
+    (["gradcheck", "--max-elements", "many"], r"argument --max-elements: must be a whole number; got 'many'$"),
+    (["gradcheck", "--directions", "0"], r"argument --directions: must be positive; got 0$"),
+    (["gradcheck", "--seed", "-1"], r"argument --seed: must not be negative; got -1$"),
+    (["train", "--model", "flatten-linear10-softmax"], r"the model 'flatten-linear10-softmax' ends in softmax, but training uses CrossEntropy, which takes logits .*drop the last '-softmax'"),
+    (["train", "--model", "mlp", "--lr", "1e4", "--epochs", "1"], r"NaNGuard: the loss became nan at epoch 1, batch \d+; .* Try a smaller --lr; nothing was saved\.$"),
+    (["train", "--out", "notes.txt/run", "--epochs", "1"], r"cannot write into 'notes.txt/run': Not a directory\.$"),
     (["evaluate", "model.npz", "--frobnicate"], "unrecognized arguments: --frobnicate"),
 ]  # fmt: skip
 
+
+if has("onnx"):  # export checks its target after making sure onnx is there
+    ERRORS += [
+        (["export", "model.npz", "--onnx", "model.npz"], r"--onnx 'model.npz' is the model file being exported; give another name"),
+        (["export", "model.npz", "--onnx", "notes.txt"], r"--onnx 'notes.txt' already exists; pass --force to replace it\.$"),
+        (["export", "model.npz", "--onnx", "."], r"--onnx '\.' is a directory; give a file name\.$"),
+        (["export", "model.npz", "--onnx", "no/such/m.onnx"], r"--onnx 'no/such/m.onnx': folder 'no/such' does not exist\.$"),
+        (["export", "model.npz", "--onnx", "m.onnx", "--input-shape", "1,x"], r"--input-shape must be whole numbers joined by commas, such as 1,28,28; got '1,x'\.$"),
+        (["export", "model.npz", "--onnx", "m.onnx", "--input-shape", "0,28,28"], r"--input-shape must be positive whole numbers; got '0,28,28'\.$"),
+        (["export", "model.npz", "--onnx", "m.onnx", "--input-shape", "1,5,5"], r"does not accept input of shape \(1, 5, 5\)"),
+    ]  # fmt: skip
 
 # The error paths the issue names, each also in a real process; the rest of
 # the table runs in process (same code, without a second per interpreter start).
@@ -441,6 +498,26 @@ def test_errors_are_one_line_with_status_2(files, args, message, monkeypatch, ca
         assert_fails(cli(*args, cwd=files), message)
     assert _digest(files) == before  # nothing on disk was touched
     assert not (files / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "message"),
+    [
+        ("PIL", ["predict", "model.npz", "broken.png"], r"reading images needs Pillow: pip install 'chainrule\[plots\]'$"),
+        ("onnx", ["export", "model.npz", "--onnx", "m.onnx"], r"exporting to ONNX needs onnx: pip install 'chainrule\[onnx\]'$"),
+    ],
+)  # fmt: skip
+def test_a_missing_extra_says_how_to_install_it(
+    files, module, args, message, monkeypatch, capsys
+):
+    # None in sys.modules makes `import name` raise ImportError, as when the
+    # package is not installed; chainrule.onnx is dropped so that it is
+    # imported (and fails) afresh.
+    monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.delitem(sys.modules, "chainrule.onnx", raising=False)
+    before = _digest(files)
+    assert_fails(_main(args, files, monkeypatch, capsys), message)
+    assert _digest(files) == before
 
 
 def test_the_subprocess_cases_are_in_the_table():

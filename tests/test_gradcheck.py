@@ -173,3 +173,22 @@ def test_relu_at_zero_is_reported_as_a_kink_not_a_failure():
     assert report.passed
     assert report.checks[0].kinks == 1
     assert "1 at kinks" in str(report)
+
+
+def test_the_worst_row_shows_an_element_with_a_gradient(rng):
+    """Dead ReLU units give their biases a zero gradient, checked exactly; the
+    row must not show one of those (0 vs 0) when others are up to 1 or more,
+    and it gives the gradient's scale beside the errors."""
+    layer = Linear(3, 6, rng=0).to(np.float64)
+    layer.bias.data[:] = [-50.0, -50.0, -50.0, 0.5, 1.0, 2.0]  # three dead
+    model = cr.Sequential(layer, cr.layers.ReLU())
+    report = cr.gradcheck(model, rng.uniform(-1, 1, (5, 3)), seed=0)
+    bias = next(c for c in report.checks if c.name == "0.bias")
+    assert report.passed and bias.method == "elements"
+    assert bias.worst_index[0] in (3, 4, 5)
+    assert bias.numeric != 0.0
+    # Every bias element is checked, so the worst error sits on the largest
+    # gradient only when all errors tie; the scale is at least what is shown.
+    assert bias.scale >= abs(bias.numeric) > 0
+    header = str(report).splitlines()[0]
+    assert header.split()[-2:] == ["|grad|", "max"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule import metrics as M
@@ -65,7 +66,7 @@ def test_mean_absolute_error():
 
 
 def test_r2_by_hand_and_against_sklearn():
-    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    sklearn_metrics = importorskip("sklearn.metrics")
     t = np.array([1.0, 2.0, 3.0, 4.0])
     y = np.array([1.0, 2.0, 4.0, 4.0])
     # SS_res = 1, SS_tot = sum (t - 2.5)^2 = 5: R^2 = 1 - 1/5
@@ -100,7 +101,7 @@ def test_confusion_matrix_and_precision_recall():
 
 
 def test_confusion_matrix_matches_sklearn():
-    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    sklearn_metrics = importorskip("sklearn.metrics")
     rng = np.random.default_rng(0)
     t, p = rng.integers(0, 5, 200), rng.integers(0, 5, 200)
     np.testing.assert_array_equal(

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule.optim import (
@@ -94,6 +95,15 @@ def test_adam_two_steps_by_hand():
     assert p.data[0] == pytest.approx(expected, rel=1e-8)  # step 1 was 1 - 2e-8 of 0.1
 
 
+def test_adam_adds_eps_outside_the_square_root():
+    # A gradient as small as eps tells sqrt(s_hat) + eps from sqrt(s_hat + eps):
+    # step 1 moves lr * g / (|g| + eps) = 0.1 * 1e-4 / 2e-4 = 0.05, where eps
+    # inside the root would give 0.1 * 1e-4 / sqrt(1e-8 + 1e-4), about 0.001.
+    p = param([1.0, -1.0], grad=[1e-4, -1e-4])
+    Adam([p], lr=0.1, eps=1e-4).step()
+    np.testing.assert_allclose(p.data, [0.95, -0.95], rtol=1e-10)
+
+
 def test_adam_weight_decay_step_by_hand():
     p = param([2.0], grad=[0.0])
     Adam([p], lr=0.1, weight_decay=0.5).step()
@@ -117,7 +127,7 @@ OURS = {"sgd": SGD, "adam": Adam, "adamw": cr.optim.AdamW}
 
 @pytest.mark.parametrize("kind, kwargs", CONFIGS)
 def test_matches_pytorch_over_several_steps(kind, kwargs):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     rng = np.random.default_rng(0)
     w0 = rng.standard_normal((4, 3)).astype(np.float32)
     b0 = rng.standard_normal(4).astype(np.float32)

@@ -6,10 +6,11 @@ import sys
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
 import chainrule as cr
 
-pytest.importorskip("matplotlib")
+importorskip("matplotlib")
 
 from chainrule import plots  # noqa: E402  (after the skip: needs matplotlib)
 
@@ -25,6 +26,32 @@ def _png_size(path) -> tuple[int, int]:
     pixels = imread(path)
     assert pixels.ndim == 3 and pixels.shape[2] in (3, 4)
     return pixels.shape[1], pixels.shape[0]
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """What each figure shows when it is saved: axis titles, texts, images and
+    x limits, so that tests check the content and not only the pixel size."""
+    from matplotlib.figure import Figure
+
+    figures = []
+    original = Figure.savefig
+
+    def record(self, *args, **kwargs):
+        axes = [ax for ax in self.axes if ax.get_label() != "<colorbar>"]
+        figures.append(
+            {
+                "titles": [ax.get_title() for ax in axes],
+                "texts": [t.get_text() for ax in axes for t in ax.texts],
+                "images": [np.asarray(i.get_array()) for ax in axes for i in ax.images],
+                "xlims": [tuple(ax.get_xlim()) for ax in axes],
+                "xticks": [list(ax.get_xticks()) for ax in axes],
+            }
+        )
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    return figures
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +112,23 @@ def test_plot_confusion_matrix(run, tmp_path, normalize):
     assert _png_size(out) == (800, 700)
 
 
+def test_plot_confusion_matrix_normalizes_rows(tmp_path, drawn):
+    cm = np.array([[3, 1, 0], [0, 0, 0], [2, 2, 4]])
+    plots.plot_confusion_matrix(cm, None, tmp_path / "a.png")
+    np.testing.assert_array_equal(drawn[-1]["images"][0], cm)
+    plots.plot_confusion_matrix(cm, None, tmp_path / "b.png", normalize=True)
+    expected = np.array([[0.75, 0.25, 0], [0, 0, 0], [0.25, 0.25, 0.5]])
+    np.testing.assert_allclose(drawn[-1]["images"][0], expected)
+    cells = [t for t in drawn[-1]["texts"] if t[0].isdigit()][:9]
+    assert cells == ["0.75", "0.25", "0", "0", "0", "0", "0.25", "0.25", "0.50"]
+
+
+def test_one_epoch_history_has_an_axis_around_epoch_1(tmp_path, drawn):
+    plots.plot_history({"loss": [0.5], "accuracy": [0.9]}, tmp_path / "h.png")
+    assert drawn[-1]["xlims"] == [(0.5, 1.5), (0.5, 1.5)]
+    assert drawn[-1]["xticks"] == [[1.0], [1.0]]
+
+
 def test_plot_confusion_matrix_rejects_non_square(tmp_path):
     with pytest.raises(ValueError, match=r"cm must have shape \(K, K\); got \(2, 3\)"):
         plots.plot_confusion_matrix(np.zeros((2, 3)), None, tmp_path / "cm.png")
@@ -106,6 +150,19 @@ def test_plot_misclassified_picks_most_confident(tmp_path):
     out = plots.plot_misclassified(x, y, probs, None, tmp_path / "m.png", n=4)
     # 3 mistakes: a 2 x 2 grid of 2.3 x 2.5 inch cells (at least 5 inches wide).
     assert _png_size(out) == (500, 570)
+
+
+def test_plot_misclassified_shows_the_most_confident_first(tmp_path, drawn):
+    x = np.arange(6 * 784, dtype=np.float32).reshape(6, 784)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    probs = np.array(
+        [[0.9, 0.05, 0.05], [0.7, 0.2, 0.1], [0.1, 0.85, 0.05],
+         [0.2, 0.6, 0.2], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]]
+    )  # fmt: skip
+    plots.plot_misclassified(x, y, probs, None, tmp_path / "m.png", n=2)
+    titles = [t for t in drawn[-1]["titles"] if t]
+    assert titles == ["true: 2  pred: 1 (0.85)", "true: 1  pred: 0 (0.70)"]
+    np.testing.assert_array_equal(drawn[-1]["images"][0], x[2].reshape(28, 28))
 
 
 def test_plot_misclassified_with_no_mistakes(run, tmp_path):

@@ -93,7 +93,10 @@ def _graph():
     return cr.Graph(x, L.Linear(6, 3)(h))
 
 
-def _run(tmp_path, make_model, make_opt, crash=None, resume=None, schedule=None, **kw):
+def _run(
+    tmp_path, make_model, make_opt, crash=None, resume=None, schedule=None, extra=(),
+    **kw,
+):
     cr.seed(11)
     batch_size = kw.pop("batch_size", 16)
     model = make_model()
@@ -102,6 +105,7 @@ def _run(tmp_path, make_model, make_opt, crash=None, resume=None, schedule=None,
     callbacks = [
         cr.callbacks.ModelCheckpoint(tmp_path / "ckpt.npz", every_n_batches=3),
         cr.callbacks.GradientNorms(every=2),
+        *extra,
     ]
     if schedule is not None:
         callbacks.append(cr.callbacks.LearningRateScheduler(schedule(optimizer)))
@@ -457,3 +461,34 @@ def test_cli_train_killed_and_resumed_matches_an_uninterrupted_run(tmp_path):
         json.loads((a / "history.json").read_text()),
         json.loads((b / "history.json").read_text()),
     )
+
+
+class _Tick(cr.callbacks.Callback):
+    """A clock that advances one second per batch: epoch times are then
+    batch counts, whatever the machine's speed."""
+
+    def __init__(self, clock: list[float]):
+        self.clock = clock
+
+    def on_batch_end(self, trainer, loss):
+        self.clock[0] += 1.0
+
+
+def test_a_resumed_epochs_time_counts_the_part_before_the_crash(
+    tmp_path, monkeypatch
+):
+    clock = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    tick = [_Tick(clock)]
+    _, h_whole = _run(tmp_path / "a", _sequential, OPTIMIZERS["adam"], extra=tick)
+    assert h_whole.history["time"] == [10.0, 10.0, 10.0]  # 150 samples, 16 a batch
+    with pytest.raises(_Crash):
+        _run(tmp_path / "b", _sequential, OPTIMIZERS["adam"], crash=(1, 6), extra=tick)
+    _, h_resumed = _run(
+        tmp_path / "c",
+        _sequential,
+        OPTIMIZERS["adam"],
+        resume=tmp_path / "b" / "ckpt.npz",
+        extra=tick,
+    )
+    assert h_resumed.history["time"] == [10.0, 10.0, 10.0]

@@ -165,3 +165,26 @@ def test_error_positions_count_in_the_text_shown():
 
 def test_spec_error_is_a_value_error():
     assert issubclass(SpecError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("seed_cnn", r"not a layer or a preset; did you mean 'seed-cnn'\? expected a "
+         r"preset \(mlp, seed-cnn, cnn\) or layers from linearN"),
+        ("cnnn", r"did you mean 'cnn'\?"),
+        ("flatten-rleu-linear10", r"token 2 'rleu' .*not a layer; did you mean 'relu'\?"),
+        ("flatten-lnear10", r"token 2 'lnear10' .*did you mean 'linear10'\?"),
+        ("flatten-zzz-linear10", r"token 2 'zzz' .*not a layer; expected one of"),
+    ],
+)  # fmt: skip
+def test_typos_get_the_closest_names(spec, message):
+    with pytest.raises(SpecError, match=message):
+        build_spec(spec)
+
+
+def test_preset_names_in_any_case():
+    assert repr(build_spec("MLP", rng=0)) == repr(build_spec("mlp", rng=0))
+    assert build_spec(" Seed-CNN ").num_parameters() == build_spec(
+        "seed-cnn"
+    ).num_parameters()

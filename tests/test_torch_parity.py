@@ -3,12 +3,13 @@ relative error of 1e-10. Skipped when PyTorch is not installed."""
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule import layers as L
 from chainrule import losses
 
-torch = pytest.importorskip("torch")
+torch = importorskip("torch")
 F = torch.nn.functional
 
 RTOL = 1e-10

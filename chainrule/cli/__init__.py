@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from ._common import (
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
     CLIError,
     _nonneg_int,
@@ -21,6 +22,7 @@ from ._common import (
     _pos_int,
     _unit_float,
 )
+from .download import cmd_download
 from .evaluate import cmd_evaluate
 from .export import cmd_export
 from .gradcheck import cmd_gradcheck
@@ -30,9 +32,16 @@ from .train import cmd_train
 
 
 # -------------------------------------------------------------------- main
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="chainrule", description="Train, check and use chainrule models.")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument("--version", action="version", version=f"chainrule {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -55,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "conv16x5-relu-maxpool2-flatten-linear10",
     )
     t.add_argument(
-        "--epochs", type=_nonneg_int, default=None, help="passes over the data (20)"
+        "--epochs", type=_pos_int, default=None, help="passes over the data (20)"
     )
     t.add_argument(
         "--batch-size", type=_pos_int, default=None, help="samples per step (128)"
@@ -95,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint"
     )
     t.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out that holds another run, replacing its files",
+    )
+    t.add_argument(
         "--json", action="store_true", help="end with one JSON line of results"
     )
     t.set_defaults(func=cmd_train)
@@ -109,9 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
-    r = sub.add_parser("predict", help="classify PNG images, .npy arrays or IDX files")
+    r = sub.add_parser(
+        "predict", help="classify images (PNG, JPEG, BMP, TIFF), .npy arrays or IDX files"
+    )
     r.add_argument("model", help="a model file written by train")
-    r.add_argument("inputs", nargs="+", metavar="INPUT", help="PNG, .npy or IDX files")
+    r.add_argument("inputs", nargs="+", metavar="INPUT", help="image, .npy or IDX files")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_predict)
 
@@ -158,7 +174,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="one sample's shape (default: from the model file, else 1,28,28)",
     )
     x.add_argument("--opset", type=_pos_int, default=17, help="ONNX opset (17)")
+    x.add_argument(
+        "--force", action="store_true", help="replace an existing --onnx file"
+    )
     x.set_defaults(func=cmd_export)
+
+    d = sub.add_parser(
+        "download",
+        help="fetch the full MNIST (about 11 MB), each file SHA-256 checked",
+    )
+    d.add_argument("dataset", choices=("mnist",), help="the data set: mnist")
+    d.add_argument(
+        "--dir",
+        default=None,
+        help="where to put it (default ~/.cache/chainrule/mnist, where "
+        "--data mnist looks)",
+    )
+    d.set_defaults(func=cmd_download)
     # --debug also after the command: `chainrule evaluate m.npz --debug`.
     for command in sub.choices.values():
         command.add_argument(
@@ -179,6 +211,11 @@ def main(argv=None) -> int:
         return status
     except BrokenPipeError:
         return _stdout_closed()
+    except KeyboardInterrupt as exc:  # Ctrl-C: one line, the shell's 130
+        if args.debug:
+            raise
+        sys.stderr.write(f"chainrule {args.command}: {str(exc) or 'interrupted'}\n")
+        return EXIT_INTERRUPTED
     except Exception as exc:
         if args.debug:
             raise

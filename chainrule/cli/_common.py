@@ -12,10 +12,15 @@ import numpy as np
 from ..plots import save_all
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with the one line to print (exit status 130)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,6 +69,30 @@ def _unit_float(text: str) -> float:
 
 
 # ------------------------------------------------------------------ helpers
+def load_data(name: str):
+    """``chainrule.data.load(name)``, with the command line's way to get a
+    missing data set (not ``download=True`` or ``path=``, which are Python's)."""
+    from ..data import load
+    from ..data.datasets import DEFAULT_FASHION_MNIST_DIR, DEFAULT_MNIST_DIR
+
+    try:
+        return load(name)
+    except FileNotFoundError:
+        if name == "mnist":
+            raise CLIError(
+                f"the MNIST files are not in {DEFAULT_MNIST_DIR}; fetch them with "
+                "'chainrule download mnist' (about 11 MB, SHA-256 checked), or pass "
+                "--data a directory holding the four MNIST IDX files."
+            ) from None
+        if name == "fashion-mnist":
+            raise CLIError(
+                f"the Fashion-MNIST files are not in {DEFAULT_FASHION_MNIST_DIR}; "
+                "install them with 'apt-get install dataset-fashion-mnist', or pass "
+                "--data a directory holding the four Fashion-MNIST IDX files."
+            ) from None
+        raise
+
+
 def _class_names(data: str, n: int) -> list[str]:
     from ..data import CLASS_NAMES
 

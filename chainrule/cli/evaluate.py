@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 
-from ..data import load as load_data
 from ..io import load as load_model
 from ._common import (
     _check_input_shape,
     _class_names,
     _test_scores,
+    load_data,
 )
 
 
@@ -28,6 +29,7 @@ def cmd_evaluate(args) -> int:
     cm = confusion_matrix(y_test, scores, n_classes)
     precision, recall = precision_recall(cm)
     names = meta.get("class_names") or _class_names(data, n_classes)
+    _warn_other_classes(meta, data, _class_names(data, n_classes))
     if args.json:
         print(
             json.dumps(
@@ -57,3 +59,18 @@ def cmd_evaluate(args) -> int:
     for i, row in enumerate(cm):
         print(f"{str(names[i]):<{width}}  " + " ".join(f"{v:>{cell}}" for v in row))
     return 0
+
+
+def _warn_other_classes(meta: dict, data: str, names: list[str]) -> None:
+    """A digits model scored on clothes (or the reverse) gives numbers that
+    mean nothing: say so, on stderr, and go on."""
+    trained = meta.get("class_names")
+    if trained and list(map(str, trained)) != names:
+        shown = ", ".join(names[:3])
+        sys.stderr.write(
+            f"chainrule evaluate: warning: the model was trained on "
+            f"{meta.get('data', 'another data set')!r} (classes "
+            f"{', '.join(map(str, trained[:3]))}, ...); {data!r} has other classes "
+            f"({shown}, ...), so these scores compare different things.\n"
+        )
+

@@ -6,9 +6,8 @@ import os
 
 import numpy as np
 
-from ..data import load as load_data
 from ..io import load as load_model
-from ._common import _input_shape
+from ._common import _input_shape, load_data
 
 
 def cmd_gradcheck(args) -> int:

@@ -1,9 +1,8 @@
-"""`chainrule predict`: classify PNG images, .npy arrays or IDX files."""
+"""`chainrule predict`: classify images (PNG, JPEG, BMP, TIFF), .npy arrays or IDX files."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,47 +11,13 @@ from .._safe_npz import read_npy
 from ..data import read_idx
 from ..io import load as load_model
 from ._common import CLIError, _input_shape
+from ._images import DIGIT_SETS, image_format, read_image
 
-#: The most pixels (width x height) of an image ``predict`` decodes; the size
-#: is read from the header, before decoding.
-MAX_IMAGE_PIXELS = 50_000_000
 #: The most bytes of an ``.npy`` or IDX input ``predict`` reads.
 MAX_INPUT_BYTES = 1 << 30
 
 
 # ----------------------------------------------------------------- predict
-def _read_png(path: Path, shape) -> np.ndarray:
-    try:
-        from PIL import Image
-    except ImportError:
-        raise CLIError(
-            "reading PNG images needs Pillow: pip install 'chainrule[plots]'"
-        ) from None
-    too_big = (
-        f"image {str(path)!r} has more than {MAX_IMAGE_PIXELS:,} pixels, the "
-        "limit (chainrule.cli.predict.MAX_IMAGE_PIXELS); scale it down first."
-    )
-    try:
-        with warnings.catch_warnings():
-            # Pillow warns, then refuses, at its own (higher) limits.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:  # reads the header only
-                if img.width * img.height > MAX_IMAGE_PIXELS:
-                    raise CLIError(too_big)
-                grey = img.convert("L").resize((shape[-1], shape[-2]), Image.LANCZOS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise CLIError(too_big) from None
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot read image {str(path)!r}: {exc}") from None
-    a = np.asarray(grey, dtype=np.float32) / 255.0
-    # The digits are light strokes on a dark ground; a photo or a drawing is
-    # usually the reverse, which the border tells.
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    if border.mean() > 0.5:
-        a = 1.0 - a
-    return a.reshape(1, *shape)
-
-
 def _as_batch(a: np.ndarray, shape, path: Path) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype.kind not in "fiu":
@@ -69,15 +34,15 @@ def _as_batch(a: np.ndarray, shape, path: Path) -> np.ndarray:
     return a.reshape(-1, *shape)
 
 
-def _read_inputs(path: Path, shape) -> np.ndarray:
+def _read_inputs(path: Path, shape, digits: bool = False) -> np.ndarray:
     if path.is_dir():
         raise CLIError(f"{str(path)!r} is a directory; give image, .npy or IDX files.")
     if not path.exists():
         raise CLIError(f"no such file {str(path)!r}.")
     with open(path, "rb") as f:  # the magic bytes say which reader to use
         head = f.read(8)
-    if head.startswith(b"\x89PNG"):
-        return _read_png(path, shape)
+    if image_format(head):
+        return read_image(path, shape, digits=digits)
     if head.startswith(b"\x93NUMPY"):
         a = read_npy(
             path, MAX_INPUT_BYTES, "chainrule.cli.predict.MAX_INPUT_BYTES", CLIError
@@ -89,7 +54,8 @@ def _read_inputs(path: Path, shape) -> np.ndarray:
         if "is not an IDX file" not in str(exc):  # an IDX file, damaged or too big
             raise CLIError(str(exc)) from None
         raise CLIError(
-            f"{str(path)!r} is not a PNG, .npy or IDX file ({exc})"
+            f"{str(path)!r} is not an image (PNG, JPEG, BMP, TIFF, GIF), .npy or "
+            f"IDX file ({exc})"
         ) from None
     return _as_batch(a, shape, path)
 
@@ -100,9 +66,10 @@ def cmd_predict(args) -> int:
     model = load_model(args.model)
     shape = _input_shape(model)
     names = model.metadata.get("class_names")
+    digits = model.metadata.get("data") in DIGIT_SETS
     results = []
     for item in args.inputs:
-        x = _read_inputs(Path(item), shape)
+        x = _read_inputs(Path(item), shape, digits)
         probs = cr.functional.softmax(cr.predict(model, x).astype(np.float64))
         for i, p in enumerate(probs):
             k = int(p.argmax())

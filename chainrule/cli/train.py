@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
 
-from ..data import load as load_data
+import numpy as np
+
 from ._common import (
     CLIError,
+    Interrupted,
     _class_names,
     _say,
     _test_scores,
     _write_plots,
+    load_data,
 )
+from ._runs import RunDir, new_run_id, plan_run_dir, quoted
 
 # ------------------------------------------------------------------- train
 TRAIN_DEFAULTS = {
@@ -31,6 +36,34 @@ TRAIN_DEFAULTS = {
 
 
 def cmd_train(args) -> int:
+    runs: list[RunDir] = []
+    try:
+        return _train(args, runs)
+    except KeyboardInterrupt:
+        # Ctrl-C anywhere (training, saving, drawing): one line, exit 130, and
+        # a resume hint only for a checkpoint that exists.
+        if runs:
+            runs[0].release()
+        raise Interrupted(_interrupted(args, runs[0] if runs else None)) from None
+    except BaseException:
+        if runs:  # a run that failed before writing anything leaves no folder
+            runs[0].release()
+        raise
+
+
+def _interrupted(args, run: RunDir | None) -> str:
+    if run is not None and run.wrote_checkpoint():
+        target = run.path / "checkpoint.npz"
+        return f"interrupted; resume with: chainrule train --resume {quoted(target)}"
+    if args.resume:
+        hint = f"chainrule train --resume {quoted(args.resume)}"
+        if args.out:
+            hint += f" --out {quoted(args.out)}"
+        return f"interrupted before a new checkpoint; resume with: {hint}"
+    return "interrupted before the first checkpoint; nothing was saved."
+
+
+def _train(args, runs: list[RunDir]) -> int:
     import chainrule as cr
 
     from ..callbacks import GradientNorms, ModelCheckpoint, NaNGuard
@@ -75,14 +108,8 @@ def cmd_train(args) -> int:
         # --resume read later, perhaps from another directory.
         settings["data"] = str(data_path.resolve())
 
-    if args.out:
-        run_dir = Path(args.out)
-    elif args.resume:
-        run_dir = Path(args.resume).resolve().parent
-    else:
-        run_dir = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise CLIError(f"--out {str(run_dir)!r} is a file, not a directory.")
+    run_id = (resumed[0].get("metadata", {}).get("run") if args.resume else None)
+    run = plan_run_dir(args.out, args.resume, run_id or new_run_id(), args.force)
 
     (x_train, y_train), (x_test, y_test) = load_data(settings["data"])
     n_classes = int(max(y_train.max(), y_test.max())) + 1
@@ -94,6 +121,7 @@ def cmd_train(args) -> int:
             f"the model's output has shape {out_shape} but the data has "
             f"{n_classes} classes; end the spec with linear{n_classes}."
         )
+    _check_logits(model, settings["model"])
     if settings["optimizer"] == "sgd":
         optimizer = cr.optim.SGD(
             model, lr=settings["lr"], momentum=settings["momentum"]
@@ -101,7 +129,8 @@ def cmd_train(args) -> int:
     else:
         optimizer = cr.optim.Adam(model, lr=settings["lr"])
 
-    run_dir.mkdir(parents=True, exist_ok=True)
+    runs.append(run)
+    run_dir = run.claim()  # before training: an unwritable --out fails now
     checkpoint = run_dir / "checkpoint.npz"
     class_names = _class_names(settings["data"], n_classes)
     metadata = {
@@ -115,14 +144,13 @@ def cmd_train(args) -> int:
         },
         "spec": settings["model"],
         "train_args": settings,
+        "run": run.run_id,
     }
-    callbacks = [
-        NaNGuard(),
-        GradientNorms(every=10),
-        ModelCheckpoint(
-            checkpoint, every_n_batches=settings["checkpoint_every"] or None
-        ),
-    ]
+    run.checkpoint = ModelCheckpoint(
+        checkpoint, every_n_batches=settings["checkpoint_every"] or None
+    )
+    # NaNGuard stays quiet: its message ends the run as the one error line.
+    callbacks = [NaNGuard(stream=io.StringIO()), GradientNorms(every=10), run.checkpoint]
     trainer = Trainer(
         model,
         cr.losses.CrossEntropy(),
@@ -143,6 +171,7 @@ def cmd_train(args) -> int:
         # Keeps trainer.metadata: later checkpoints record this run's
         # settings (a raised --epochs), not the interrupted run's.
         load_checkpoint_into(args.resume, trainer, resumed)
+        run.saved_before = run.checkpoint.saved
         _say(
             args,
             f"resuming from {args.resume} at epoch {trainer.epoch + 1}, "
@@ -151,21 +180,23 @@ def cmd_train(args) -> int:
     _say(
         args,
         f"training {settings['model']} on {settings['data']} "
-        f"({len(x_train):,} images) for {settings['epochs']} epochs -> {run_dir}",
+        f"({len(x_train):,} images) for {_epochs(settings['epochs'])} -> {run_dir}",
     )
     started = time.perf_counter()
     samples_before = (
         trainer.epoch * len(trainer.x) + trainer.batches_done * trainer.batch_size
     )
-    try:
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # NaNGuard names where values overflow; NumPy's warnings would repeat it.
         history = trainer.run()
-    except KeyboardInterrupt:
-        raise CLIError(
-            f"interrupted; resume with: chainrule train --resume {checkpoint}"
-        ) from None
     seconds = time.perf_counter() - started
     if history.diverged:
-        raise CLIError(f"{history.diverged} Nothing was saved; try a smaller --lr.")
+        kept = (
+            f"the checkpoint of epoch {trainer.epoch} is kept"
+            if run.wrote_checkpoint()
+            else "nothing was saved"
+        )
+        raise CLIError(f"{history.diverged} Try a smaller --lr; {kept}.")
     samples = max(trainer.epoch * len(trainer.x) - samples_before, 0)
 
     model.save(run_dir / "model.npz", metadata=metadata)
@@ -201,3 +232,21 @@ def cmd_train(args) -> int:
             )
         )
     return 0
+
+
+def _check_logits(model, spec: str) -> None:
+    """Refuse a model that ends in softmax: training uses CrossEntropy, which
+    applies softmax itself to the logits (the fused o - y gradient), so a
+    second softmax flattens every prediction towards 1/K."""
+    layers = getattr(model, "layers", None)
+    if layers and type(layers[-1]).__name__ in ("Softmax", "LogSoftmax"):
+        raise CLIError(
+            f"the model {spec!r} ends in {type(layers[-1]).__name__.lower()}, but "
+            "training uses CrossEntropy, which takes logits and applies softmax "
+            "itself; drop the last '-softmax' from the spec (predict and evaluate "
+            "report probabilities anyway)."
+        )
+
+
+def _epochs(n) -> str:
+    return f"{n} epoch" if int(n) == 1 else f"{n} epochs"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -310,12 +311,28 @@ class Graph(Module):
         return grads[0] if len(grads) == 1 else tuple(grads)
 
     def deltas(self) -> list[tuple[str, np.ndarray | None]]:
-        """dL/d(value) of every node from the last backward (the seeds' deltas)."""
+        """dL/d(value) of every node from the last backward (the seeds' deltas).
+
+        Named as :meth:`Sequential.deltas` names them, ``"<layer>:<Type>"``
+        with the layer's name from ``state_dict`` (``"0:Linear"``); inputs are
+        ``"input:Input"`` (``"input0:Input"``, ``"input1:Input"``... for
+        several), and a layer applied at several nodes gets ``#1``, ``#2``...
+        in the order of evaluation.
+        """
+        uses = Counter(id(n.layer) for n in self.order if not n.is_input)
+        seen: Counter = Counter()
         out = []
         for node in self.order:
-            label = "input" if node.is_input else self.layer_name(node.layer)
-            what = "Input" if node.is_input else type(node.layer).__name__
-            out.append((f"{label}:{what}#{node.id}", node.output_grad))
+            if node.is_input:
+                k = self._input_index[node.id]
+                name = "input:Input" if len(self.inputs) == 1 else f"input{k}:Input"
+            else:
+                layer = node.layer
+                name = f"{self.layer_name(layer)}:{type(layer).__name__}"
+                if uses[id(layer)] > 1:
+                    seen[id(layer)] += 1
+                    name += f"#{seen[id(layer)]}"
+            out.append((name, node.output_grad))
         return out
 
     def summary(self, input_shape=None) -> str:  # noqa: ARG002 - shapes are known

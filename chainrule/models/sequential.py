@@ -117,7 +117,9 @@ class Sequential(Module):
         return None if not input_grad else dy
 
     def deltas(self) -> list[tuple[str, np.ndarray | None]]:
-        """dL/dy of every layer's output from the last backward (the seeds' deltas)."""
+        """dL/dy of every layer's output from the last backward (the seeds' deltas),
+        named ``"<index>:<Type>"`` (``"0:Linear"``) as :meth:`Graph.deltas` names
+        a Graph's layers."""
         return [
             (f"{i}:{type(m).__name__}", m.output_grad)
             for i, m in enumerate(self.layers)

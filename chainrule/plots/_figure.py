@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write
 from ..functional.activations import sigmoid, softmax
 
 DPI = 100
@@ -51,8 +53,13 @@ def _figure(figsize: tuple[float, float], path: PathLike):
         yield fig
         fig.tight_layout()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=DPI, format="png")
+        # Drawn in memory and renamed into place: Ctrl-C or a full disk
+        # mid-way leaves the old picture or none, never half of one.
+        buffer = io.BytesIO()
+        fig.savefig(buffer, dpi=DPI, format="png")
         fig.clear()
+        with atomic_write(path) as f:
+            f.write(buffer.getvalue())
 
 
 def _history_dict(owner: str, history) -> tuple[dict[str, list[float]], list[int]]:
@@ -74,9 +81,16 @@ def _history_dict(owner: str, history) -> tuple[dict[str, list[float]], list[int
 
 
 def _integer_epochs(ax) -> None:
+    """Whole-number epoch ticks; a single epoch gets the axis 0.5 to 1.5 with
+    one tick, not matplotlib's 0.945 to 1.055 around a lone point."""
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    xs = {float(v) for line in ax.get_lines() for v in np.atleast_1d(line.get_xdata())}
+    if len(xs) == 1:
+        (only,) = xs
+        ax.set_xlim(only - 0.5, only + 0.5)
+        ax.set_xticks([only])
 
 
 def _class_names(class_names, k: int) -> list[str]:

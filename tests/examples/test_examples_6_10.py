@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from _requires import importorskip
 
-pytest.importorskip("matplotlib")
-pytest.importorskip("scipy")
+importorskip("matplotlib")
+importorskip("scipy")
 
 
 @pytest.fixture

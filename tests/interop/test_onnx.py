@@ -8,9 +8,10 @@ import sys
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+onnx = importorskip("onnx")
+ort = importorskip("onnxruntime")
 
 import chainrule as cr  # noqa: E402 - after the skips
 from chainrule import layers as L  # noqa: E402
@@ -171,3 +172,51 @@ def test_cli_export_end_to_end(tmp_path):
     assert shape.returncode == 2
     assert "does not accept input of shape (1, 5, 5)" in shape.stderr
     assert not (tmp_path / "y.onnx").exists()
+
+
+# ------------------------------------------- export never overwrites (bug 1)
+def test_cli_export_refuses_to_overwrite_its_model(tmp_path):
+    model = build_spec("mlp", rng=0)
+    model.save(tmp_path / "model.npz", metadata={"input_shape": [1, 28, 28]})
+    before = (tmp_path / "model.npz").read_bytes()
+    (tmp_path / "link.onnx").symlink_to(tmp_path / "model.npz")
+    for target, force in [
+        ("model.npz", []),
+        ("./model.npz", ["--force"]),
+        (str(tmp_path / "model.npz"), []),
+        ("link.onnx", ["--force"]),
+    ]:
+        done = _cli("export", "model.npz", "--onnx", target, *force, cwd=tmp_path)
+        assert done.returncode == 2, (target, done.stdout)
+        assert done.stderr == (
+            f"chainrule export: error: --onnx {target!r} is the model file being "
+            "exported; give another name, such as model.onnx.\n"
+        )
+    assert (tmp_path / "model.npz").read_bytes() == before
+    cr.load(tmp_path / "model.npz")
+
+    (tmp_path / "old.onnx").write_bytes(b"someone's file")
+    done = _cli("export", "model.npz", "--onnx", "old.onnx", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "chainrule export: error: --onnx 'old.onnx' already exists; pass --force "
+        "to replace it.\n"
+    )
+    assert (tmp_path / "old.onnx").read_bytes() == b"someone's file"
+    done = _cli("export", "model.npz", "--onnx", "old.onnx", "--force", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    onnx.checker.check_model(str(tmp_path / "old.onnx"))
+
+
+def test_cli_export_of_a_graph_reads_its_input_shape(tmp_path):
+    x = cr.Input((6,))
+    y = L.Linear(4, 3, rng=1)(L.ReLU()(L.Linear(6, 4, rng=0)(x)))
+    model = cr.Graph(x, y)
+    model.save(tmp_path / "graph.npz")  # no metadata: the Input says (6,)
+    done = _cli("export", "graph.npz", "--onnx", "graph.onnx", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "input (N, 6))" in done.stdout
+    v = np.random.default_rng(0).random((5, 6)).astype(np.float32)
+    np.testing.assert_allclose(
+        run_onnx(tmp_path / "graph.onnx", v), cr.predict(model, v), **TOL
+    )

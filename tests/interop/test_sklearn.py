@@ -6,18 +6,19 @@ import warnings
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
-pytest.importorskip("sklearn")
+importorskip("sklearn")
 
-from sklearn.datasets import load_digits, make_classification, make_regression
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.datasets import load_digits, make_classification, make_regression  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-import chainrule as cr
-from chainrule.sklearn import ConvClassifier, MLPClassifier, MLPRegressor
+import chainrule as cr  # noqa: E402
+from chainrule.sklearn import ConvClassifier, MLPClassifier, MLPRegressor  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule import layers as L
@@ -61,7 +62,7 @@ def test_problems_reported_at_once_and_model_unchanged():
 @pytest.fixture
 def torch():
     """PyTorch, or a skip: the tests above need no torch, these do."""
-    return pytest.importorskip("torch")
+    return importorskip("torch")
 
 
 def torch_cnn(torch):

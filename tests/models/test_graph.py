@@ -256,7 +256,7 @@ def test_deltas_are_the_node_gradients(rng):
     dy = rng.standard_normal(y.shape)
     model.backward(dy)
     deltas = model.deltas()
-    assert [k.split("#")[0] for k, _ in deltas] == ["input:Input", "0:Linear", "1:Tanh"]
+    assert [k for k, _ in deltas] == ["input:Input", "0:Linear", "1:Tanh"]
     np.testing.assert_array_equal(deltas[2][1], dy)
     np.testing.assert_allclose(deltas[1][1], dy * (1 - y**2), rtol=1e-6)
     assert h.output_grad is deltas[1][1] and lin.output_grad is deltas[1][1]
@@ -371,3 +371,24 @@ def test_summary_counts_the_parameters_of_a_nested_model():
     rows = model.summary().splitlines()
     assert rows[3].split()[-1] == "10" and rows[4].split()[-1] == "6"
     assert rows[-1] == "Total parameters: 16"
+
+
+def test_deltas_are_named_as_sequentials_are(rng):
+    """The same stack as a Sequential and as a Graph: the same names; a shared
+    layer's uses are numbered; several inputs are numbered."""
+    a, b = Linear(3, 4, rng=0), Linear(4, 2, rng=1)
+    seq = cr.Sequential(a, Tanh(), b)
+    x = cr.Input((3,))
+    graph = cr.Graph(x, b(Tanh()(a(x))))
+    for model in (seq, graph):
+        model.backward(np.ones_like(model(rng.standard_normal((2, 3)))))
+    assert [k for k, _ in graph.deltas()][1:] == [k for k, _ in seq.deltas()]
+
+    shared = Linear(3, 3, rng=2)
+    x0, x1 = cr.Input((3,)), cr.Input((3,))
+    two = cr.Graph([x0, x1], cr.layers.Add()(shared(x0), shared(x1)))
+    two(rng.standard_normal((2, 3)), rng.standard_normal((2, 3)))
+    names = [k for k, _ in two.deltas()]
+    assert sorted(names) == sorted(
+        ["input0:Input", "input1:Input", "0:Linear#1", "0:Linear#2", "1:Add"]
+    )
