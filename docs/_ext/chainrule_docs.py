@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import ast
-import re
 import importlib
 import inspect
 import pkgutil
+import re
 import sys
 from pathlib import Path
 
@@ -75,9 +75,7 @@ def _assigned_constants(module) -> list[str]:
             targets = [t for t in stmt.targets if isinstance(t, ast.Name)]
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
             targets = [stmt.target]
-        names += [
-            t.id for t in targets if t.id.isupper() and not t.id.startswith("_")
-        ]
+        names += [t.id for t in targets if t.id.isupper() and not t.id.startswith("_")]
     return names
 
 
@@ -124,6 +122,8 @@ def homes(modules: list[str]) -> dict[int, str]:
 def _role(obj) -> str:
     if inspect.ismodule(obj):
         return "mod"
+    if not (getattr(obj, "__module__", None) or "").startswith(PACKAGE):
+        return "data"  # a constant that holds another library's object
     if inspect.isclass(obj):
         return "exc" if issubclass(obj, BaseException) else "class"
     if inspect.isfunction(obj) or inspect.isbuiltin(obj):
@@ -137,9 +137,13 @@ def _summary(obj) -> str:
     if not (inspect.ismodule(obj) or inspect.isclass(obj) or inspect.isroutine(obj)):
         return ""
     doc = inspect.getdoc(obj) or ""
-    first = doc.strip().split("\n\n")[0].replace("\n", " ").strip()
+    return _safe_line(doc.strip().split("\n\n")[0].replace("\n", " ").strip())
+
+
+def _safe_line(first: str) -> str:
+    """A summary line that reads as one line of reStructuredText, or nothing."""
     if first.count("``") % 2 or first.count("`") % 2:
-        first = ""
+        return ""
     return _escape_bars(first)
 
 
@@ -163,6 +167,8 @@ def _doc_comment(module, name: str) -> list[str]:
 def _describe(value) -> str:
     """One line saying what a constant holds, as reStructuredText."""
     kind = type(value).__name__
+    if inspect.isclass(value):
+        return f"``{value.__module__}.{value.__qualname__}``"
     if isinstance(value, (str, int, float, bool)):
         return f"``{value!r}``"
     if isinstance(value, dict):
@@ -196,9 +202,14 @@ def module_page(module_name: str, homes: dict[int, str]) -> str:
             target = homes.get(id(obj), f"{module_name}.{name}")
             if target == f"{module_name}.{name}":
                 here.append((name, obj, role))
+        summary = (
+            _summary(obj)
+            if role != "data"
+            else _safe_line(" ".join(_doc_comment(module, name)).split(". ")[0])
+        )
         lines += [
             f"   * - :py:{role}:`{name} <{target}>`",
-            f"     - {_summary(obj)}",
+            f"     - {summary}",
         ]
     lines.append("")
     for name, obj, role in here:
@@ -214,8 +225,12 @@ def module_page(module_name: str, homes: dict[int, str]) -> str:
             lines += [f".. autofunction:: {full}", ""]
         else:
             # A constant: its #: comment where it has one, and what it holds.
-            text = plain_text_formulas(_doc_comment(module, name)) + ["", _describe(obj)]
-            lines += [f".. py:data:: {full}", ""] + [f"   {t}" for t in text] + [""]
+            text = plain_text_formulas(_doc_comment(module, name)) + [
+                "",
+                _describe(obj),
+            ]
+            lines += [f".. py:data:: {name}", f"   :module: {module_name}", ""]
+            lines += [f"   {t}" if t else "" for t in text] + [""]
     return "\n".join(lines) + "\n"
 
 
@@ -310,8 +325,10 @@ def plain_text_formulas(lines: list[str]) -> list[str]:
             continue
         # One paragraph: the run of non-blank lines from here.
         j = i
-        while j < len(lines) and lines[j].strip() and not (
-            j + 1 < len(lines) and _SECTION.match(lines[j + 1])
+        while (
+            j < len(lines)
+            and lines[j].strip()
+            and not (j + 1 < len(lines) and _SECTION.match(lines[j + 1]))
         ):
             j += 1
         para = lines[i:j]
