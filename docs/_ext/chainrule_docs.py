@@ -218,9 +218,10 @@ def module_page(module_name: str, homes: dict[int, str]) -> str:
             lines += [
                 f".. auto{'exception' if role == 'exc' else 'class'}:: {full}",
                 "   :members:",
-                "   :show-inheritance:",
-                "",
             ]
+            if obj.__bases__ != (object,):
+                lines.append("   :show-inheritance:")
+            lines.append("")
         elif role == "func":
             lines += [f".. autofunction:: {full}", ""]
         else:
