@@ -235,6 +235,10 @@ def module_page(module_name: str, homes: dict[int, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# id(object) -> the dotted name it is documented under; set by write_api.
+_HOMES: dict[int, str] = {}
+
+
 def write_api(app) -> None:
     """Write ``docs/api/*.rst`` (one page per public module, and the index)."""
     out = Path(app.srcdir) / "api"
@@ -242,6 +246,8 @@ def write_api(app) -> None:
     modules = public_modules()
     pages = {"index": _api_index(modules)}
     where = homes(modules)
+    _HOMES.clear()
+    _HOMES.update(where)
     for name in modules:
         pages[name] = module_page(name, where)
     for stale in out.glob("*.rst"):
@@ -272,6 +278,43 @@ def _api_index(modules: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _lookup(dotted: str):
+    """``a.b.c`` as Python reads it: attributes first, else submodules."""
+    parts = dotted.split(".")
+    obj = importlib.import_module(parts[0])
+    for i, part in enumerate(parts[1:], start=2):
+        obj = (
+            getattr(obj, part)
+            if hasattr(obj, part)
+            else importlib.import_module(".".join(parts[:i]))
+        )
+    return obj
+
+
+def _resolve_alias(app, env, node, contnode):
+    """Resolve ``chainrule.Sequential`` (the name users type) to where the
+    object is documented (``chainrule.models.Sequential``)."""
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    candidates = [target]
+    if not target.startswith(PACKAGE + ".") and node.get("py:module"):
+        candidates.insert(0, f"{node['py:module']}.{target}")
+    for name in candidates:
+        if not name.startswith(PACKAGE):
+            continue
+        try:
+            obj = _lookup(name)
+        except (ImportError, AttributeError):
+            continue
+        home = obj.__name__ if inspect.ismodule(obj) else _HOMES.get(id(obj))
+        if home and home != target:
+            return env.get_domain("py").resolve_xref(
+                env, node["refdoc"], app.builder, "obj", home, node, contnode
+            )
+    return None
+
+
 # ------------------------------------------------------- plain-text formulas
 _SECTION = re.compile(r"^-{3,}\s*$")
 _FREE_TEXT = {"", "notes"}  # the extended description and Notes hold prose
@@ -279,10 +322,18 @@ _BULLET = re.compile(r"^(?:[-*+] |\d+\. |#\. )")
 _BARS = re.compile(r"(?<![\\|`])\|(?=[^|\s])([^|`\n]*?[^|\s\\])\|(?![|_`])")
 
 
+# Python's star in plain text: ``(N, *shape)``, ``f(*args, **kwargs)``.
+_STAR = re.compile(r"(?:(?<=[(\[,])|(?<=, ))(\*\*?)(?=[A-Za-z_]\w*(?![\w*]))")
+
+
 def _escape_bars(line: str) -> str:
-    """``|x|`` outside ````literals```` as an absolute value, not a substitution."""
+    """Outside ````literals````: ``|x|`` is an absolute value, not a
+    substitution, and ``(N, *shape)`` a star, not the start of emphasis."""
     parts = line.split("``")
-    parts[::2] = [_BARS.sub(r"\\|\1\\|", p) for p in parts[::2]]
+    parts[::2] = [
+        _STAR.sub(lambda m: "\\*" * len(m.group(1)), _BARS.sub(r"\\|\1\\|", p))
+        for p in parts[::2]
+    ]
     return "``".join(parts)
 
 
@@ -298,7 +349,7 @@ def plain_text_formulas(lines: list[str]) -> list[str]:
     ``Forward``/``Backward``, becomes a literal block, and an indented block
     after a line ending in one colon becomes literal too (``::``), as a reader
     of the source sees them. Everywhere outside literals, ``|x|`` is an
-    absolute value, not a substitution.
+    absolute value, not a substitution, and ``(N, *shape)`` holds a star.
     """
     out: list[str] = []
     section = ""
@@ -433,5 +484,6 @@ def setup(app):
     # Before napoleon (priority 500) turns numpydoc sections into fields.
     app.connect("autodoc-process-docstring", _process_docstring, priority=400)
     app.connect("autodoc-skip-member", _skip_foreign_member)
+    app.connect("missing-reference", _resolve_alias)
     app.add_directive("chainrule-cli", ChainruleCLI)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
