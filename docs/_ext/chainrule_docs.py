@@ -42,8 +42,8 @@ EXCLUDED = {
 # ---------------------------------------------------------------- the modules
 def public_modules() -> list[str]:
     """Every public module: chainrule itself, each submodule without a leading
-    underscore and, inside a package that has no ``__all__`` of its own (such
-    as ``chainrule.interop``), each of its public submodules."""
+    underscore and, inside a package, the submodules its ``__all__`` names or,
+    when it has no ``__all__`` (``chainrule.interop``), each public one."""
     root = importlib.import_module(PACKAGE)
     found = [PACKAGE]
 
@@ -57,6 +57,11 @@ def public_modules() -> list[str]:
                 module = importlib.import_module(name)
                 if not hasattr(module, "__all__"):
                     walk(module)
+                    continue
+                for attr in module.__all__:  # a submodule it offers by name
+                    sub = getattr(module, attr)
+                    if inspect.ismodule(sub) and sub.__name__ not in found:
+                        found.append(sub.__name__)
 
     walk(root)
     return found
@@ -324,14 +329,21 @@ _BARS = re.compile(r"(?<![\\|`])\|(?=[^|\s])([^|`\n]*?[^|\s\\])\|(?![|_`])")
 
 # Python's star in plain text: ``(N, *shape)``, ``f(*args, **kwargs)``.
 _STAR = re.compile(r"(?:(?<=[(\[,])|(?<=, ))(\*\*?)(?=[A-Za-z_]\w*(?![\w*]))")
+# scikit-learn's fitted attributes in plain text: ``best_loss_`` is a name,
+# not a hyperlink reference.
+_TRAILING = re.compile(r"(?<=\w)_(?=[\s,.;:)\]]|$)")
 
 
 def _escape_bars(line: str) -> str:
     """Outside ````literals````: ``|x|`` is an absolute value, not a
-    substitution, and ``(N, *shape)`` a star, not the start of emphasis."""
+    substitution, ``(N, *shape)`` a star, not the start of emphasis, and
+    ``coef_`` a name, not a reference."""
     parts = line.split("``")
     parts[::2] = [
-        _STAR.sub(lambda m: "\\*" * len(m.group(1)), _BARS.sub(r"\\|\1\\|", p))
+        _TRAILING.sub(
+            r"\\_",
+            _STAR.sub(lambda m: "\\*" * len(m.group(1)), _BARS.sub(r"\\|\1\\|", p)),
+        )
         for p in parts[::2]
     ]
     return "``".join(parts)
@@ -405,7 +417,11 @@ def plain_text_formulas(lines: list[str]) -> list[str]:
                     k += 1
                 if k < len(lines) and _indent(lines[k]) > first:
                     para = para[:-1] + [end + ":"]
-        out += [_escape_bars(p) for p in para]
+        # In Parameters, Returns...: an entry's "name : type" line is napoleon's.
+        out += [
+            p if section not in _FREE_TEXT and not _indent(p) else _escape_bars(p)
+            for p in para
+        ]
         if para[-1].rstrip().endswith("::"):
             in_literal, literal_indent = True, first
         i = j
