@@ -480,9 +480,14 @@ def _parser_rst(parser: argparse.ArgumentParser, prog: str, summary=None) -> lis
         if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
             continue
         # argparse's own spelling: "--optimizer {sgd,adam}", "--out OUT".
-        names = formatter._format_action_invocation(action)
+        if action.option_strings:
+            names = formatter._format_action_invocation(action)
+        else:  # a positional by its name, not by its choices ("{mnist}")
+            names = action.metavar or action.dest
         lines += [f".. option:: {names}", ""]
         text = action.help or ""
+        if action.choices and not action.option_strings:
+            text += " (one of: " + ", ".join(map(str, action.choices)) + ")"
         if action.required and action.option_strings:
             text += " (required)"
         if text:
