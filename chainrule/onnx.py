@@ -220,7 +220,7 @@ def export(
     -------
     onnx.ModelProto
         Inputs "input" (graph inputs input0, input1... when several) of shape
-        (N, *input_shape), outputs "output" (output0, ...), float32.
+        ``(N, *input_shape)``, outputs "output" (output0, ...), float32.
 
     Raises
     ------

@@ -226,6 +226,9 @@ def write_idx(
 ) -> None:
     """Write ``array`` as an IDX file, atomically.
 
+    The bytes go to a temporary file in the same directory, which is flushed,
+    fsync'ed and renamed over ``path``: a crash never leaves half a file.
+
     Parameters
     ----------
     path : str or path-like
@@ -234,9 +237,6 @@ def write_idx(
         dtype uint8, int8, int16, int32, float32 or float64 (the IDX types).
     compress : bool or None
         Gzip the file; None (default) compresses when ``path`` ends in ``.gz``.
-
-    The bytes go to a temporary file in the same directory, which is flushed,
-    fsync'ed and renamed over ``path``: a crash never leaves half a file.
 
     Raises
     ------
