@@ -6,7 +6,18 @@ model = cr.Sequential(cr.layers.Linear(784, 256), cr.layers.ReLU(),
 loss = cr.losses.CrossEntropy()
 """
 
-from . import callbacks, data, functional, init, layers, losses, metrics, optim, plots
+from . import (
+    callbacks,
+    data,
+    distributed,
+    functional,
+    init,
+    layers,
+    losses,
+    metrics,
+    optim,
+    plots,
+)
 from .backend import no_grad
 from .gradcheck import (
     GradcheckError,
@@ -38,6 +49,7 @@ __all__ = [
     "__version__",
     "callbacks",
     "data",
+    "distributed",
     "evaluate",
     "fit",
     "functional",
