@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..distributed import report_failure
 from ._common import (
     EXIT_USAGE,
     CLIError,
@@ -178,16 +179,17 @@ def main(argv=None) -> int:
         message = (
             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         )
+        # Under MPI, a failure on one rank ends every rank (report_failure).
         if isinstance(
             exc, (CLIError, ValueError, TypeError, OSError, ImportError, RuntimeError)
         ):
-            sys.stderr.write(f"chainrule {args.command}: error: {message}\n")
-            return EXIT_USAGE
-        sys.stderr.write(
+            line = f"chainrule {args.command}: error: {message}"
+            return report_failure(line, EXIT_USAGE, exc)
+        line = (
             f"chainrule {args.command}: internal error: {type(exc).__name__}: "
-            f"{message} (run with --debug for the traceback)\n"
+            f"{message} (run with --debug for the traceback)"
         )
-        return 1
+        return report_failure(line, 1, exc)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
 from ..data import load as load_data
+from ..distributed import everywhere
 from ._common import (
     CLIError,
     _class_names,
@@ -39,6 +42,11 @@ def cmd_train(args) -> int:
     from ..spec import build_spec
     from ..training import Trainer
 
+    # With more than one rank (mpiexec -n K chainrule train ...), train
+    # data-parallel; rank 0 alone prints and writes.
+    comm = cr.distributed.init()
+    if not comm.is_root:
+        sys.stdout = open(os.devnull, "w")  # kept open for the life of the process
     settings = {k: getattr(args, k) for k in TRAIN_DEFAULTS}
     if args.resume:
         changed = [
@@ -135,6 +143,7 @@ def cmd_train(args) -> int:
         callbacks=callbacks,
         seed=int(settings["seed"]),
         verbose=0 if args.json else 1,
+        comm=comm,
     )
     trainer.metadata = metadata
     if args.resume:
@@ -148,6 +157,12 @@ def cmd_train(args) -> int:
             f"resuming from {args.resume} at epoch {trainer.epoch + 1}, "
             f"batch {trainer.batches_done + 1}",
         )
+    if comm.size > 1:
+        _say(
+            args,
+            f"data-parallel on {comm.size} MPI ranks ({comm.nodes} node(s)), global "
+            f"batch {settings['batch_size']}; {comm.blas}",
+        )
     _say(
         args,
         f"training {settings['model']} on {settings['data']} "
@@ -160,12 +175,16 @@ def cmd_train(args) -> int:
     try:
         history = trainer.run()
     except KeyboardInterrupt:
-        raise CLIError(
-            f"interrupted; resume with: chainrule train --resume {checkpoint}"
+        raise everywhere(
+            CLIError(f"interrupted; resume with: chainrule train --resume {checkpoint}")
         ) from None
     seconds = time.perf_counter() - started
-    if history.diverged:
-        raise CLIError(f"{history.diverged} Nothing was saved; try a smaller --lr.")
+    if history.diverged:  # decided alike on every rank
+        raise everywhere(
+            CLIError(f"{history.diverged} Nothing was saved; try a smaller --lr.")
+        )
+    if not comm.is_root:
+        return 0
     samples = max(trainer.epoch * len(trainer.x) - samples_before, 0)
 
     model.save(run_dir / "model.npz", metadata=metadata)
