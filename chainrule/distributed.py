@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -329,6 +330,8 @@ class GradientReducer:
         for p in self.params:
             self.views.append(self.buffer[offset : offset + p.size].reshape(p.shape))
             offset += p.size
+        self.seconds = 0.0  # spent in Allreduce, waiting for the slowest rank included
+        self.steps = 0
 
     @property
     def nbytes(self) -> int:
@@ -349,7 +352,10 @@ class GradientReducer:
             else:
                 view.fill(0)
         self.buffer[-1] = value * share if n_local else 0.0
+        started = time.perf_counter()
         self.comm.allreduce_sum_(self.buffer)
+        self.seconds += time.perf_counter() - started
+        self.steps += 1
         for p, view in zip(self.params, self.views):
             np.copyto(p.grad, view)
         return float(self.buffer[-1])

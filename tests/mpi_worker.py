@@ -6,6 +6,8 @@ equivalence DTYPE OPT   train 20 steps; every rank writes its weights
 fail                    rank 1 raises at its 4th batch
 kill                    rank 1 SIGKILLs itself at its 5th batch
 mismatch WHAT           rank 1 differs in WHAT (data, model, version)
+dropout                 train with Dropout; every rank writes its weights and
+                        its next draws from the default generator
 """
 
 from __future__ import annotations
@@ -79,6 +81,19 @@ def main(argv) -> None:
 
     x, y = problem()
     model = network()
+    if scenario == "dropout":
+        cr.seed(0)  # the same on every rank: the split must make them differ
+        model = cr.Sequential(
+            L.Linear(12, 16, rng=0), L.ReLU(), L.Dropout(0.5), L.Linear(16, 3, rng=1)
+        )
+        cr.fit(model, cr.losses.CrossEntropy(), optimizer(model, "sgd"), x, y,
+               epochs=1, batch_size=20, seed=3, verbose=0, comm=comm)  # fmt: skip
+        np.savez(
+            os.path.join(out, f"rank{comm.rank}.npz"),
+            draws=cr.random.get_rng().random(4),
+            **model.state_dict(),
+        )
+        return
     callbacks = []
     if scenario == "fail":
 

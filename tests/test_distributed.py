@@ -143,6 +143,23 @@ def test_layers_with_batch_statistics_are_refused(layer):
         )
 
 
+def test_every_rank_draws_its_own_dropout_masks():
+    draws = []
+    for rank in [0, 1, 2, 0]:
+        cr.seed(5)  # every rank starts from the same (broadcast) state
+        dropout = cr.layers.Dropout(0.5, rng=7)
+        comm = distributed.Communicator()
+        comm.rank, comm.size = rank, 3
+        distributed.split_random_streams(cr.Sequential(dropout), comm)
+        draws.append(
+            (cr.random.get_rng().random(3).tolist(), dropout.rng.random(3).tolist())
+        )
+    assert draws[0] == draws[3]  # derived from the seed and the rank alone
+    for a in range(3):
+        for b in range(a + 1, 3):
+            assert draws[a][0] != draws[b][0] and draws[a][1] != draws[b][1]
+
+
 def test_report_failure_in_one_process_prints_and_returns(capsys):
     assert distributed.report_failure("chainrule train: error: x", 2) == 2
     assert capsys.readouterr().err == "chainrule train: error: x\n"
@@ -223,11 +240,28 @@ def test_a_killed_rank_ends_the_job_and_the_checkpoint_resumes(tmp_path):
     finished = []
     for resume in (None, tmp_path / "checkpoint.npz"):
         model = mpi_worker.network()
-        cr.fit(model, cr.losses.CrossEntropy(), mpi_worker.optimizer(model, "sgd"),
-               x, y, epochs=3, batch_size=20, seed=3, verbose=0, resume=resume)  # fmt: skip
-        finished.append(model.state_dict())
-    for k, v in finished[0].items():
-        np.testing.assert_allclose(finished[1][k], v, rtol=1e-4, atol=1e-5)
+        h = cr.fit(model, cr.losses.CrossEntropy(), mpi_worker.optimizer(model, "sgd"),
+                   x, y, epochs=3, batch_size=20, seed=3, verbose=0, resume=resume)  # fmt: skip
+        finished.append((h, model.state_dict()))
+    (whole, w_whole), (resumed, w_resumed) = finished
+    for k, v in w_whole.items():
+        np.testing.assert_allclose(w_resumed[k], v, rtol=1e-4, atol=1e-5)
+    # The checkpoint's running loss and accuracy were the global batches':
+    # the interrupted epoch's figures come out as one process's.
+    np.testing.assert_allclose(resumed["loss"], whole["loss"], rtol=1e-5)
+    np.testing.assert_allclose(resumed["accuracy"], whole["accuracy"], atol=1.5 / 190)
+
+
+@mpi
+def test_dropout_differs_between_ranks_and_the_weights_do_not(tmp_path):
+    run = launch(3, str(HERE / "mpi_worker.py"), "dropout", str(tmp_path), timeout=60)
+    assert run.returncode == 0, run.stderr
+    results = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(3)]
+    for r in (1, 2):
+        assert not np.array_equal(results[r]["draws"], results[0]["draws"])
+        for k, v in results[0].items():
+            if k != "draws":
+                np.testing.assert_array_equal(results[r][k], v, err_msg=k)
 
 
 @mpi
