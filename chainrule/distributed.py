@@ -242,7 +242,8 @@ def _set_blas_threads(world: Communicator, threads: int | None) -> str:
             f"OMP_NUM_THREADS={threads}) for {threads} per rank ({reason})"
         )
     threadpool_limits(limits=int(threads), user_api="blas")
-    return f"{threads} BLAS threads per rank ({reason}, set with threadpoolctl)"
+    plural = "s" if threads != 1 else ""
+    return f"{threads} BLAS thread{plural} per rank ({reason}, set with threadpoolctl)"
 
 
 def _install_excepthook(world: Communicator) -> None:
@@ -401,7 +402,6 @@ def _fingerprint(trainer) -> dict[str, str]:
                 str(trainer.seed),
                 trainer.clip_norm,
                 [m.name for m in trainer.metrics],
-                [type(cb).__name__ for cb in trainer.callbacks],
                 trainer.epoch,
                 trainer.batches_done,
             ]

@@ -282,6 +282,8 @@ class Trainer:
         model.train()
         x, y, w = self.x, self.y, self.w
         reducer = self._reducer
+        if reducer is not None:
+            from .distributed import local_part
         for b in range(self.batches_done, self.n_batches):
             self.batch = b
             if order is None:
@@ -290,8 +292,6 @@ class Trainer:
                 idx = order[b * bs : (b + 1) * bs]
             if reducer is not None:
                 # This rank's share of the global batch (global batch semantics).
-                from .distributed import local_part
-
                 idx, n_batch = local_part(idx, n, self.comm)
             # Kept so that NaNGuard can replay this batch's forward pass.
             self.batch_index = idx
