@@ -67,7 +67,8 @@ class Communicator:
     nodes : int
         The number of machines the ranks run on.
     blas : str
-        How many BLAS threads each rank uses and why (set by :func:`init`).
+        How many BLAS threads each rank uses and why (set by :func:`init`,
+        the same on every rank; ``chainrule train`` prints it).
     """
 
     def __init__(self, comm=None) -> None:
@@ -200,7 +201,19 @@ def init(comm=None, blas_threads: int | None = None) -> Communicator:
     world = Communicator(comm)
     if world.size > 1:
         _node_layout(world)
-        world.blas = _set_blas_threads(world, blas_threads)
+        # Each rank chooses for its own node; the choices are told once.
+        notes = world.allgather_json(_set_blas_threads(world, blas_threads))
+        ranks_by_note: dict[str, list[int]] = {}
+        for r, note in enumerate(notes):
+            ranks_by_note.setdefault(note, []).append(r)
+        world.blas = (
+            notes[0]
+            if len(ranks_by_note) == 1
+            else "; ".join(
+                f"ranks {', '.join(map(str, rs))}: {note}"
+                for note, rs in ranks_by_note.items()
+            )
+        )
         _install_excepthook(world)
     if _world is None or comm is getattr(_world, "_comm", None):
         _world = world
