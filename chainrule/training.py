@@ -63,6 +63,12 @@ class Trainer:
     During a batch, ``epoch`` is the 0-based epoch and ``batch`` the 0-based
     batch; ``batches_done`` counts the batches finished in this epoch. In
     ``on_epoch_end``, ``epoch`` already counts the finished epochs.
+
+    With several MPI ranks (``comm``), callbacks run on every rank and see
+    the global batch's loss and gradients and the epoch's global logs; a
+    callback that writes files should do so only where ``trainer.comm.is_root``
+    (ModelCheckpoint does). The live progress line's running metrics are rank
+    0's share of the epoch until its end; its running loss is global.
     """
 
     def __init__(
