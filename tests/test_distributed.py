@@ -295,3 +295,26 @@ def test_cli_trains_on_two_ranks_and_resumes_on_three(tmp_path):
     assert "resuming from" in again.stdout and "epoch 2/2" in again.stdout
     manifest, _ = read_checkpoint(out / "checkpoint.npz")
     assert manifest["trainer"]["epoch"] == 2
+
+
+@mpi
+@pytest.mark.parametrize(
+    "rank1, expected",
+    [
+        # refused alike on every rank: rank 0 says it once
+        (["--lr", "0.1"], r"^chainrule train: error: distributed: the ranks do not "
+                          r"agree on optimizer \(rank 1: SGD"),
+        # failed on rank 1 alone: its line, then the job is aborted
+        (["--model", "nonsense"], r"^chainrule train: error: model spec 'nonsense'.*"
+                                  r"\(rank 1 of 2\)$"),
+    ],
+)  # fmt: skip
+def test_cli_errors_under_mpi_are_one_line_and_end_the_job(tmp_path, rank1, expected):
+    args = ["-m", "chainrule", "train", "--epochs", "1", "--out", str(tmp_path)]
+    cmd = [MPIEXEC, "-n", "1", sys.executable, *args, ":",
+           "-n", "1", sys.executable, *args, *rank1]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    ours = [ln for ln in run.stderr.splitlines() if ln.startswith("chainrule")]
+    assert len(ours) == 1 and re.search(expected, ours[0]), run.stderr
+    assert not (tmp_path / "model.npz").exists()
