@@ -183,10 +183,20 @@ def init(comm=None, blas_threads: int | None = None) -> Communicator:
     (0, 1, True)
     """
     global _world
+    if blas_threads is not None and (
+        isinstance(blas_threads, bool)
+        or not isinstance(blas_threads, int)
+        or blas_threads < 1
+    ):
+        raise ValueError(
+            f"distributed.init: blas_threads must be a positive integer; got "
+            f"{blas_threads!r}."
+        )
     if comm is None and _world is not None:
         return _world
+    launched = _launched_size()
     if comm is None:
-        if _launched_size() <= 1 and "mpi4py.MPI" not in sys.modules:
+        if launched <= 1 and "mpi4py.MPI" not in sys.modules:
             _world = Communicator()
             return _world
         try:
@@ -194,10 +204,18 @@ def init(comm=None, blas_threads: int | None = None) -> Communicator:
         except ImportError as exc:
             raise RuntimeError(
                 f"distributed: this process was started by an MPI launcher with "
-                f"{_launched_size()} ranks, but mpi4py is not installed; run "
+                f"{launched} ranks, but mpi4py is not installed; run "
                 "pip install 'chainrule[mpi]'."
             ) from exc
         comm = MPI.COMM_WORLD
+        if launched > 1 and comm.Get_size() == 1:
+            # Every process would train alone, all writing the same files.
+            raise RuntimeError(
+                f"distributed: the launcher started {launched} ranks but MPI sees "
+                "each process alone; mpiexec and mpi4py come from different MPI "
+                "libraries. Use the mpiexec of the MPI that mpi4py was built with "
+                "(with the mpich wheel: the one beside this Python)."
+            )
     world = Communicator(comm)
     if world.size > 1:
         _node_layout(world)

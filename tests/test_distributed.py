@@ -7,6 +7,7 @@ mpi4py or an MPI launcher is missing (``pip install 'chainrule[mpi]'``).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -159,6 +160,13 @@ def test_every_rank_draws_its_own_dropout_masks():
     for a in range(3):
         for b in range(a + 1, 3):
             assert draws[a][0] != draws[b][0] and draws[a][1] != draws[b][1]
+
+
+def test_init_checks_blas_threads():
+    with pytest.raises(
+        ValueError, match="blas_threads must be a positive integer; got 0"
+    ):
+        cr.distributed.init(blas_threads=0)
 
 
 def test_report_failure_in_one_process_prints_and_returns(capsys):
@@ -318,3 +326,15 @@ def test_cli_errors_under_mpi_are_one_line_and_end_the_job(tmp_path, rank1, expe
     ours = [ln for ln in run.stderr.splitlines() if ln.startswith("chainrule")]
     assert len(ours) == 1 and re.search(expected, ours[0]), run.stderr
     assert not (tmp_path / "model.npz").exists()
+
+
+@mpi
+def test_a_launcher_of_another_mpi_is_refused():
+    # Open MPI's launcher variable, which MPICH ignores: every process would
+    # otherwise believe itself alone and train (and write) on its own.
+    code = "import chainrule as cr; cr.distributed.init()"
+    env = {**os.environ, "OMPI_COMM_WORLD_SIZE": "2"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=60, env=env)  # fmt: skip
+    assert run.returncode != 0
+    assert "the launcher started 2 ranks but MPI sees each process alone" in run.stderr
