@@ -131,6 +131,9 @@ class Communicator:
         sys.stdout.flush()
         sys.stderr.flush()
         if self.size > 1:
+            # The launcher forwards each rank's output through a pipe and stops
+            # reading it at the abort: give the last lines time to get through.
+            time.sleep(0.5)
             self._comm.Abort(status)
         sys.exit(status)
 
@@ -283,6 +286,12 @@ def _install_excepthook(world: Communicator) -> None:
     previous = sys.excepthook
 
     def abort_on_exception(kind, value, tb):
+        if getattr(value, "all_ranks", False):
+            # Raised alike everywhere (DistributedError): no rank is left
+            # waiting, so each ends normally and rank 0 alone reports it.
+            if world.is_root:
+                previous(kind, value, tb)
+            return
         previous(kind, value, tb)
         sys.stderr.write(
             f"chainrule.distributed: rank {world.rank} of {world.size} failed "
