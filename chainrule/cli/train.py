@@ -175,8 +175,9 @@ def cmd_train(args) -> int:
     try:
         history = trainer.run()
     except KeyboardInterrupt:
-        raise everywhere(
-            CLIError(f"interrupted; resume with: chainrule train --resume {checkpoint}")
+        # Not marked everywhere: a rank interrupted alone must end the others.
+        raise CLIError(
+            f"interrupted; resume with: chainrule train --resume {checkpoint}"
         ) from None
     seconds = time.perf_counter() - started
     if history.diverged:  # decided alike on every rank
