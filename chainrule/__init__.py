@@ -9,6 +9,7 @@ loss = cr.losses.CrossEntropy()
 from . import (
     callbacks,
     data,
+    distributed,
     functional,
     init,
     layers,
@@ -83,6 +84,7 @@ __all__ = [
     "__version__",
     "callbacks",
     "data",
+    "distributed",
     "evaluate",
     "fit",
     "functional",

@@ -64,6 +64,12 @@ class Trainer:
     During a batch, ``epoch`` is the 0-based epoch and ``batch`` the 0-based
     batch; ``batches_done`` counts the batches finished in this epoch. In
     ``on_epoch_end``, ``epoch`` already counts the finished epochs.
+
+    With several MPI ranks (``comm``), callbacks run on every rank and see
+    the global batch's loss and gradients and the epoch's global logs; a
+    callback that writes files should do so only where ``trainer.comm.is_root``
+    (ModelCheckpoint does). The live progress line's running metrics are rank
+    0's share of the epoch until its end; its running loss is global.
     """
 
     def __init__(
@@ -88,7 +94,10 @@ class Trainer:
         clip_norm: float | None = None,
         augment=None,
         stream=None,
+        comm=None,
     ) -> None:
+        from .distributed import Communicator
+
         if not isinstance(model, Module):
             raise TypeError(
                 f"fit: model must be a chainrule Module; got {type(model).__name__}."
@@ -111,7 +120,14 @@ class Trainer:
         if validation_split and validation_data is not None:
             raise ValueError("fit: pass validation_data or validation_split, not both.")
         self.shuffle = bool(shuffle)
-        self.verbose = int(verbose)
+        if comm is not None and not isinstance(comm, Communicator):
+            raise TypeError(
+                "fit: comm must come from cr.distributed.init(); got "
+                f"{type(comm).__name__}."
+            )
+        self.comm = comm or Communicator()
+        # Only rank 0 prints: the others' numbers are the same.
+        self.verbose = int(verbose) if self.comm.is_root else 0
         self.stream = stream or sys.stdout
         self.clip_norm = clip_norm
         if augment is not None and not callable(augment):
@@ -139,6 +155,11 @@ class Trainer:
         # or drawn from cr.seed's generator so that cr.seed alone fixes the run.
         # The seed is kept in checkpoints: a resumed run must split the same way.
         self.seed = seed if seed is not None else int(get_rng(None).integers(2**63))
+        if self.comm.size > 1:
+            # Every rank must draw rank 0's permutations and split.
+            if not isinstance(self.seed, (int, np.integer)):
+                raise TypeError(f"fit: seed must be an integer or None; got {seed!r}.")
+            self.seed = self.comm.bcast_json(int(self.seed))
         self.rng = np.random.default_rng(self.seed)
         if validation_split:
             from .data.batching import stratified_split
@@ -180,6 +201,9 @@ class Trainer:
         # epochs): a mid-epoch checkpoint adds it, so that a resumed epoch's
         # time counts both parts.
         self._epoch_started: float | None = None
+        self._reducer = None  # the gradient Allreduce, with several ranks
+        self._checkpoint_metrics = None
+        self._metrics_global = False  # summed over the ranks already (epoch end)
 
     @property
     def has_validation(self) -> bool:
@@ -218,6 +242,8 @@ class Trainer:
 
     # -------------------------------------------------------------- running
     def run(self) -> History:
+        if self.comm.size > 1:
+            self._start_distributed()
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
@@ -233,6 +259,16 @@ class Trainer:
             self.history.stop_reason = self.stop_reason
         return self.history
 
+    def _start_distributed(self) -> None:
+        """Check that the ranks agree, then start them from rank 0's state."""
+        from . import distributed
+
+        distributed.refuse_batch_statistics(self.model)
+        distributed.check_ranks_agree(self)
+        distributed.broadcast_state(self)
+        distributed.split_random_streams(self.model, self.comm)
+        self._reducer = distributed.GradientReducer(self.model, self.comm)
+
     def _run_epoch(self) -> None:
         if self.epoch_rng_state is None:
             self.epoch_rng_state = self.rng.bit_generator.state
@@ -244,6 +280,7 @@ class Trainer:
         bs = self.batch_size
         if self.batches_done == 0:
             self._loss_sum, self._count, self._epoch_seconds = 0.0, 0, 0.0
+            self._metrics_global = False
             for m in self.metrics:
                 m.reset()
         for cb in self.callbacks:
@@ -262,22 +299,36 @@ class Trainer:
         model, loss, optimizer = self.model, self.loss, self.optimizer
         model.train()
         x, y, w = self.x, self.y, self.w
+        reducer = self._reducer
+        if reducer is not None:
+            from .distributed import local_part
         for b in range(self.batches_done, self.n_batches):
             self.batch = b
             if order is None:
                 idx = slice(b * bs, (b + 1) * bs)
             else:
                 idx = order[b * bs : (b + 1) * bs]
+            if reducer is not None:
+                # This rank's share of the global batch (global batch semantics).
+                idx, n_batch = local_part(idx, n, self.comm)
             # Kept so that NaNGuard can replay this batch's forward pass.
             self.batch_index = idx
             xb, yb, wb = x[idx], y[idx], (None if w is None else w[idx])
-            if self.augment is not None:
+            if self.augment is not None and len(yb):
                 xb = self.augment(xb, batch_rng(self.seed, self.epoch, b))
-            out = model.forward(xb)
-            value = loss.forward(out, yb, wb)
-            dy = loss.backward()
+            out, value = None, 0.0
+            if len(yb):  # a rank's share of a tiny last batch may be empty
+                out = model.forward(xb)
+                value = loss.forward(out, yb, wb)
+                dy = loss.backward()
             optimizer.zero_grad()
-            _backward(model, dy)
+            if out is not None:
+                _backward(model, dy)
+            if reducer is None:
+                n_batch = len(yb)
+            else:
+                mean = loss.reduction != "sum"
+                value = reducer.reduce(value, len(yb), n_batch, mean)
             if self.clip_norm is not None:
                 clip_grad_norm(model, self.clip_norm)
             go = True
@@ -290,10 +341,11 @@ class Trainer:
                 self._epoch_started = None
                 return
             if math.isfinite(value):
-                self._loss_sum += _batch_total(self.loss, value, len(yb))
-                self._count += len(yb)
-            for m in self.metrics:
-                m.update(out, yb)
+                self._loss_sum += _batch_total(self.loss, value, n_batch)
+                self._count += n_batch
+            if out is not None:
+                for m in self.metrics:
+                    m.update(out, yb)
             self.batches_done = b + 1
             if bar is not None:  # the running values are computed only when drawn
                 bar.update(
@@ -312,18 +364,22 @@ class Trainer:
         return values
 
     def _end_epoch(self, bar) -> None:
+        val = None
+        if self.comm.size > 1:
+            val = self._reduce_epoch()
         logs = self._running()
         if self.validation_data is not None:
-            xv, yv, wv = self.validation_data
-            val = evaluate(
-                self.model,
-                self.loss,
-                xv,
-                yv,
-                batch_size=max(self.batch_size, 256),
-                metrics=[m.fresh() for m in self.metrics],
-                sample_weight=wv,
-            )
+            if val is None:
+                xv, yv, wv = self.validation_data
+                val = evaluate(
+                    self.model,
+                    self.loss,
+                    xv,
+                    yv,
+                    batch_size=max(self.batch_size, 256),
+                    metrics=[m.fresh() for m in self.metrics],
+                    sample_weight=wv,
+                )
             logs.update({f"val_{k}": v for k, v in val.items()})
         logs["lr"] = self.optimizer.lr
         logs["time"] = self._epoch_seconds
@@ -337,6 +393,53 @@ class Trainer:
             bar.finish(len(self.x), shown)
         for cb in self._end_hooks_order:
             cb.on_epoch_end(self, logs)
+
+    def _reduce_epoch(self) -> dict[str, float] | None:
+        """With several ranks: sum the training metrics over the ranks, take
+        the slowest rank's time, and evaluate the validation set in shares.
+
+        One message at the end of the epoch: afterwards every rank holds the
+        same logs, so every callback decides the same on every rank.
+        """
+        from .distributed import local_part, sum_states
+
+        comm = self.comm
+        val_metrics = [m.fresh() for m in self.metrics]
+        val_total, val_n = 0.0, 0
+        if self.validation_data is not None:
+            xv, yv, wv = self.validation_data
+            part, _ = local_part(slice(0, len(xv)), len(xv), comm)
+            if len(yv[part]):
+                val = evaluate(
+                    self.model,
+                    self.loss,
+                    xv[part],
+                    yv[part],
+                    batch_size=max(self.batch_size, 256),
+                    metrics=val_metrics,
+                    sample_weight=None if wv is None else wv[part],
+                )
+                val_n = len(yv[part])
+                val_total = _batch_total(self.loss, val["loss"], val_n)
+        mine = {
+            "metrics": [m.state_dict() for m in self.metrics],
+            "val": [val_total, val_n, [m.state_dict() for m in val_metrics]],
+            "time": self._epoch_seconds,
+        }
+        everyone = comm.allgather_json(mine)
+        for i, m in enumerate(self.metrics):
+            m.load_state_dict(sum_states([e["metrics"][i] for e in everyone]))
+        self._metrics_global = True
+        self._epoch_seconds = max(e["time"] for e in everyone)
+        if self.validation_data is None:
+            return None
+        total = sum(e["val"][0] for e in everyone)
+        count = sum(e["val"][1] for e in everyone)
+        result = {"loss": _set_loss(self.loss, total, count)}
+        for i, m in enumerate(val_metrics):
+            m.load_state_dict(sum_states([e["val"][2][i] for e in everyone]))
+            result[m.name] = m.result()
+        return result
 
     def diagnose_non_finite(self, bad_grad: str | None) -> str:
         """Name where a non-finite value first appears, for NaNGuard's message."""
@@ -399,7 +502,8 @@ class Trainer:
                 if self._epoch_started is None
                 else time.perf_counter() - self._epoch_started
             ),
-            "metrics": [m.state_dict() for m in self.metrics],
+            "metrics": self._checkpoint_metrics
+            or [m.state_dict() for m in self.metrics],
             "callbacks": [cb.state_dict() for cb in self.callbacks],
         }
 
@@ -421,14 +525,32 @@ class Trainer:
         self._count = int(state["count"])
         self._epoch_seconds = float(state["epoch_seconds"])
         for m, s in zip(self.metrics, state["metrics"]):
-            m.load_state_dict(s)
+            # The saved sums are the whole batch's: with several ranks, rank 0
+            # carries them on and the others count only what they see next.
+            if self.comm.is_root:
+                m.load_state_dict(s)
+            else:
+                m.reset()
         for cb, s in zip(self.callbacks, state.get("callbacks", [])):
             cb.load_state_dict(s)
 
     def save_checkpoint(self, path) -> None:
+        """Write a checkpoint of the global state (rank 0 writes; with several
+        ranks, every rank must call this, as ModelCheckpoint does)."""
         from .io import save_checkpoint
 
-        save_checkpoint(path, self)
+        if self.comm.size > 1 and not self._metrics_global:
+            from .distributed import sum_states
+
+            everyone = self.comm.allgather_json([m.state_dict() for m in self.metrics])
+            self._checkpoint_metrics = [
+                sum_states([e[i] for e in everyone]) for i in range(len(self.metrics))
+            ]
+        try:
+            if self.comm.is_root:
+                save_checkpoint(path, self)
+        finally:
+            self._checkpoint_metrics = None
 
 
 # ------------------------------------------------------------------ the API
@@ -453,6 +575,7 @@ def fit(
     resume=None,
     stream=None,
     augment=None,
+    comm=None,
 ) -> History:
     """Train ``model`` on (x, y) by mini-batch gradient descent.
 
@@ -502,7 +625,18 @@ def fit(
     resume : path, optional
         A checkpoint written by ``ModelCheckpoint`` (or ``chainrule train``):
         the model, optimizer, position, history and random state are loaded
-        from it and training continues where it stopped.
+        from it and training continues where it stopped (with any number of
+        ranks: a checkpoint holds the global state).
+    comm : Communicator, optional
+        From ``cr.distributed.init()``: train data-parallel on its ranks.
+        ``batch_size`` is then the global batch; every rank draws the same
+        permutation (the one a single process with this seed draws) and
+        computes the gradient of its share, and one Allreduce per step sums
+        the shares, so the weights match one process's to rounding. Only
+        rank 0 prints and writes checkpoints; losses and metrics are reduced
+        over the ranks, so every callback decides alike everywhere. Layers
+        with batch statistics (BatchNorm) are refused; Dropout draws a
+        different mask on every rank.
 
     Returns
     -------
@@ -548,6 +682,7 @@ def fit(
         clip_norm=clip_norm,
         augment=augment,
         stream=stream,
+        comm=comm,
     )
     if resume is not None:
         from .io import load_checkpoint_into

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..distributed import report_failure
 from ._common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -214,8 +215,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C: one line, the shell's 130
         if args.debug:
             raise
-        sys.stderr.write(f"chainrule {args.command}: {str(exc) or 'interrupted'}\n")
-        return EXIT_INTERRUPTED
+        # Under MPI, a rank interrupted alone must end the others too.
+        line = f"chainrule {args.command}: {str(exc) or 'interrupted'}"
+        return report_failure(line, EXIT_INTERRUPTED, exc)
     except Exception as exc:
         if args.debug:
             raise
@@ -234,14 +236,15 @@ def main(argv=None) -> int:
             MemoryError,  # a file or a setting asked for too much
         )
         # Pillow's errors (DecompressionBombError) are about the image given.
+        # Under MPI, a failure on one rank ends every rank (report_failure).
         if isinstance(exc, user_errors) or type(exc).__module__.startswith("PIL"):
-            sys.stderr.write(f"chainrule {args.command}: error: {message}\n")
-            return EXIT_USAGE
-        sys.stderr.write(
+            line = f"chainrule {args.command}: error: {message}"
+            return report_failure(line, EXIT_USAGE, exc)
+        line = (
             f"chainrule {args.command}: internal error: {type(exc).__name__}: "
-            f"{message} (run with --debug for the traceback)\n"
+            f"{message} (run with --debug for the traceback)"
         )
-        return 1
+        return report_failure(line, 1, exc)
 
 
 def _stdout_closed() -> int:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..distributed import everywhere
 from ._common import (
     CLIError,
     Interrupted,
@@ -72,6 +75,11 @@ def _train(args, runs: list[RunDir]) -> int:
     from ..spec import build_spec
     from ..training import Trainer
 
+    # With more than one rank (mpiexec -n K chainrule train ...), train
+    # data-parallel; rank 0 alone prints and writes.
+    comm = cr.distributed.init()
+    if not comm.is_root:
+        sys.stdout = open(os.devnull, "w")  # kept open for the life of the process
     settings = {k: getattr(args, k) for k in TRAIN_DEFAULTS}
     if args.resume:
         changed = [
@@ -163,6 +171,7 @@ def _train(args, runs: list[RunDir]) -> int:
         callbacks=callbacks,
         seed=int(settings["seed"]),
         verbose=0 if args.json else 1,
+        comm=comm,
     )
     trainer.metadata = metadata
     if args.resume:
@@ -177,6 +186,12 @@ def _train(args, runs: list[RunDir]) -> int:
             f"resuming from {args.resume} at epoch {trainer.epoch + 1}, "
             f"batch {trainer.batches_done + 1}",
         )
+    if comm.size > 1:
+        _say(
+            args,
+            f"data-parallel on {comm.size} MPI ranks ({comm.nodes} node(s)), global "
+            f"batch {settings['batch_size']}; {comm.blas}",
+        )
     _say(
         args,
         f"training {settings['model']} on {settings['data']} "
@@ -190,13 +205,15 @@ def _train(args, runs: list[RunDir]) -> int:
         # NaNGuard names where values overflow; NumPy's warnings would repeat it.
         history = trainer.run()
     seconds = time.perf_counter() - started
-    if history.diverged:
+    if history.diverged:  # decided alike on every rank
         kept = (
             f"the checkpoint of epoch {trainer.epoch} is kept"
             if run.wrote_checkpoint()
             else "nothing was saved"
         )
-        raise CLIError(f"{history.diverged} Try a smaller --lr; {kept}.")
+        raise everywhere(CLIError(f"{history.diverged} Try a smaller --lr; {kept}."))
+    if not comm.is_root:
+        return 0
     samples = max(trainer.epoch * len(trainer.x) - samples_before, 0)
 
     model.save(run_dir / "model.npz", metadata=metadata)
