@@ -415,7 +415,7 @@ ERRORS = [
     (["predict", "model.npz", "words.npy"], "'words.npy' holds <U1 values, not numbers"),
     (["predict", "model.npz", "broken.png"], r"^chainrule predict: error: cannot read image 'broken.png'"),
     (["predict", "model.npz", "broken.npy"], r"^chainrule predict: error: cannot read 'broken.npy'"),
-    (["predict", "model.npz", "objects.npy"], r"'objects.npy' holds Python objects \(a pickle\), which chainrule never loads; save plain numbers with np.save\.$"),
+    (["predict", "model.npz", "objects.npy"], r"'objects.npy' holds Python objects \(a pickle\); chainrule never unpickles, so it is refused\.$"),
     (["train", "--data", "blob.dat"], r"load: '.*blob.dat' must be a .npz file or a directory of IDX files; got a file that is not an .npz archive\.$"),
     (["train", "--resume", "tampered-ckpt.npz"], r"array 'param/1.bias' .* fails its SHA-256 check"),
     (["train", "--resume", "python-ckpt.npz"], r"'python-ckpt.npz' was not written by 'chainrule train'; resume it from Python with cr.fit\(\.\.\., resume=\.\.\.\)\.$"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import doctest
 import importlib
-import os
 import re
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from _requires import importorskip
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -48,9 +48,7 @@ PAGE_NEEDS = {"sklearn.rst": ["sklearn"], "onnx.rst": ["onnx", "onnxruntime"]}
 
 
 def _need(module: str):
-    if os.environ.get("CI") == "true":
-        return importlib.import_module(module)  # in CI, missing means failed
-    return pytest.importorskip(module)
+    return importorskip(module)  # in CI (CI=true), missing means failed
 
 
 @pytest.fixture(scope="module")

@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
-hypothesis = pytest.importorskip("hypothesis")
+hypothesis = importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 

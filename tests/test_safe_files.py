@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule import layers as L
@@ -431,7 +432,7 @@ def _png(path: Path, width: int, height: int) -> None:
 
 @pytest.mark.parametrize("side", [8_000, 20_000])  # Pillow warns, Pillow refuses
 def test_an_image_bomb_is_one_line_status_2(tmp_path, cli_model, capsys, side):
-    pytest.importorskip("PIL")
+    importorskip("PIL")
     _png(tmp_path / "huge.png", side, side)
     assert main(["predict", str(cli_model), str(tmp_path / "huge.png")]) == 2
     err = capsys.readouterr().err

@@ -117,7 +117,9 @@ def _train(args, runs: list[RunDir]) -> int:
         settings["data"] = str(data_path.resolve())
 
     run_id = (resumed[0].get("metadata", {}).get("run") if args.resume else None)
-    run = plan_run_dir(args.out, args.resume, run_id or new_run_id(), args.force)
+    # Under MPI rank 0 alone decides and claims the folder; the others learn it.
+    if comm.is_root:
+        run = plan_run_dir(args.out, args.resume, run_id or new_run_id(), args.force)
 
     (x_train, y_train), (x_test, y_test) = load_data(settings["data"])
     n_classes = int(max(y_train.max(), y_test.max())) + 1
@@ -137,8 +139,16 @@ def _train(args, runs: list[RunDir]) -> int:
     else:
         optimizer = cr.optim.Adam(model, lr=settings["lr"])
 
-    runs.append(run)
-    run_dir = run.claim()  # before training: an unwritable --out fails now
+    if comm.is_root:
+        runs.append(run)
+        run_dir = run.claim()  # before training: an unwritable --out fails now
+        where = {"path": str(run_dir), "run": run.run_id}
+    else:
+        where = None
+    where = comm.bcast_json(where)
+    if not comm.is_root:
+        run = RunDir(Path(where["path"]), where["run"])
+        run_dir = run.path
     checkpoint = run_dir / "checkpoint.npz"
     class_names = _class_names(settings["data"], n_classes)
     metadata = {

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import pytest
+from _requires import importorskip
 
-pytest.importorskip("matplotlib")
-pytest.importorskip("scipy")
+importorskip("matplotlib")
+importorskip("scipy")
 
 
 def test_11_conv_autoencoder_beats_the_linear_one_at_the_same_code_size(

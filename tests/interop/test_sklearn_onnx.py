@@ -11,21 +11,22 @@ import warnings
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
-pytest.importorskip("sklearn")
+importorskip("sklearn")
 
-from sklearn.datasets import (
+from sklearn.datasets import (  # noqa: E402
     load_breast_cancer,
     load_diabetes,
     load_digits,
     load_iris,
     make_multilabel_classification,
 )
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from chainrule.sklearn import ConvClassifier, MLPClassifier, MLPRegressor
+from chainrule.sklearn import ConvClassifier, MLPClassifier, MLPRegressor  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -43,7 +44,7 @@ def _python(code: str) -> subprocess.CompletedProcess:
 
 
 def _onnx_run(onx, X):
-    ort = pytest.importorskip("onnxruntime")
+    ort = importorskip("onnxruntime")
     sess = ort.InferenceSession(
         onx.SerializeToString(), providers=["CPUExecutionProvider"]
     )
@@ -71,7 +72,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_pipeline_converts_with_skl2onnx_and_matches(case):
-    skl2onnx = pytest.importorskip("skl2onnx")
+    skl2onnx = importorskip("skl2onnx")
     from chainrule.sklearn import register_onnx_converters
 
     register_onnx_converters()
@@ -93,7 +94,7 @@ def test_pipeline_converts_with_skl2onnx_and_matches(case):
 
 
 def test_classifier_default_zipmap_and_regressor():
-    skl2onnx = pytest.importorskip("skl2onnx")
+    skl2onnx = importorskip("skl2onnx")
     from chainrule.sklearn import register_onnx_converters
 
     register_onnx_converters()
@@ -122,7 +123,7 @@ def test_classifier_default_zipmap_and_regressor():
 
 
 def test_multilabel_and_double_input_are_refused_clearly():
-    skl2onnx = pytest.importorskip("skl2onnx")
+    skl2onnx = importorskip("skl2onnx")
     from skl2onnx.common.data_types import DoubleTensorType
 
     from chainrule.sklearn import register_onnx_converters

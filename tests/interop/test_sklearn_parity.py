@@ -7,16 +7,17 @@ import warnings
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
-pytest.importorskip("sklearn")
+importorskip("sklearn")
 
-from sklearn import neural_network as nn
-from sklearn.datasets import load_iris, make_multilabel_classification, make_regression
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
+from sklearn import neural_network as nn  # noqa: E402
+from sklearn.datasets import load_iris, make_multilabel_classification, make_regression  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-import chainrule as cr
-from chainrule.sklearn import MLPClassifier, MLPRegressor
+import chainrule as cr  # noqa: E402
+from chainrule.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -9,10 +9,11 @@ import re
 import warnings
 
 import pytest
+from _requires import importorskip
 
-pytest.importorskip("sklearn")
-pytest.importorskip("skl2onnx")
-pytest.importorskip("onnxruntime")
+importorskip("sklearn")
+importorskip("skl2onnx")
+importorskip("onnxruntime")
 
 README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 

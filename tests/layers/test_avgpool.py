@@ -3,6 +3,7 @@ import re
 import numpy as np
 import pytest
 from _examples import Example
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule.layers import AvgPool2D
@@ -129,7 +130,7 @@ def test_invalid_constructor_args(args, message):
 
 @pytest.mark.parametrize(("k", "s", "p", "hw"), CASES)
 def test_matches_pytorch_in_float64(rng, k, s, p, hw):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = rng.standard_normal((2, 3, *hw))
     xt = torch.tensor(x, requires_grad=True)
     yt = torch.nn.AvgPool2d(k, s, p)(xt)

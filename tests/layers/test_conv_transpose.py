@@ -3,6 +3,7 @@ import re
 import numpy as np
 import pytest
 from _examples import Example
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule.layers import Conv2D, ConvTranspose2D
@@ -232,7 +233,7 @@ def test_invalid_constructor_args(kwargs, message):
 
 @pytest.mark.parametrize(("cin", "cout", "k", "s", "p", "op", "hw"), CASES)
 def test_matches_pytorch_in_float64(rng, cin, cout, k, s, p, op, hw):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     ours = ConvTranspose2D(cin, cout, k, s, p, op, rng=0).to(np.float64)
     ours.bias.data[:] = rng.standard_normal(cout)
     theirs = torch.nn.ConvTranspose2d(cin, cout, k, s, p, op).double()

@@ -3,6 +3,7 @@ import re
 import numpy as np
 import pytest
 from _examples import Example
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule.layers import GlobalAvgPool2D
@@ -53,7 +54,7 @@ def test_wrong_shape_message(shape):
 
 
 def test_matches_pytorch_in_float64(rng):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = rng.standard_normal((2, 3, 5, 4))
     xt = torch.tensor(x, requires_grad=True)
     theirs = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())

@@ -3,6 +3,7 @@ import re
 import numpy as np
 import pytest
 from _examples import Example
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule.layers import LeakyReLU
@@ -60,7 +61,7 @@ def test_invalid_slope(bad):
 
 @pytest.mark.parametrize("slope", [0.01, 0.2, -0.5])
 def test_matches_pytorch_in_float64(rng, off_zero, slope):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = off_zero(4, 6)
     x[0, :2] = 0.0  # the kink: both use the negative slope there
     xt = torch.tensor(x, requires_grad=True)

@@ -12,6 +12,7 @@ import json
 import numpy as np
 import pytest
 from _examples import all_examples, builtin_layers
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule.interop.torch import load_torch_state_dict, to_torch_state_dict
@@ -136,8 +137,8 @@ def _graph(layer, shapes):
 
 @pytest.mark.parametrize("eid", ids)
 def test_onnx_agrees_with_onnx_runtime(eid, tmp_path):
-    pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
+    importorskip("onnx")
+    ort = importorskip("onnxruntime")
     from chainrule.onnx import export
 
     example = BY_ID[eid]
@@ -187,7 +188,7 @@ def test_spec_token_round_trip(eid):
 
 
 def _torch_pair(example, train: bool):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     layer = _layer(example)
     try:
         module = layer.to_torch()

@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pytest
 from _examples import Example
+from _requires import importorskip
 
 import chainrule as cr
 from chainrule.layers import Flatten, Reshape
@@ -106,7 +107,7 @@ def test_invalid_shape(shape):
 
 
 def test_matches_pytorch_unflatten_in_float64(rng):
-    torch = pytest.importorskip("torch")
+    torch = importorskip("torch")
     x = rng.standard_normal((3, 12))
     xt = torch.tensor(x, requires_grad=True)
     yt = torch.nn.Unflatten(1, (3, 2, 2))(xt)
