@@ -227,8 +227,11 @@ class NpzReader:
             self.fail(f"cannot read {{file}}: {exc.strerror}.")
         if size == 0:
             self.fail(f"{self.what} {{file}} is empty.")
+        # zipfile's own reader of the end record (private, but stable since
+        # Python 2): the counts are checked before the directory is parsed.
+        end_record = getattr(zipfile, "_EndRecData", None)
         try:
-            end = zipfile._EndRecData(self._file)  # the end record only
+            end = end_record(self._file) if end_record else [0] * 10
         except _ZIP_ERRORS:
             end = None
         if not end:

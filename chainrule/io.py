@@ -5,11 +5,15 @@ document (stored as bytes) with the format version, the chainrule version, the
 architecture as a list of layer specs, each array's dtype, shape and SHA-256,
 and optional metadata (class names, input normalisation, training settings).
 
-Loading uses ``np.load(..., allow_pickle=False)``, builds layers only from the
-registry (``chainrule.registry``: the built-in layers and those registered
-with ``cr.register_layer``; nothing named in a file is imported or evaluated),
+Loading never unpickles, builds layers only from the registry
+(``chainrule.registry``: the built-in layers and those registered with
+``cr.register_layer``; nothing named in a file is imported or evaluated),
 checks every hash and shape, and refuses anything else with a message that
-names the file and the problem. Saving writes a temporary file in the same
+names the file and the problem. It also checks before it allocates
+(``chainrule._safe_npz``): the zip directory, every ``.npy`` header, the
+manifest and the sizes against :data:`MAX_BYTES`, then the architecture built
+without initialising its weights, and only then streams the arrays from disk,
+once, into the model; a small forged file is refused cheaply. Saving writes a temporary file in the same
 directory, fsyncs it and renames it over the target, so a crash leaves either
 the old file or the new one, never half of one.
 """

@@ -471,7 +471,9 @@ def test_model_bombs_on_the_command_line_are_one_line_status_2(saved):
             in_features=200_000, out_features=200_000
         ),
     )
-    _one_line_error(_cli("info", saved), r"^chainrule info: error: load: .*architecture")
+    _one_line_error(
+        _cli("info", saved), r"^chainrule info: error: load: .*architecture"
+    )
 
 
 def test_memory_error_is_one_line_status_2(monkeypatch, capsys, cli_model):
@@ -504,9 +506,7 @@ def test_a_closed_stdout_ends_quietly(cli_model):
 
 def test_info_describes_a_model_saved_before_any_forward_pass(tmp_path, capsys):
     path = tmp_path / "fresh.npz"
-    cr.Sequential(L.Flatten(), L.Linear(784, 32), L.ReLU(), L.Linear(32, 10)).save(
-        path
-    )
+    cr.Sequential(L.Flatten(), L.Linear(784, 32), L.ReLU(), L.Linear(32, 10)).save(path)
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^1\s+Linear\s+\?\s+25,120$", out, re.M), out
