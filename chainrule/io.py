@@ -130,7 +130,8 @@ def build(spec: dict, where: str = "model") -> Module:
         raise ModelFileError(f"{where}: the config of {kind} must be an object.")
     params = inspect.signature(cls).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        unknown = set(config) - set(params)
+        # rng is a run-time object, never a setting a file may give.
+        unknown = set(config) - (set(params) - {"rng"})
         if unknown:
             raise ModelFileError(
                 f"{where}: {kind} has no setting(s) {sorted(unknown)}."
