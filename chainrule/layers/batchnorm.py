@@ -54,6 +54,10 @@ class _BatchNorm(Module):
         """A per-channel vector shaped to broadcast against the input."""
         return a.reshape((1, -1) + (1,) * (ndim - 2))
 
+    def _ncl(self, a: np.ndarray) -> np.ndarray:
+        """(N, C) or (N, C, H, W) as (N, C, L): channel sums become contractions."""
+        return a.reshape(a.shape[0], self.num_features, -1)
+
     def _check_input(self, x: np.ndarray) -> None:
         want = 2 if self._axes == (0,) else 4
         if x.ndim != want or x.shape[1] != self.num_features:
@@ -67,7 +71,7 @@ class _BatchNorm(Module):
         w = self.weight.data
         x = as_float_array(self, x, w.dtype)
         self._check_input(x)
-        axes, nd = self._axes, x.ndim
+        nd = x.ndim
         if self.training:
             n = x.size // self.num_features  # values per channel
             if n < 2:
@@ -76,9 +80,13 @@ class _BatchNorm(Module):
                     f"take batch statistics; got input of shape {x.shape}. Use "
                     "eval() for single samples."
                 )
-            mean = x.mean(axis=axes)
+            # Per-channel sums over (N, H, W) as contractions of the (N, C, HW)
+            # view: NumPy's reductions over axes (0, 2, 3) take strided paths.
+            x3 = self._ncl(x)
+            mean = np.einsum("ncl->c", x3) / n
             xc = x - self._channel(mean, nd)
-            var = np.mean(xc * xc, axis=axes)  # biased: the batch's own variance
+            xc3 = self._ncl(xc)
+            var = np.einsum("ncl,ncl->c", xc3, xc3) / n  # biased: the batch's own
             # PyTorch's convention: new = (1 - momentum) old + momentum batch,
             # with the unbiased variance n / (n - 1) var in the running one.
             m = self.momentum
@@ -91,16 +99,19 @@ class _BatchNorm(Module):
             xc = x - self._channel(self.running_mean, nd)
             var = self.running_var
         inv_std = (1.0 / np.sqrt(var + self.eps)).astype(w.dtype, copy=False)
-        xhat = xc * self._channel(inv_std, nd)
-        y = xhat * self._channel(w, nd) + self._channel(self.bias.data, nd)
+        xhat = xc
+        xhat *= self._channel(inv_std, nd)  # in place: xc is ours
+        y = xhat * self._channel(w, nd)
+        y += self._channel(self.bias.data, nd)
         self.keep_cache((xhat, inv_std, self.training))
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         xhat, inv_std, batch_stats = self.take_cache()
-        axes, nd = self._axes, dy.ndim
-        dbias = dy.sum(axis=axes)
-        dweight = np.sum(dy * xhat, axis=axes)
+        nd = dy.ndim
+        dy3, xhat3 = self._ncl(dy), self._ncl(xhat)
+        dbias = np.einsum("ncl->c", dy3)
+        dweight = np.einsum("ncl,ncl->c", dy3, xhat3)
         self.weight.accumulate(dweight)
         self.bias.accumulate(dbias)
         if self.skip_input_grad:
@@ -111,9 +122,11 @@ class _BatchNorm(Module):
         # mean and variance depend on every x of the channel: with n values,
         # mean_B(dy) = dbias / n and mean_B(dy xhat) = dweight / n.
         n = dy.size // self.num_features
-        dbias_n = self._channel(dbias / n, nd)
-        dweight_n = self._channel(dweight / n, nd)
-        return scale * (dy - dbias_n - xhat * dweight_n)
+        dx = xhat * self._channel(-dweight / n, nd)  # the same formula, in place
+        dx += dy
+        dx -= self._channel(dbias / n, nd)
+        dx *= scale
+        return dx
 
     def get_config(self) -> dict:
         return {
