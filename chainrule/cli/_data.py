@@ -22,7 +22,13 @@ from ..data.folders import (
     read_images,
 )
 from ..data.preprocessing import TablePreprocessing
-from ..data.tables import TableError, plan_table, read_values, scan_table
+from ..data.tables import (
+    MAX_CLASSES,
+    TableError,
+    plan_table,
+    read_values,
+    scan_table,
+)
 from ..tasks import infer_task
 from ._common import CLIError
 
@@ -158,7 +164,8 @@ def _table_task(settings: dict, plan, scan) -> tuple[str, str, list[dict]]:
     t = targets[0]
     if t.n_distinct is None:
         raise CLIError(
-            f"target {t.name!r} has over 1,000 distinct values; too many classes for "
+            f"target {t.name!r} has over {MAX_CLASSES:,} distinct values; too many "
+            "classes for "
             "--task classify (use --task regress for a number)."
         )
     if task == "binary" and t.n_distinct != 2:
@@ -181,7 +188,7 @@ def prepare_table(settings: dict, say) -> Prepared:
     features = settings.get("features")
     exclude = [c for c in (settings.get("label"),) if c]
     try:
-        scan = scan_table(path)
+        scan = scan_table(path, targets)
         if not targets and task != "autoencode":
             raise CLIError(
                 f"name the column to predict with --target; the columns of "
@@ -305,6 +312,7 @@ def prepare_images(settings: dict, say) -> Prepared:
         files = [f for f, _ in items]
         labels = np.array([c for _, c in items], np.int64)
         n_train = len(listing.train)
+        headers = read_headers(files)  # an unreadable file is named first
         if listing.test is None:
             check_held_out(
                 len(files),
@@ -316,7 +324,6 @@ def prepare_images(settings: dict, say) -> Prepared:
             check_held_out(
                 n_train, 0.0, settings["validation_split"], repr(root.name + "/train")
             )
-        headers = read_headers(files)
         size, channels = _image_settings(settings, headers)
         x, notes = read_images(files, size, channels, headers)
     except ImageFolderError as exc:

@@ -83,6 +83,9 @@ def _settings(args) -> tuple[dict, tuple | None]:
     data = settings["data"] or TRAIN_DEFAULTS["data"]
     kind = data_kind(data)
     defaults = {**TRAIN_DEFAULTS, **(TABLE_DEFAULTS if kind == "table" else {})}
+    if settings["task"] == "autoencode":
+        # Plain SGD at the digits' rate diverges on a deep, narrow autoencoder.
+        defaults["optimizer"] = "adam"
     for k, v in defaults.items():
         if settings.get(k) is None and v is not None:
             settings[k] = v
@@ -366,15 +369,17 @@ def _announce(args, settings, data, run_dir, model_line) -> None:
 def cmd_train(args) -> int:
     import chainrule as cr
 
-    from ..tasks import TASK_LOSSES
+    from ..tasks import check_loss
     from ._data import prepare
     from .report import report_training
 
     settings, resumed = _settings(args)
     run_dir = _run_dir(args)
     data = prepare(settings, lambda text: _say(args, text))
-    if settings["loss"] is None:
-        settings["loss"] = TASK_LOSSES[data.task][0]
+    try:  # the task may have been inferred: check the loss against it now
+        settings["loss"] = check_loss(data.task, settings["loss"])
+    except ValueError as exc:
+        raise CLIError(f"{exc} (the task was inferred: {data.reason})") from None
     if data.task == "classify" and data.kind == "builtin" and settings["loss"] != "ce":
         raise CLIError(
             "the built-in digit sets train with --loss ce; nll needs a SPEC ending "

@@ -194,7 +194,7 @@ class ColumnStats:
     integers: bool = True
     first_text: tuple[int, str] | None = None
     first_missing: int | None = None
-    #: Counts of each distinct value (as written), None once over MAX_CLASSES.
+    #: Counts of each distinct value (as written), None once over its cap.
     counts: dict[str, int] | None = field(default_factory=dict)
 
     @property
@@ -241,16 +241,22 @@ class TableScan:
         )
 
 
-def scan_table(path) -> TableScan:
+def scan_table(path, targets: Sequence[str] = ()) -> TableScan:
     """Pass 1 over a CSV/TSV file: kinds, categories and missing values of
-    every column, and the number of data rows."""
+    every column, and the number of data rows.
+
+    Distinct values are counted up to :data:`MAX_CLASSES` for the ``targets``
+    and up to ``MAX_CATEGORIES + 1`` for other columns, so that a wide file of
+    numbers costs little memory in this pass.
+    """
     rows = csv_rows(path, "reading (pass 1 of 2)")
     delimiter, header = next(rows)
     stats = [ColumnStats(h) for h in header]
+    caps = [MAX_CLASSES if h in targets else MAX_CATEGORIES + 1 for h in header]
     n = 0
     for line, row in rows:
         n += 1
-        for st, value in zip(stats, row):
+        for st, value, cap in zip(stats, row, caps):
             s = value.strip()
             if _is_missing(s):
                 st.missing += 1
@@ -269,7 +275,7 @@ def scan_table(path) -> TableScan:
             counts = st.counts
             if counts is not None:
                 counts[s] = counts.get(s, 0) + 1
-                if len(counts) > MAX_CLASSES:
+                if len(counts) > cap:
                     st.counts = None
     if n == 0:
         raise TableError(f"{str(path)!r} has a header but no data rows.")
@@ -343,10 +349,8 @@ def plan_table(
             many = st.n_distinct is None or st.n_distinct > MAX_CATEGORIES
             if not st.numeric and st.texts and many:
                 notes.append(
-                    f"column {st.name!r} left out: text with "
-                    f"{'over ' + str(MAX_CLASSES) if st.n_distinct is None else st.n_distinct}"
-                    f" distinct values (one-hot encoding takes at most "
-                    f"{MAX_CATEGORIES})"
+                    f"column {st.name!r} left out: text with over {MAX_CATEGORIES} "
+                    f"distinct values (one-hot encoding takes at most {MAX_CATEGORIES})"
                 )
                 continue
             chosen.append(st)
@@ -364,9 +368,8 @@ def plan_table(
         else:
             if st.n_distinct is None or st.n_distinct > MAX_CATEGORIES:
                 raise TableError(
-                    f"{str(scan.path)!r}: column {st.name!r} is text with "
-                    f"{'over ' + str(MAX_CLASSES) if st.n_distinct is None else st.n_distinct}"
-                    f" distinct values; one-hot encoding takes at most "
+                    f"{str(scan.path)!r}: column {st.name!r} is text with over "
+                    f"{MAX_CATEGORIES} distinct values; one-hot encoding takes at most "
                     f"{MAX_CATEGORIES}. Leave it out of --features."
                 )
             inputs.append(
