@@ -379,7 +379,9 @@ def cmd_train(args) -> int:
     try:  # the task may have been inferred: check the loss against it now
         settings["loss"] = check_loss(data.task, settings["loss"])
     except ValueError as exc:
-        raise CLIError(f"{exc} (the task was inferred: {data.reason})") from None
+        raise CLIError(
+            f"{str(exc).rstrip('.')} (the task was inferred: {data.reason})."
+        ) from None
     if data.task == "classify" and data.kind == "builtin" and settings["loss"] != "ce":
         raise CLIError(
             "the built-in digit sets train with --loss ce; nll needs a SPEC ending "
