@@ -248,6 +248,8 @@ def test_image_folder_classify_predict_evaluate(capsys, digits, tmp_path):
     assert len(text.splitlines()) == 2
     code, text, _ = run(capsys, "evaluate", out / "model.npz", digits)
     assert code == 0 and "18 images" in text and "accuracy" in text
+    fails(capsys, r"scoring needs labelled images: give a folder of class folders",
+          "evaluate", out / "model.npz", digits / "test" / "digit1")
 
 
 @pytest.mark.skipif(not HAS_PIL, reason="needs Pillow")

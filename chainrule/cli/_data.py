@@ -500,6 +500,11 @@ def _images_for_model(meta, path, with_classes=True):
         x, notes = read_images(files, size, channels)
     except ImageFolderError as exc:
         raise CLIError(str(exc)) from None
+    if with_classes and y is None and meta["task"] != "autoencode":
+        raise CLIError(
+            f"scoring needs labelled images: give a folder of class folders "
+            f"({', '.join(prep['class_names'])}); {str(path)!r} has none."
+        )
     labels = [prep["class_names"][c] for c in y] if y is not None else None
     if meta["task"] == "autoencode" and y is not None:
         y = x.reshape(len(x), -1)

@@ -160,6 +160,29 @@ def _code_layer(model, k: int | None) -> int:
     return index
 
 
+def _preset_spec(settings: dict, data, head: str) -> tuple[str, int | None]:
+    """A preset as a SPEC for this data and task: (spec, code layer or None)."""
+    from ..spec import PRESETS
+    from ._data import CODE_SIZE
+
+    name = settings["model"]
+    hidden = [f"linear{h}-relu" for h in settings["hidden"]]
+    flat = ["flatten"] if len(data.input_shape) > 1 else []
+    if data.task == "autoencode":
+        if name != "mlp":
+            raise CLIError(
+                "--task autoencode builds an MLP autoencoder (--model mlp, the "
+                f"default) or takes a SPEC; the {name!r} preset is a classifier."
+            )
+        if settings["code_size"] is None:
+            settings["code_size"] = min(CODE_SIZE[data.kind], int(data.x_train[0].size))
+        return _autoencoder_spec(settings, data)
+    if name == "mlp":
+        return "-".join(flat + hidden + [head]), None
+    # The CNN presets without their 10-way output layer, then the task's head.
+    return f"{PRESETS[name].rsplit('-linear10', 1)[0]}-{head}", None
+
+
 def _build_model(settings: dict, data):
     """The network for the data's shape and task: a preset body with the task's
     output layers, or a SPEC checked against them. Returns (model, code_layer,
@@ -167,11 +190,9 @@ def _build_model(settings: dict, data):
     from .. import layers as L
     from ..spec import PRESETS, build_spec
     from ..tasks import head_spec
-    from ._data import CODE_SIZE
 
     spec = settings["model"]
     task = data.task
-    code_layer = None
     if data.kind == "builtin" and task == "classify":
         model = build_spec(spec, input_shape=data.input_shape)
         out_shape = model.output_shape(data.input_shape)
@@ -182,56 +203,37 @@ def _build_model(settings: dict, data):
             )
         return model, None, None
     head = head_spec(task, settings["loss"], data.n_out)
-    if task == "autoencode" and spec == "mlp":
-        if settings["code_size"] is None:
-            settings["code_size"] = min(
-                CODE_SIZE[data.kind], int(data.x_train[0].size)
-            )
-        text, code_layer = _autoencoder_spec(settings, data)
-    elif task == "autoencode" and spec in PRESETS:
-        raise CLIError(
-            f"--task autoencode builds an MLP autoencoder (--model mlp, the default) "
-            f"or takes a SPEC; the {spec!r} preset is a classifier."
-        )
-    elif spec == "mlp" and data.kind == "table":
-        text = "-".join([f"linear{h}-relu" for h in settings["hidden"]] + [head])
-    elif spec in PRESETS:
-        body = PRESETS[spec].rsplit("-linear10", 1)[0]
-        if spec == "mlp":
-            body = "-".join(["flatten"] + [f"linear{h}-relu" for h in settings["hidden"]])
-        text = f"{body}-{head}"
+    if spec in PRESETS:
+        text, code_layer = _preset_spec(settings, data, head)
     else:
-        text = spec
+        text, code_layer = spec, None
     model = build_spec(text, input_shape=data.input_shape)
     out_shape = model.output_shape(data.input_shape)
     last = model[len(model) - 1]
-    needs = (
-        L.Sigmoid
-        if head.endswith("sigmoid")
-        else L.LogSoftmax
-        if head.endswith("logsoftmax")
-        else None
-    )
-    if out_shape != (data.n_out,) or (needs and not isinstance(last, needs)):
+    final = {"sigmoid": L.Sigmoid, "logsoftmax": L.LogSoftmax}.get(head.split("-")[-1])
+    if out_shape != (data.n_out,) or (final and not isinstance(last, final)):
         raise CLIError(
-            f"the model's output has shape {out_shape} but --task {task} needs "
-            f"({data.n_out},); end the spec with {head}."
+            f"--task {task} with --loss {settings['loss']} needs outputs of shape "
+            f"({data.n_out},)"
+            + (f" from a final {final.__name__}" if final else "")
+            + f"; the model gives {out_shape} from {type(last).__name__}: end the "
+            f"spec with {head}."
         )
     if task == "autoencode" and code_layer is None:
         code_layer = _code_layer(model, settings["code_size"])
         settings["code_size"] = model[code_layer].out_features
     line = None
-    if spec in PRESETS:
+    if spec == "mlp":
         widths = [str(int(data.x_train[0].size))] + [
             str(layer.out_features) for layer in model if isinstance(layer, L.Linear)
         ]
         line = (
-            f"model: {spec} {'-'.join(widths)} (hidden sizes "
+            f"model: mlp {'-'.join(widths)} (hidden sizes "
             f"{', '.join(map(str, settings['hidden']))}; change with --hidden or "
-            f"--model SPEC)"
-            if spec == "mlp"
-            else f"model: {spec} ({text})"
+            "--model SPEC)"
         )
+    elif spec in PRESETS:
+        line = f"model: {spec} ({text})"
     return model, code_layer, line
 
 
