@@ -141,8 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "train",
         help="train a model (default: the MLP on the embedded digits)",
-        description="Train a classifier with a progress bar; write the model, "
-        "a checkpoint, the history and pictures into --out.",
+        description="Train a model for one of the seeds' tasks (regress, binary, "
+        "classify, autoencode) on the built-in digits, a CSV/TSV file or an image "
+        "folder, with a progress bar; write the model, a checkpoint, the history "
+        "and pictures into --out.",
     )
     t.add_argument(
         "--data",
