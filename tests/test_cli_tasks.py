@@ -403,3 +403,16 @@ def test_one_line_error_in_a_subprocess(bad, tmp_path):
     )
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and "line 4 has 1 fields" in r.stderr
+
+
+def test_csv_options_refused_for_digit_models(capsys, tmp_path):
+    from chainrule.spec import build_spec
+
+    path = tmp_path / "digits.npz"
+    build_spec("mlp", rng=0).save(path)
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((1, 1, 28, 28), np.float32))
+    fails(capsys, r"--output applies to models trained on your own data",
+          "predict", path, x, "--output", tmp_path / "p.csv")
+    fails(capsys, r"is not an autoencoder", "encode", path, x)
+    assert not (tmp_path / "p.csv").exists()
