@@ -334,6 +334,7 @@ def bad(tmp_path_factory) -> Path:
         (["--target", "y", "--task", "autoencode"], r"--task autoencode .* has no target"),
         ([], r"name the column to predict with --target; the columns of .* are x, y"),
         (["--target", "y", "--image-size", "8", "8"], r"--image-size applies to image folders"),
+        (["--target", "y", "--code-size", "2"], r"--code-size applies to --task autoencode"),
         (["--target", "y", "--model", "linear4-relu-linear2"], r"end the spec with linear1-sigmoid"),
     ],
 )

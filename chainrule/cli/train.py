@@ -378,6 +378,13 @@ def cmd_train(args) -> int:
     settings, resumed = _settings(args)
     run_dir = _run_dir(args)
     data = prepare(settings, lambda text: _say(args, text))
+    if data.task != "autoencode":
+        for opt in ("code_size", "label"):
+            if settings.get(opt) is not None:
+                raise CLIError(
+                    f"--{opt.replace('_', '-')} applies to --task autoencode; the task "
+                    f"here is {data.task} ({data.reason})."
+                )
     try:  # the task may have been inferred: check the loss against it now
         settings["loss"] = check_loss(data.task, settings["loss"])
     except ValueError as exc:
