@@ -268,6 +268,17 @@ def test_image_folder_binary_rgb_and_resize(capsys, digits, tmp_path):
     assert "converted 40 L images to RGB" in text and "resized 40 of 40 images to 14x14" in text
     assert "task: binary (2 class folders)" in text
     assert cr.load(tmp_path / "run" / "model.npz").metadata["input_shape"] == [3, 14, 14]
+    # evaluate splits the folder again exactly as train did: the same scores.
+    trained = re.search(r"test accuracy (\S+)", text).group(1)
+    code, text, _ = run(capsys, "evaluate", tmp_path / "run" / "model.npz")
+    assert code == 0 and f"accuracy {trained}" in text and "test split (10 images)" in text
+    code, text, _ = run(
+        capsys, "train", "--data", two, "--task", "autoencode", "--out", tmp_path / "ae",
+        *FAST, "--test-split", "0.25", "--validation-split", "0.2",
+    )
+    trained = re.search(r"test reconstruction MSE (\S+)", text).group(1)
+    code, text, _ = run(capsys, "evaluate", tmp_path / "ae" / "model.npz")
+    assert f"reconstruction MSE {trained}" in text
 
 
 @pytest.mark.skipif(not HAS_PIL, reason="needs Pillow")

@@ -543,7 +543,11 @@ def training_split(meta: dict) -> tuple[ModelData, ModelData]:
         return train, test
     full = load_for_model(meta, source)
     task = meta["task"]
-    strata = full.y if task in ("binary", "classify") else None
+    if kind == "images":  # training stratified folders by class, for any task
+        names = meta["preprocessing"]["class_names"]
+        strata = np.array([names.index(c) for c in full.labels], np.int64)
+    else:
+        strata = full.y if task in ("binary", "classify") else None
     train_idx, test_idx = _split(
         len(full.x), settings.get("test_split", 0.2), settings.get("seed", 0), strata
     )
@@ -556,7 +560,8 @@ def training_split(meta: dict) -> tuple[ModelData, ModelData]:
             None if full.y is None else full.y[idx],
             [full.ids[i] for i in idx],
             None if full.labels is None else [full.labels[i] for i in idx],
-            f"{Path(source).name} test split ({len(idx):,})",
+            f"{Path(source).name} test split ({len(idx):,} "
+            f"{'images' if kind == 'images' else 'rows'})",
         )
 
     return part(train_idx), part(test_idx)
