@@ -112,6 +112,7 @@ def test_regress_end_to_end(capsys, tables, tmp_path):
         "--features", "a,b,colour", "--out", out, *FAST, "--epochs", "60", "--lr", "0.01",
     )
     assert code == 0
+    train_text = text
     assert "task: regress (target 'y' is numeric)" in text
     assert "model: mlp 5-8-8-1 (hidden sizes 8, 8" in text
     assert "filled 1 missing value(s) of 'a' with the training rows' median" in text
@@ -137,8 +138,9 @@ def test_regress_end_to_end(capsys, tables, tmp_path):
     assert p1 == p2
     assert p1[0]["id"] == "id0"
 
+    trained = re.search(r"test (RMSE \S+  MAE \S+)", train_text).group(1)
     code, text, _ = run(capsys, "evaluate", out / "model.npz")
-    assert code == 0 and "test split (16" in text and "RMSE" in text
+    assert code == 0 and "test split (16 rows)" in text and trained in text
     code, text, _ = run(capsys, "evaluate", out / "model.npz", tables["main"], "--json")
     scores = json.loads(text)
     assert scores["task"] == "regress" and scores["r2"] > 0.5
