@@ -430,3 +430,16 @@ def test_csv_options_refused_for_digit_models(capsys, tmp_path):
           "predict", path, x, "--output", tmp_path / "p.csv")
     fails(capsys, r"is not an autoencoder", "encode", path, x)
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_patience_stops_early_and_keeps_the_best_epoch(capsys, tables, tmp_path):
+    code, text, _ = run(
+        capsys, "train", "--data", tables["main"], "--target", "y", "--features",
+        "a,b", "--out", tmp_path / "r", *FAST, "--epochs", "200", "--lr", "0.05",
+        "--patience", "2",
+    )
+    assert code == 0
+    assert "early stopping: val_loss did not improve for 2 epochs" in text
+    assert "the model keeps that epoch's weights" in text
+    epochs = len((tmp_path / "r" / "history.csv").read_text().splitlines()) - 1
+    assert epochs < 200

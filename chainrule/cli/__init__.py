@@ -189,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--seed", type=_nonneg_int, default=None, help="random seed (0)")
     t.add_argument(
+        "--patience",
+        type=_nonneg_int,
+        default=None,
+        metavar="N",
+        help="stop when the validation loss has not improved for N epochs and "
+        "keep the best epoch's weights (0, the default: train every epoch)",
+    )
+    t.add_argument(
         "--validation-split",
         type=_unit_float,
         default=None,

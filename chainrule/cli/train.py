@@ -39,6 +39,7 @@ TRAIN_DEFAULTS = {
     "channels": None,
     "test_split": 0.2,
     "missing": "impute",
+    "patience": 0,
 }
 
 #: Where tables differ from the digits' defaults: Adam and more, smaller
@@ -278,13 +279,16 @@ def _metadata(settings: dict, data, code_layer) -> dict:
 
 # ---------------------------------------------------------------- training
 def _trainer(args, settings, model, data, optimizer, checkpoint, metadata, resumed):
-    from ..callbacks import GradientNorms, ModelCheckpoint, NaNGuard
+    from ..callbacks import EarlyStopping, GradientNorms, ModelCheckpoint, NaNGuard
     from ..tasks import make_loss
     from ..training import Trainer
 
     callbacks = [
         NaNGuard(),
         GradientNorms(every=10),
+        # Keras's rule: the validation loss (the training loss without a
+        # validation part), the best epoch's weights kept at the end.
+        *([EarlyStopping(patience=settings["patience"])] if settings["patience"] else []),
         ModelCheckpoint(
             checkpoint, every_n_batches=settings["checkpoint_every"] or None
         ),
@@ -414,6 +418,13 @@ def cmd_train(args) -> int:
     )
     history, seconds, samples = _fit(args, trainer, checkpoint)
 
+    if trainer.stop_reason:
+        kept = history.best_epoch is not None and settings["patience"]
+        _say(
+            args,
+            trainer.stop_reason
+            + ("; the model keeps that epoch's weights" if kept else ""),
+        )
     model.save(run_dir / "model.npz", metadata=metadata)
     history.to_csv(run_dir / "history.csv")
     history.to_json(run_dir / "history.json")
