@@ -7,7 +7,10 @@ DIR/test/<digit>/*.png), trains each with the command line, exactly as a user
 would (a subprocess per run, its --json line read back), and trains
 scikit-learn's MLPRegressor / MLPClassifier with the same hidden sizes,
 epochs, batch size, optimizer (Adam, learning rate 1e-3), no weight decay
-(alpha 0: chainrule's CLI has none) and no early stopping, on the same
+(alpha 0: chainrule's CLI has none) and no early stopping (except the
+"diabetes_early_stop" row: 10% validation, patience 10, best weights kept, on
+both sides; scikit-learn watches the validation R², chainrule the validation
+loss), on the same
 train/test split (the one the CLI makes, recomputed here with its own
 function), inputs standardised on the training rows (the diabetes target
 too, as the CLI does), images scaled to [0, 1].
@@ -54,6 +57,9 @@ from chainrule.cli._data import _split  # noqa: E402
 # name: (loader, task, hidden sizes, epochs, batch size)
 TABLES = {
     "diabetes": (load_diabetes, "regress", (64, 64), 100, 32),
+    # The same with early stopping on both sides: 10% of the training rows
+    # held out, patience 10 epochs, the best epoch's weights kept.
+    "diabetes_early_stop": (load_diabetes, "regress", (64, 64), 100, 32),
     "breast_cancer": (load_breast_cancer, "binary", (64, 64), 100, 32),
     "wine": (load_wine, "classify", (64, 64), 100, 32),
 }
@@ -87,8 +93,7 @@ def run_cli(data: Path, out: Path, seed: int, hidden, epochs, batch, extra=()) -
         sys.executable, "-m", "chainrule", "train", "--data", str(data),
         "--out", str(out), "--seed", str(seed), "--hidden",
         ",".join(map(str, hidden)), "--epochs", str(epochs), "--batch-size",
-        str(batch), "--optimizer", "adam", "--lr", "0.001",
-        "--validation-split", "0", "--json", *extra,
+        str(batch), "--optimizer", "adam", "--lr", "0.001", *extra, "--json",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -97,11 +102,12 @@ def run_cli(data: Path, out: Path, seed: int, hidden, epochs, batch, extra=()) -
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def sklearn_scores(task, x, y, train, test, seed, hidden, epochs, batch) -> dict:
+def sklearn_scores(task, x, y, train, test, seed, hidden, epochs, batch, early) -> dict:
     kw = dict(
         hidden_layer_sizes=hidden, solver="adam", learning_rate_init=1e-3,
         alpha=0.0, batch_size=batch, max_iter=epochs, tol=0.0,
-        n_iter_no_change=epochs + 1, random_state=seed,
+        n_iter_no_change=10 if early else epochs + 1, early_stopping=early,
+        validation_fraction=0.1, random_state=seed,
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -152,6 +158,12 @@ def main() -> None:
             x, y = write_table(loader, path)
             strata = None if task == "regress" else y.astype(np.int64)
             extra = ["--target", "target", "--test-split", "0.2"]
+            early = name.endswith("_early_stop")
+            extra += (
+                ["--validation-split", "0.1", "--patience", "10"]
+                if early
+                else ["--validation-split", "0"]
+            )
             sk_task = task
         else:
             path = root / "digits"
@@ -159,7 +171,8 @@ def main() -> None:
                 write_digits(path)
             (xa, ya), (xb, yb) = cr.data.load("mnist5k", flatten=True)
             x, y = np.concatenate([xa, xb]), np.concatenate([ya, yb])
-            extra = []
+            extra = ["--validation-split", "0"]
+            early = False
             sk_task = "images"
         ours, theirs = [], []
         for seed in range(args.seeds):
@@ -175,7 +188,9 @@ def main() -> None:
             )
             ours.append(cli_scores(task, result))
             theirs.append(
-                sklearn_scores(sk_task, x, y, train, test, seed, hidden, epochs, batch)
+                sklearn_scores(
+                    sk_task, x, y, train, test, seed, hidden, epochs, batch, early
+                )
             )
         for metric in ours[0]:
             a = [o[metric] for o in ours]
