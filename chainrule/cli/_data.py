@@ -176,7 +176,7 @@ def _table_task(settings: dict, plan, scan) -> tuple[str, str, list[dict]]:
     return task, reason, [{"name": t.name, "type": "class", "classes": t.categories()}]
 
 
-def prepare_table(settings: dict, say) -> Prepared:
+def prepare_table(settings: dict) -> Prepared:
     path = settings["data"]
     targets = list(settings.get("target") or [])
     task = settings.get("task")
@@ -196,8 +196,6 @@ def prepare_table(settings: dict, say) -> Prepared:
                 "autoencode)."
             )
         plan = plan_table(scan, targets, features, exclude)
-        for note in plan.notes:
-            say(f"note: {note}")
         task, reason, target_specs = _table_task(settings, plan, scan)
         check_held_out(
             scan.n_rows,
@@ -220,7 +218,7 @@ def prepare_table(settings: dict, say) -> Prepared:
         prep = TablePreprocessing.fit(
             plan.inputs, target_specs, raw, train_idx, settings["missing"]
         )
-        notes = [
+        notes = plan.notes + [
             f"filled {k:,} missing value(s) of {name!r} with the training rows' "
             + (f"median {fill:g}" if isinstance(fill, float) else f"most frequent {fill!r}")
             for name, k, fill in prep.missing_counts(raw)
@@ -303,7 +301,7 @@ def _image_settings(settings: dict, headers) -> tuple[tuple[int, int], int]:
     return tuple(int(s) for s in size), int(channels)
 
 
-def prepare_images(settings: dict, say) -> Prepared:
+def prepare_images(settings: dict) -> Prepared:
     root = Path(settings["data"])
     try:
         listing = list_image_folder(root)
@@ -379,7 +377,7 @@ def prepare_images(settings: dict, say) -> Prepared:
 
 
 # ---------------------------------------------------------------- builtin
-def prepare_builtin(settings: dict, say) -> Prepared:
+def prepare_builtin(settings: dict) -> Prepared:
     from ..data import load as load_data
     from ._common import _class_names
 
@@ -421,7 +419,7 @@ def prepare_builtin(settings: dict, say) -> Prepared:
     )
 
 
-def prepare(settings: dict, say) -> Prepared:
+def prepare(settings: dict) -> Prepared:
     """The training data of a run, for the task asked for or inferred."""
     kind = data_kind(settings["data"])
     if kind != "table":
@@ -440,7 +438,7 @@ def prepare(settings: dict, say) -> Prepared:
                 )
     return {"table": prepare_table, "images": prepare_images, "builtin": prepare_builtin}[
         kind
-    ](settings, say)
+    ](settings)
 
 
 # ------------------------------------------------- reading for a saved model

@@ -389,7 +389,7 @@ def cmd_train(args) -> int:
 
     settings, resumed = _settings(args)
     run_dir = _run_dir(args)
-    data = prepare(settings, lambda text: _say(args, text))
+    data = prepare(settings)
     if data.task != "autoencode":
         for opt in ("code_size", "label"):
             if settings.get(opt) is not None:
