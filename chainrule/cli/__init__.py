@@ -1,4 +1,5 @@
-"""The ``chainrule`` command line: train, evaluate, predict, gradcheck, info, export.
+"""The ``chainrule`` command line: train, evaluate, predict, encode, gradcheck, info,
+export.
 
 One module per command family; this one builds the parser and runs a command.
 A closed stdout (``| head``) ends a command quietly.
@@ -30,6 +31,7 @@ from .gradcheck import cmd_gradcheck
 from .info import cmd_info
 from .predict import cmd_predict
 from .train import cmd_train
+from .use import cmd_encode
 
 
 # -------------------------------------------------------------------- main
@@ -37,6 +39,107 @@ def _version() -> str:
     from .. import __version__
 
     return __version__
+def _columns(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"must be column names separated by commas; got {text!r}"
+        )
+    return names
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(n) for n in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be layer sizes separated by commas, such as 64,32; got {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive; got {text!r}")
+    return sizes
+
+
+def _add_task_arguments(t: argparse.ArgumentParser) -> None:
+    """`train`'s options for your own data: tasks, columns, images, losses."""
+    from ..tasks import LOSSES, TASKS
+
+    t.add_argument(
+        "--task",
+        choices=TASKS,
+        default=None,
+        help="regress, binary, classify or autoencode (inferred from the "
+        "target when omitted, and printed)",
+    )
+    t.add_argument(
+        "--target",
+        action="append",
+        default=None,
+        metavar="COLUMN",
+        help="the CSV column to predict (repeat for several regression targets)",
+    )
+    t.add_argument(
+        "--features",
+        type=_columns,
+        default=None,
+        metavar="A,B,...",
+        help="the CSV columns to learn from (default: all others)",
+    )
+    t.add_argument(
+        "--label",
+        default=None,
+        metavar="COLUMN",
+        help="autoencode: a CSV column (not an input) to colour the code picture by",
+    )
+    t.add_argument(
+        "--loss",
+        choices=tuple(LOSSES),
+        default=None,
+        help="mse (with the seeds' 1/2), sse, bce, ce or nll; must fit the task",
+    )
+    t.add_argument(
+        "--code-size",
+        type=_pos_int,
+        default=None,
+        metavar="K",
+        help="autoencode: units in the code (2 for tables, 32 for images)",
+    )
+    t.add_argument(
+        "--hidden",
+        type=_sizes,
+        default=None,
+        metavar="N,N",
+        help="hidden sizes of the mlp preset (64,64 for tables; 256,128 images)",
+    )
+    t.add_argument(
+        "--image-size",
+        type=_pos_int,
+        nargs=2,
+        default=None,
+        metavar=("H", "W"),
+        help="resize an image folder's images (default: their most common size)",
+    )
+    t.add_argument(
+        "--channels",
+        type=int,
+        choices=(1, 3),
+        default=None,
+        help="1 (grey) or 3 (RGB); default: grey when every image is",
+    )
+    t.add_argument(
+        "--test-split",
+        type=_unit_float,
+        default=None,
+        help="fraction held out for the test scores when the data has no test "
+        "part (0.2; 0 scores the training rows)",
+    )
+    t.add_argument(
+        "--missing",
+        choices=("impute", "refuse"),
+        default=None,
+        help="missing CSV inputs: impute (median / most frequent, the default) or "
+        "refuse (an error naming the line)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,14 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "train",
         help="train a model (default: the MLP on the embedded digits)",
-        description="Train a classifier with a progress bar; write the model, "
-        "a checkpoint, the history and pictures into --out.",
+        description="Train a model for one of the seeds' tasks (regress, binary, "
+        "classify, autoencode) on the built-in digits, a CSV/TSV file or an image "
+        "folder, with a progress bar; write the model, a checkpoint, the history "
+        "and pictures into --out.",
     )
     t.add_argument(
         "--data",
         default=None,
-        help="mnist5k (default, embedded), fashion-mnist, mnist, or a directory "
-        "of IDX files / an .npz",
+        help="mnist5k (default, embedded), fashion-mnist, mnist, a directory "
+        "of IDX files / an .npz, a CSV/TSV file, or an image folder "
+        "(DIR/<class>/*.png, with DIR/train and DIR/test when split)",
     )
     t.add_argument(
         "--model",
@@ -64,17 +170,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="mlp (default), seed-cnn, cnn, or a SPEC such as "
         "conv16x5-relu-maxpool2-flatten-linear10",
     )
+    _add_task_arguments(t)
     t.add_argument(
-        "--epochs", type=_pos_int, default=None, help="passes over the data (20)"
+        "--epochs",
+        type=_pos_int,
+        default=None,
+        help="passes over the data (20; 100 for tables)",
     )
     t.add_argument(
-        "--batch-size", type=_pos_int, default=None, help="samples per step (128)"
+        "--batch-size",
+        type=_pos_int,
+        default=None,
+        help="samples per step (128; 32 for tables)",
     )
     t.add_argument(
         "--optimizer",
         choices=("sgd", "adam"),
         default=None,
-        help="sgd (default) or adam",
+        help="sgd (default) or adam (default for tables)",
     )
     t.add_argument(
         "--lr",
@@ -86,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--momentum", type=_unit_float, default=None, help="SGD momentum (0.9)"
     )
     t.add_argument("--seed", type=_nonneg_int, default=None, help="random seed (0)")
+    t.add_argument(
+        "--patience",
+        type=_nonneg_int,
+        default=None,
+        metavar="N",
+        help="stop when the validation loss has not improved for N epochs and "
+        "keep the best epoch's weights (0, the default: train every epoch)",
+    )
     t.add_argument(
         "--validation-split",
         type=_unit_float,
@@ -119,18 +240,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("model", help="a model file written by train")
     e.add_argument(
+        "data_arg",
+        nargs="?",
+        default=None,
+        metavar="DATA",
+        help="data to score: a CSV, an image folder or a data set (default: the "
+        "test part of the data it was trained on)",
+    )
+    e.add_argument(
         "--data", default=None, help="data set (default: the one it was trained on)"
     )
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser(
-        "predict", help="classify images (PNG, JPEG, BMP, TIFF), .npy arrays or IDX files"
+        "predict",
+        help="predict for CSV rows, image files (PNG, JPEG, BMP, TIFF) or folders, "
+        ".npy arrays or IDX files",
     )
     r.add_argument("model", help="a model file written by train")
-    r.add_argument("inputs", nargs="+", metavar="INPUT", help="image, .npy or IDX files")
+    r.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="a CSV file or an image folder (models trained on your own data); "
+        "image, .npy or IDX files (digit models)",
+    )
     r.add_argument("--json", action="store_true")
+    r.add_argument(
+        "--output", metavar="FILE", help="write the CSV there (default: stdout)"
+    )
+    r.add_argument(
+        "--id", metavar="COLUMN", help="copy this input column into each row"
+    )
+    r.add_argument(
+        "--proba", action="store_true", help="add a probability column per class"
+    )
     r.set_defaults(func=cmd_predict)
+
+    c = sub.add_parser(
+        "encode", help="an autoencoder's codes for CSV rows or images, as CSV"
+    )
+    c.add_argument("model", help="an autoencoder written by train --task autoencode")
+    c.add_argument("data", help="a CSV file, an image folder or an image file")
+    c.add_argument(
+        "--output", metavar="FILE", help="write the CSV there (default: stdout)"
+    )
+    c.add_argument(
+        "--id", metavar="COLUMN", help="copy this input column into each row"
+    )
+    c.set_defaults(func=cmd_encode)
 
     g = sub.add_parser(
         "gradcheck", help="per-layer finite-difference check of a model's gradients"

@@ -21,7 +21,16 @@ def cmd_evaluate(args) -> int:
 
     model = load_model(args.model)
     meta = model.metadata
-    data = args.data or meta.get("data") or "mnist5k"
+    from ._common import CLIError
+    from .use import evaluate_own, is_task_model
+
+    data_arg = getattr(args, "data_arg", None)
+    if data_arg and args.data:
+        raise CLIError("give the data once: as an argument or with --data, not both.")
+    data_arg = data_arg or args.data
+    if is_task_model(model):
+        return evaluate_own(args, model, data_arg)
+    data = data_arg or meta.get("data") or "mnist5k"
     _, (x_test, y_test) = load_data(data)
     _check_input_shape(model, x_test.shape[1:], f"data {data!r}")
     scores, result = _test_scores(model, x_test, y_test)

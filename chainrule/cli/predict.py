@@ -64,6 +64,16 @@ def cmd_predict(args) -> int:
     import chainrule as cr
 
     model = load_model(args.model)
+    from .use import is_task_model, predict_own
+
+    if is_task_model(model):  # trained on your own data: CSV out
+        return predict_own(args, model)
+    for flag in ("output", "id", "proba"):
+        if getattr(args, flag, None):
+            raise CLIError(
+                f"--{flag} applies to models trained on your own data (CSV files, "
+                "image folders); this digit model prints its predictions."
+            )
     shape = _input_shape(model)
     names = model.metadata.get("class_names")
     digits = model.metadata.get("data") in DIGIT_SETS

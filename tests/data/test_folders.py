@@ -1,0 +1,89 @@
+"""Image folders: listing, modes, sizes, limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chainrule.data import folders
+from chainrule.data.folders import (
+    ImageFolderError,
+    list_image_folder,
+    looks_like_image_folder,
+    read_headers,
+    read_images,
+)
+
+Image = pytest.importorskip("PIL.Image")
+
+
+def make(path, mode="L", size=(6, 4), value=200):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    colour = value if mode in ("L",) else (value, 0, 0, 128)[: len(mode)]
+    Image.new(mode, size, colour).save(path)
+    return path
+
+
+def test_listing_sorted_classes_and_splits(tmp_path):
+    make(tmp_path / "b" / "1.png")
+    make(tmp_path / "a" / "x" / "2.PNG")  # nested files and any-case suffixes count
+    (tmp_path / "a" / "notes.txt").write_text("not an image")
+    listing = list_image_folder(tmp_path)
+    assert listing.classes == ["a", "b"]
+    assert [(p.name, c) for p, c in listing.train] == [("2.PNG", 0), ("1.png", 1)]
+    assert looks_like_image_folder(tmp_path)
+    split = tmp_path / "s"
+    make(split / "train" / "cat" / "1.png")
+    make(split / "train" / "dog" / "1.png")
+    make(split / "test" / "dog" / "2.png")
+    listing = list_image_folder(split)
+    assert listing.classes == ["cat", "dog"] and len(listing.test) == 1
+    make(split / "test" / "cow" / "3.png")
+    with pytest.raises(ImageFolderError, match="class folder 'cow' that the training"):
+        list_image_folder(split)
+
+
+def test_folder_errors(tmp_path):
+    make(tmp_path / "loose.png")
+    with pytest.raises(ImageFolderError, match="no class folders \\(1 images lie"):
+        list_image_folder(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ImageFolderError, match="holds no images"):
+        list_image_folder(tmp_path)
+
+
+def test_modes_sizes_and_transparency_are_converted_and_said(tmp_path):
+    files = [
+        make(tmp_path / "1.png", "L", (6, 4), 255),
+        make(tmp_path / "2.png", "RGB", (6, 4)),
+        make(tmp_path / "3.png", "RGBA", (3, 3)),
+    ]
+    headers = read_headers(files)
+    assert headers.default_channels() == 3
+    assert headers.default_size() == (4, 6)
+    x, notes = read_images(files, (4, 6), 3, headers)
+    assert x.shape == (3, 3, 4, 6) and x.dtype == np.float32
+    assert x.min() >= 0 and x.max() <= 1
+    np.testing.assert_allclose(x[0], 1.0)
+    assert "converted 1 L image to RGB" in notes
+    assert "converted 1 RGBA image to RGB" in notes
+    assert "composited 1 image(s) with transparency onto white" in notes
+    assert "resized 1 of 3 images to 4x6" in notes
+    grey, notes = read_images(files[:1], (4, 6), 1)
+    assert grey.shape == (1, 1, 4, 6) and notes == []
+
+
+def test_unreadable_and_oversized_images_are_named(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(ImageFolderError, match="cannot read image .*bad.png"):
+        read_headers([bad])
+    big = make(tmp_path / "big.png", size=(50, 50))
+    monkeypatch.setattr(folders, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(ImageFolderError, match="big.png' has 50x50 pixels; at most 100"):
+        read_headers([big])
+    monkeypatch.undo()
+    with pytest.raises(ImageFolderError, match="--image-size must be two sides"):
+        read_images([big], (2000, 5), 1)
+    with pytest.raises(ImageFolderError, match="--channels must be 1 or 3"):
+        read_images([big], (5, 5), 2)
