@@ -318,9 +318,14 @@ def _load_npz(p: Path) -> tuple[np.ndarray, ...]:
                 f"load: '{p}' must be a .npz file of plain arrays; reading it "
                 f"failed ({detail})"
             ) from None
+        what = (
+            "is not an .npz archive."
+            if "not an .npz archive" in detail
+            else f"cannot be read ({detail})"
+        )
         raise ValueError(
             f"load: '{p}' must be a .npz file or a directory of IDX files; got a "
-            f"file that cannot be read ({detail})"
+            f"file that {what}"
         ) from None
     with npz:
         names = list(npz.members)
