@@ -266,6 +266,13 @@ class LearningRateScheduler(Callback):
 
     def on_train_begin(self, trainer) -> None:
         self.monitor, _ = _without_validation(self.monitor, "min", trainer)
+        # A per-batch schedule told nothing of its length runs over the whole run.
+        if (
+            self.interval == "batch"
+            and self._schedule_object()
+            and getattr(self.schedule, "total_steps", 0) is None
+        ):
+            self.schedule.set_total_steps(trainer.epochs * trainer.n_batches)
 
     def on_batch_end(self, trainer, loss: float) -> None:
         if self.interval != "batch":

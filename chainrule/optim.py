@@ -396,8 +396,10 @@ class WarmupCosine(LRSchedule):
     optimizer : Optimizer
     warmup_steps : int >= 0
         W above.
-    total_steps : int > warmup_steps
+    total_steps : int > warmup_steps, or None
         T above: the run's number of batches, epochs * ceil(N / batch_size).
+        None lets ``LearningRateScheduler`` fill it in from the run it is
+        given to (``fit``'s epochs times its batches per epoch).
     min_lr : float
     """
 
@@ -405,7 +407,7 @@ class WarmupCosine(LRSchedule):
         self,
         optimizer: Optimizer,
         warmup_steps: int,
-        total_steps: int,
+        total_steps: int | None = None,
         min_lr: float = 0.0,
     ) -> None:
         super().__init__(optimizer)
@@ -417,23 +419,35 @@ class WarmupCosine(LRSchedule):
             raise ValueError(
                 f"WarmupCosine: warmup_steps must be an integer >= 0; got {warmup_steps!r}."
             )
+        self.warmup_steps = int(warmup_steps)
+        self.total_steps: int | None = None
+        if total_steps is not None:
+            self.set_total_steps(total_steps)
+        self.min_lr = float(min_lr)
+        optimizer.lr = self.lr_at(0, None)
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """Fix T, the step at which the cosine reaches ``min_lr``."""
         if (
             isinstance(total_steps, bool)
             or int(total_steps) != total_steps
-            or total_steps <= warmup_steps
+            or total_steps <= self.warmup_steps
         ):
             raise ValueError(
                 f"WarmupCosine: total_steps must be an integer > warmup_steps "
-                f"({warmup_steps}); got {total_steps!r}."
+                f"({self.warmup_steps}); got {total_steps!r}."
             )
-        self.warmup_steps, self.total_steps = int(warmup_steps), int(total_steps)
-        self.min_lr = float(min_lr)
-        optimizer.lr = self.lr_at(0, None)
+        self.total_steps = int(total_steps)
 
     def lr_at(self, epoch, metric) -> float:
         t, w = epoch, self.warmup_steps
         if t < w:
             return self.base_lr * (t + 1) / w
+        if self.total_steps is None:
+            raise ValueError(
+                "WarmupCosine: total_steps is not set; pass it, or give the schedule "
+                "to LearningRateScheduler(..., interval='batch'), which sets it."
+            )
         progress = min(1.0, (t - w) / (self.total_steps - w))
         cos = (1 + math.cos(math.pi * progress)) / 2
         return self.min_lr + (self.base_lr - self.min_lr) * cos

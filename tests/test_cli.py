@@ -449,6 +449,11 @@ ERRORS = [
     (["train", "--model", "mlp", "--lr", "1e4", "--epochs", "1"], r"NaNGuard: the loss became nan at epoch 1, batch \d+; .* Try a smaller --lr; nothing was saved\.$"),
     (["train", "--out", "notes.txt/run", "--epochs", "1"], r"cannot write into 'notes.txt/run': Not a directory\.$"),
     (["evaluate", "model.npz", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["train", "--augment", "rotate15"], r"--augment: augment: unknown augmentation 'rotate15' in 'rotate15'; expected cropP .*flip, or none\.$"),
+    (["train", "--optimizer", "adam", "--nesterov"], r"--nesterov needs --optimizer sgd with a --momentum above 0\.$"),
+    (["train", "--schedule", "step"], "argument --schedule: invalid choice"),
+    (["train", "--label-smoothing", "1"], r"argument --label-smoothing: must be in \[0, 1\); got 1$"),
+    (["train", "--weight-decay", "-1"], r"argument --weight-decay: must be a number >= 0; got -1$"),
 ]  # fmt: skip
 
 
@@ -587,3 +592,48 @@ def test_resume_with_more_epochs_records_them_for_the_next_resume(tmp_path, run)
     manifest = read_checkpoint(out / "checkpoint.npz")[0]
     assert manifest["trainer"]["epoch"] == 2
     assert manifest["metadata"]["train_args"]["epochs"] == 2
+
+
+def test_a_preset_brings_its_training_recipe():
+    from chainrule.cli import build_parser
+    from chainrule.cli.train import _settings
+    from chainrule.spec import RECIPES
+
+    args = build_parser().parse_args(["train", "--model", "fashion-cnn"])
+    settings, _ = _settings(args)
+    for key, value in RECIPES["fashion-cnn"].items():
+        assert settings[key] == value, key
+    # what the command line says wins over the recipe
+    args = build_parser().parse_args(
+        ["train", "--model", "fashion-cnn", "--epochs", "3", "--augment", "none"]
+    )
+    settings, _ = _settings(args)
+    assert (settings["epochs"], settings["augment"]) == (3, "none")
+    assert settings["schedule"] == "warmup-cosine"
+    # other presets keep the plain defaults
+    settings, _ = _settings(build_parser().parse_args(["train", "--model", "cnn"]))
+    assert (settings["schedule"], settings["augment"], settings["nesterov"]) == (
+        "constant",
+        "none",
+        False,
+    )
+
+
+def test_train_with_the_recipe_tools_and_resume(tmp_path):
+    """AdamW, warm-up + cosine per batch, label smoothing and augmentation from
+    the command line; the resumed run keeps every one of them."""
+    spec = "conv4x3p1-batchnorm2d-relu-maxpool2-flatten-linear10"
+    first = cli(
+        "train", "--model", spec, "--epochs", "1", "--optimizer", "adamw",
+        "--lr", "0.01", "--schedule", "warmup-cosine", "--warmup-epochs", "0.5",
+        "--label-smoothing", "0.1", "--augment", "crop1,flip", "--out", "r",
+        "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout.splitlines()[-1])["test_accuracy"] > 0.5
+    args = read_checkpoint(tmp_path / "r" / "checkpoint.npz")[0]["metadata"]["train_args"]
+    assert args["optimizer"] == "adamw" and args["augment"] == "crop1,flip"
+    assert args["label_smoothing"] == 0.1 and args["schedule"] == "warmup-cosine"
+    again = cli("train", "--resume", "r/checkpoint.npz", "--epochs", "2", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "recipe: adamw lr 0.01, weight decay 0.01, warmup-cosine (0.5 epoch warm-up), label smoothing 0.1, augment crop1,flip" in again.stdout

@@ -18,6 +18,7 @@ from ._common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     CLIError,
+    _nonneg_float,
     _nonneg_int,
     _Parser,
     _pos_float,
@@ -185,9 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--optimizer",
-        choices=("sgd", "adam"),
+        choices=("sgd", "adam", "adamw"),
         default=None,
-        help="sgd (default) or adam (default for tables)",
+        help="sgd (default), adam (default for tables) or adamw (decoupled "
+        "weight decay)",
     )
     t.add_argument(
         "--lr",
@@ -197,6 +199,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--momentum", type=_unit_float, default=None, help="SGD momentum (0.9)"
+    )
+    t.add_argument(
+        "--nesterov",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Nesterov momentum for sgd (off; on in the fashion-cnn recipe)",
+    )
+    t.add_argument(
+        "--weight-decay",
+        type=_nonneg_float,
+        default=None,
+        help="L2 weight decay (0; decoupled with adamw, 0.01 there)",
+    )
+    t.add_argument(
+        "--schedule",
+        choices=("constant", "warmup-cosine"),
+        default=None,
+        help="learning rate over the run: constant (default) or warmup-cosine "
+        "(--warmup-epochs of linear warm-up, then cosine decay to 0, per batch)",
+    )
+    t.add_argument(
+        "--warmup-epochs",
+        type=_nonneg_float,
+        default=None,
+        help="epochs of warm-up for --schedule warmup-cosine (1)",
+    )
+    t.add_argument(
+        "--label-smoothing",
+        type=_unit_float,
+        default=None,
+        help="cross-entropy label smoothing, PyTorch's definition (0)",
+    )
+    t.add_argument(
+        "--augment",
+        default=None,
+        metavar="LIST",
+        help="augment training batches: cropP (random shifts of up to P pixels), "
+        "flip (mirror left-right), comma-separated, or none (default); flip suits "
+        "clothes, not digits",
     )
     t.add_argument("--seed", type=_nonneg_int, default=None, help="random seed (0)")
     t.add_argument(

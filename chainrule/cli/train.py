@@ -47,6 +47,13 @@ TRAIN_DEFAULTS = {
     "test_split": 0.2,
     "missing": "impute",
     "patience": 0,
+    # The training recipe (spec.RECIPES gives a preset's own):
+    "nesterov": False,
+    "weight_decay": None,  # 0, or 0.01 with adamw (PyTorch's defaults)
+    "schedule": "constant",
+    "warmup_epochs": 1.0,
+    "label_smoothing": 0.0,
+    "augment": "none",
 }
 
 #: Where tables differ from the digits' defaults: Adam and more, smaller
@@ -117,7 +124,14 @@ def _settings(args) -> tuple[dict, tuple | None]:
             settings["epochs"] = explicit_epochs
     data = settings["data"] or TRAIN_DEFAULTS["data"]
     kind = data_kind(data)
-    defaults = {**TRAIN_DEFAULTS, **(TABLE_DEFAULTS if kind == "table" else {})}
+    from ..spec import RECIPES
+
+    model_name = str(settings["model"] or TRAIN_DEFAULTS["model"]).strip().lower()
+    defaults = {
+        **TRAIN_DEFAULTS,
+        **(TABLE_DEFAULTS if kind == "table" else {}),
+        **RECIPES.get(model_name, {}),
+    }
     if settings["task"] == "autoencode":
         # Plain SGD at the digits' rate diverges on a deep, narrow autoencoder.
         defaults["optimizer"] = "adam"
@@ -126,6 +140,18 @@ def _settings(args) -> tuple[dict, tuple | None]:
             settings[k] = v
     if settings["lr"] is None:
         settings["lr"] = 0.05 if settings["optimizer"] == "sgd" else 1e-3
+    if settings["weight_decay"] is None:
+        settings["weight_decay"] = 0.01 if settings["optimizer"] == "adamw" else 0.0
+    if settings["nesterov"] and (
+        settings["optimizer"] != "sgd" or not settings["momentum"]
+    ):
+        raise CLIError("--nesterov needs --optimizer sgd with a --momentum above 0.")
+    try:
+        from ..data.augment import from_spec
+
+        from_spec(settings["augment"])
+    except ValueError as exc:
+        raise CLIError(f"--augment: {exc}") from None
     if settings["hidden"] is None:
         settings["hidden"] = HIDDEN[kind]
     data_path = Path(settings["data"]).expanduser()
@@ -274,9 +300,18 @@ def _build_model(settings: dict, data):
 def _optimizer(settings, model):
     import chainrule as cr
 
+    lr, wd = settings["lr"], settings["weight_decay"]
     if settings["optimizer"] == "sgd":
-        return cr.optim.SGD(model, lr=settings["lr"], momentum=settings["momentum"])
-    return cr.optim.Adam(model, lr=settings["lr"])
+        return cr.optim.SGD(
+            model,
+            lr=lr,
+            momentum=settings["momentum"],
+            nesterov=bool(settings["nesterov"]),
+            weight_decay=wd,
+        )
+    if settings["optimizer"] == "adamw":
+        return cr.optim.AdamW(model, lr=lr, weight_decay=wd)
+    return cr.optim.Adam(model, lr=lr, weight_decay=wd)
 
 
 def _metadata(settings: dict, data, code_layer, run_id: str) -> dict:
@@ -313,7 +348,16 @@ def _metadata(settings: dict, data, code_layer, run_id: str) -> dict:
 
 # ---------------------------------------------------------------- training
 def _trainer(args, settings, model, data, optimizer, run, metadata, resumed, comm):
-    from ..callbacks import EarlyStopping, GradientNorms, ModelCheckpoint, NaNGuard
+    from ..callbacks import (
+        EarlyStopping,
+        GradientNorms,
+        LearningRateScheduler,
+        ModelCheckpoint,
+        NaNGuard,
+    )
+    from ..data.augment import from_spec
+    from ..losses import CrossEntropy
+    from ..optim import WarmupCosine
     from ..tasks import make_loss
     from ..training import Trainer
 
@@ -330,9 +374,26 @@ def _trainer(args, settings, model, data, optimizer, run, metadata, resumed, com
         *([EarlyStopping(patience=settings["patience"])] if settings["patience"] else []),
         run.checkpoint,
     ]
+    if settings["schedule"] == "warmup-cosine":
+        # Stepped per batch; its length (epochs x batches) is the run's, which
+        # LearningRateScheduler fills in when training starts.
+        n_train = len(data.x_train) * (1 - float(settings["validation_split"]))
+        warmup = round(
+            float(settings["warmup_epochs"]) * n_train / int(settings["batch_size"])
+        )
+        schedule = WarmupCosine(optimizer, warmup_steps=warmup)
+        callbacks.insert(-1, LearningRateScheduler(schedule, interval="batch"))
+    loss = make_loss(settings["loss"])
+    if settings["label_smoothing"]:
+        if not isinstance(loss, CrossEntropy):
+            raise CLIError(
+                f"--label-smoothing applies to the cross-entropy loss (ce); the "
+                f"loss here is {settings['loss']}."
+            )
+        loss = CrossEntropy(label_smoothing=float(settings["label_smoothing"]))
     trainer = Trainer(
         model,
-        make_loss(settings["loss"]),
+        loss,
         optimizer,
         data.x_train,
         data.y_train,
@@ -342,6 +403,7 @@ def _trainer(args, settings, model, data, optimizer, run, metadata, resumed, com
         callbacks=callbacks,
         seed=int(settings["seed"]),
         verbose=0 if args.json else 1,
+        augment=from_spec(settings["augment"]),
         comm=comm,
     )
     trainer.metadata = metadata
@@ -384,6 +446,27 @@ def _fit(args, trainer, run: RunDir, comm):
     return history, seconds, samples
 
 
+def _say_recipe(args, settings) -> None:
+    """One line for the training settings beyond the plain SGD defaults."""
+    parts = [f"{settings['optimizer']} lr {settings['lr']:g}"]
+    if settings["optimizer"] == "sgd" and settings["momentum"]:
+        nesterov = " (Nesterov)" if settings["nesterov"] else ""
+        parts[0] += f" momentum {settings['momentum']:g}{nesterov}"
+    if settings["weight_decay"]:
+        parts.append(f"weight decay {settings['weight_decay']:g}")
+    if settings["schedule"] != "constant":
+        parts.append(
+            f"{settings['schedule']} ({float(settings['warmup_epochs']):g} epoch "
+            "warm-up)"
+        )
+    if settings["label_smoothing"]:
+        parts.append(f"label smoothing {settings['label_smoothing']:g}")
+    if settings["augment"] not in (None, "none"):
+        parts.append(f"augment {settings['augment']}")
+    if len(parts) > 1:
+        _say(args, "recipe: " + ", ".join(parts))
+
+
 def _announce(args, settings, data, run_dir, model_line) -> None:
     if data.kind == "builtin" and data.task == "classify":
         _say(
@@ -392,6 +475,7 @@ def _announce(args, settings, data, run_dir, model_line) -> None:
             f"({len(data.x_train):,} images) for {_epochs(settings['epochs'])} -> "
             f"{run_dir}",
         )
+        _say_recipe(args, settings)
         return
     _say(args, f"data: {data.describe}")
     for note in data.notes:

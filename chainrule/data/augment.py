@@ -136,6 +136,32 @@ class Compose(Augmentation):
         return f"Compose({', '.join(map(repr, self.augmentations))})"
 
 
+def from_spec(text: str) -> Augmentation | None:
+    """Augmentations from a short text, as ``chainrule train --augment`` takes:
+    comma-separated ``cropP`` (RandomCrop(padding=P)) and ``flip``
+    (RandomHorizontalFlip()); ``none`` or an empty text gives None.
+
+    >>> from chainrule.data import augment
+    >>> augment.from_spec("crop2,flip")
+    Compose(RandomCrop(padding=2), RandomHorizontalFlip(p=0.5))
+    """
+    parts = [t.strip().lower() for t in str(text).split(",") if t.strip()]
+    if not parts or parts == ["none"]:
+        return None
+    made: list[Augmentation] = []
+    for part in parts:
+        if part == "flip":
+            made.append(RandomHorizontalFlip())
+        elif part.startswith("crop") and part[4:].isdigit():
+            made.append(RandomCrop(int(part[4:])))
+        else:
+            raise ValueError(
+                f"augment: unknown augmentation {part!r} in {text!r}; expected "
+                "cropP (a random shift of up to P pixels), flip, or none."
+            )
+    return made[0] if len(made) == 1 else Compose(*made)
+
+
 def batch_rng(seed: int, epoch: int, batch: int) -> np.random.Generator:
     """The generator for one batch's augmentation: a function of the run's
     seed, the epoch and the batch alone, so that it needs no saved state to
@@ -149,4 +175,5 @@ __all__ = [
     "RandomCrop",
     "RandomHorizontalFlip",
     "batch_rng",
+    "from_spec",
 ]
