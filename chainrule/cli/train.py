@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -378,9 +379,11 @@ def _trainer(args, settings, model, data, optimizer, run, metadata, resumed, com
         # Stepped per batch; its length (epochs x batches) is the run's, which
         # LearningRateScheduler fills in when training starts.
         n_train = len(data.x_train) * (1 - float(settings["validation_split"]))
-        warmup = round(
-            float(settings["warmup_epochs"]) * n_train / int(settings["batch_size"])
-        )
+        bs = int(settings["batch_size"])
+        warmup = round(float(settings["warmup_epochs"]) * n_train / bs)
+        # A run shorter than its warm-up still ends with some decay.
+        total = int(settings["epochs"]) * math.ceil(n_train / bs)
+        warmup = max(0, min(warmup, total - 1))
         schedule = WarmupCosine(optimizer, warmup_steps=warmup)
         callbacks.insert(-1, LearningRateScheduler(schedule, interval="batch"))
     loss = make_loss(settings["loss"])
