@@ -20,7 +20,7 @@ Image = importorskip("PIL.Image")
 def model_file(tmp_path_factory):
     out = tmp_path_factory.mktemp("images") / "run"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("chainrule.cli.train._write_plots", lambda *a, **k: [])
+        mp.setattr("chainrule.cli.report._write_plots", lambda *a, **k: [])
         code = main(["train", "--epochs", "3", "--out", str(out), "--json"])
     assert code == 0
     return out / "model.npz"

@@ -32,7 +32,7 @@ FAST = ["--model", "flatten-linear10", "--epochs", "1", "--batch-size", "256"]
 @pytest.fixture(autouse=True)
 def _no_pictures(monkeypatch):
     # The pictures take seconds each and are not what these tests are about.
-    monkeypatch.setattr("chainrule.cli.train._write_plots", lambda *a, **k: [])
+    monkeypatch.setattr("chainrule.cli.report._write_plots", lambda *a, **k: [])
 
 
 def run_main(tmp_path, monkeypatch, capsys, *args) -> tuple[int, str, str]:
@@ -206,7 +206,7 @@ def test_ctrl_c_hint_is_a_quoted_command_that_resumes(tmp_path, monkeypatch, cap
     command = shlex.split(line[len(prefix) :])
     assert command[:2] == ["chainrule", "train"]
     monkeypatch.undo()
-    monkeypatch.setattr("chainrule.cli.train._write_plots", lambda *a, **k: [])
+    monkeypatch.setattr("chainrule.cli.report._write_plots", lambda *a, **k: [])
     monkeypatch.chdir(tmp_path)
     assert main(command[1:]) == 0
     assert read_checkpoint(tmp_path / "runs/ü int/checkpoint.npz")[0]["trainer"][
@@ -220,7 +220,7 @@ def test_ctrl_c_while_drawing_is_one_line_and_keeps_the_files(
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("chainrule.cli.train._write_plots", interrupted)
+    monkeypatch.setattr("chainrule.cli.report._write_plots", interrupted)
     code, _, err = train(tmp_path, monkeypatch, capsys, "--out", "run")
     assert code == 130
     assert one_line(err) == (

@@ -5,7 +5,6 @@ subprocess check of the one-line error)."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import re
@@ -15,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _requires import has, importorskip
 
 import chainrule as cr
 from chainrule.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-HAS_MPL = importlib.util.find_spec("matplotlib") is not None
-HAS_PIL = importlib.util.find_spec("PIL") is not None
+HAS_MPL = has("matplotlib")
+HAS_PIL = has("PIL")
 FAST = ["--epochs", "3", "--hidden", "8,8"]
 
 
@@ -86,7 +86,7 @@ def tables(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory) -> Path:
     """Three digit classes as PNG files, train/ and test/ folders."""
-    Image = pytest.importorskip("PIL.Image")
+    Image = importorskip("PIL.Image")
     root = tmp_path_factory.mktemp("digits")
     (x, y), (xt, yt) = cr.data.load("mnist5k")
     for split, (xs, ys), per in (("train", (x, y), 20), ("test", (xt, yt), 6)):

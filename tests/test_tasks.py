@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
 from chainrule.metrics import roc_auc, roc_curve
 from chainrule.tasks import (
@@ -18,7 +19,7 @@ from chainrule.tasks import (
     regression_metrics,
 )
 
-sk = pytest.importorskip("sklearn.metrics")
+sk = importorskip("sklearn.metrics")
 
 
 @pytest.mark.parametrize(
@@ -103,7 +104,7 @@ def test_classification_metrics_match_sklearn():
 
 
 def test_pca_baseline_matches_sklearn():
-    decomposition = pytest.importorskip("sklearn.decomposition")
+    decomposition = importorskip("sklearn.decomposition")
     rng = np.random.default_rng(3)
     a = rng.normal(size=(80, 6)) @ rng.normal(size=(6, 6))
     b = rng.normal(size=(20, 6)) @ rng.normal(size=(6, 6))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _requires import importorskip
 
 from chainrule.data import folders
 from chainrule.data.folders import (
@@ -14,7 +15,7 @@ from chainrule.data.folders import (
     read_images,
 )
 
-Image = pytest.importorskip("PIL.Image")
+Image = importorskip("PIL.Image")
 
 
 def make(path, mode="L", size=(6, 4), value=200):
