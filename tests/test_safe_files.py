@@ -225,16 +225,9 @@ def _with_architecture(saved, change) -> Path:
     return saved
 
 
-@pytest.mark.parametrize("size", [48_000, 200_000])
-def test_an_architecture_bomb_is_refused_in_a_small_process(saved, size):
-    """Linear(48000, 48000) is 9 GB of weights, Linear(200000, 200000) 149 GiB:
-    refused, with the process's peak resident memory barely above its start."""
-    _with_architecture(
-        saved,
-        lambda m: m["architecture"]["layers"][0]["config"].update(
-            in_features=size, out_features=size
-        ),
-    )
+def _load_in_a_fresh_process(saved) -> tuple[str, int]:
+    """Load ``saved`` in a new interpreter: (the ModelFileError's message,
+    MiB its peak resident memory grew by during the load)."""
     code = (
         "import resource, sys, chainrule as cr\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
@@ -251,12 +244,42 @@ def test_an_architecture_bomb_is_refused_in_a_small_process(saved, size):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     message, grown_mib = out.stdout.splitlines()
+    return message, int(grown_mib)
+
+
+@pytest.mark.parametrize("size", [48_000, 200_000])
+def test_an_architecture_bomb_is_refused_in_a_small_process(saved, size):
+    """Linear(48000, 48000) is 9 GB of weights, Linear(200000, 200000) 149 GiB:
+    refused, with the process's peak resident memory barely above its start."""
+    _with_architecture(
+        saved,
+        lambda m: m["architecture"]["layers"][0]["config"].update(
+            in_features=size, out_features=size
+        ),
+    )
+    message, grown_mib = _load_in_a_fresh_process(saved)
     assert re.search(
         r"architecture implies at least [\d,]+ parameter values; the file holds 23"
         r"|the architecture needs more memory than this machine has",
         message,
     ), message
-    assert int(grown_mib) < 64
+    assert grown_mib < 64
+
+
+def test_a_layer_with_buffers_is_refused_before_it_fills_them(saved):
+    """BatchNorm1D(10**9) would write 4 GB of ones into its weight and running
+    variance if it filled them before the file's sizes were checked."""
+
+    def bomb(m):
+        m["architecture"]["layers"][1] = {
+            "type": "BatchNorm1D",
+            "config": {"num_features": 1_000_000_000},
+        }
+
+    _with_architecture(saved, bomb)
+    message, grown_mib = _load_in_a_fresh_process(saved)
+    assert "architecture implies at least" in message, message
+    assert grown_mib < 64
 
 
 def test_weights_are_not_initialised_before_the_file_fills_them(saved, monkeypatch):

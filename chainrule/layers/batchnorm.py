@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from .._deferred import current as deferred_budget
 from ..backend import DEFAULT_DTYPE
 from ..module import Module, as_float_array
 from ..parameter import Parameter
@@ -33,11 +34,18 @@ class _BatchNorm(Module):
             raise ValueError(f"{who}: eps must be a positive number; got {eps!r}.")
         self.eps = float(eps)
         self.momentum = probability(who, "momentum", momentum, high_open=False)
-        self.weight = Parameter(np.ones(num_features, DEFAULT_DTYPE))
-        self.bias = Parameter(np.zeros(num_features, DEFAULT_DTYPE))
-        self.register_buffer("running_mean", np.zeros(num_features, DEFAULT_DTYPE))
-        self.register_buffer("running_var", np.ones(num_features, DEFAULT_DTYPE))
+        # Allocated empty, then filled: while a model file is loaded
+        # (chainrule._deferred) the parameters are first counted against what
+        # the file holds, so a forged BatchNorm2D(10**9) is refused before
+        # anything is written, and the file's arrays fill them instead.
+        self.weight = Parameter(np.empty(num_features, DEFAULT_DTYPE))
+        self.bias = Parameter(np.empty(num_features, DEFAULT_DTYPE))
+        self.register_buffer("running_mean", np.empty(num_features, DEFAULT_DTYPE))
+        self.register_buffer("running_var", np.empty(num_features, DEFAULT_DTYPE))
         self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
+        if deferred_budget() is None:
+            self.reset_parameters()
+            self.reset_running_stats()
 
     def reset_parameters(self, rng=None) -> None:  # noqa: ARG002 - no randomness
         """weight = 1, bias = 0 (the identity until trained), in place."""
