@@ -26,6 +26,7 @@ import numpy as np
 from .backend import no_grad
 from .callbacks import Callback
 from .data.augment import batch_rng
+from .data.batching import iterate_minibatches
 from .history import History
 from .inference import (
     _as_inputs,
@@ -276,8 +277,9 @@ class Trainer:
         # lets a run resumed mid-epoch visit the same remaining batches.
         self.rng.bit_generator.state = self.epoch_rng_state
         n = len(self.x)
-        order = self.rng.permutation(n) if self.shuffle else None
         bs = self.batch_size
+        # The epoch's batches as index arrays, the same for every MPI rank.
+        batches = list(iterate_minibatches(n, bs, self.shuffle, rng=self.rng))
         if self.batches_done == 0:
             self._loss_sum, self._count, self._epoch_seconds = 0.0, 0, 0.0
             self._metrics_global = False
@@ -304,10 +306,7 @@ class Trainer:
             from .distributed import local_part
         for b in range(self.batches_done, self.n_batches):
             self.batch = b
-            if order is None:
-                idx = slice(b * bs, (b + 1) * bs)
-            else:
-                idx = order[b * bs : (b + 1) * bs]
+            idx = batches[b]
             if reducer is not None:
                 # This rank's share of the global batch (global batch semantics).
                 idx, n_batch = local_part(idx, n, self.comm)
