@@ -411,15 +411,7 @@ class WarmupCosine(LRSchedule):
         min_lr: float = 0.0,
     ) -> None:
         super().__init__(optimizer)
-        if (
-            isinstance(warmup_steps, bool)
-            or int(warmup_steps) != warmup_steps
-            or warmup_steps < 0
-        ):
-            raise ValueError(
-                f"WarmupCosine: warmup_steps must be an integer >= 0; got {warmup_steps!r}."
-            )
-        self.warmup_steps = int(warmup_steps)
+        self.warmup_steps = integer("WarmupCosine", "warmup_steps", warmup_steps, 0)
         self.total_steps: int | None = None
         if total_steps is not None:
             self.set_total_steps(total_steps)

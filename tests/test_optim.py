@@ -281,9 +281,9 @@ def test_warmup_cosine_values():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"warmup_steps": -1, "total_steps": 5}, "warmup_steps must be an integer >= 0"),
+        ({"warmup_steps": -1, "total_steps": 5}, "warmup_steps must be a non-negative integer"),
         ({"warmup_steps": 5, "total_steps": 5}, r"total_steps must be an integer > warmup_steps \(5\)"),
-        ({"warmup_steps": 1.5, "total_steps": 5}, "warmup_steps must be an integer"),
+        ({"warmup_steps": 1.5, "total_steps": 5}, "warmup_steps must be a non-negative integer"),
     ],
 )
 def test_warmup_cosine_errors(kwargs, match):

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .._checks import integer
 from ..random import get_rng
 
 
@@ -47,17 +48,8 @@ def iterate_minibatches(
     >>> [b.tolist() for b in iterate_minibatches(5, 2, shuffle=False)]
     [[0, 1], [2, 3], [4]]
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"iterate_minibatches: n must be an integer >= 0; got {n!r}.")
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"iterate_minibatches: batch_size must be a positive integer; got "
-            f"{batch_size!r}."
-        )
+    n = integer("iterate_minibatches", "n", n, minimum=0)
+    batch_size = integer("iterate_minibatches", "batch_size", batch_size)
     # Draw the permutation now, not when the first batch is asked for, so the
     # generator's state advances at the call like every other use of rng.
     order = get_rng(rng).permutation(n) if shuffle else np.arange(n)

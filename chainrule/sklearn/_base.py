@@ -24,6 +24,7 @@ from sklearn.utils.validation import (
 )
 
 from .. import layers as L
+from .._checks import integer
 from ..backend import no_grad
 from ..losses import Loss
 from ..models.sequential import Sequential
@@ -220,10 +221,7 @@ class _BaseMLP(TransformerMixin, ClassNamePrefixFeaturesOutMixin, BaseEstimator)
             value = getattr(self, name)
             if name == "n_iter_no_change" and value == np.inf:
                 continue
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(
-                    f"{who}: {name} must be a positive integer; got {value!r}."
-                )
+            integer(who, name, value)
         if self.batch_size != "auto" and (
             not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1
         ):

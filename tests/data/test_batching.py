@@ -34,7 +34,7 @@ def test_bad_batch_size():
         ValueError, match="batch_size must be a positive integer; got 0"
     ):
         iterate_minibatches(10, 0)
-    with pytest.raises(ValueError, match="n must be an integer >= 0; got -1"):
+    with pytest.raises(ValueError, match="n must be a non-negative integer; got -1"):
         iterate_minibatches(-1, 2)
 
 
