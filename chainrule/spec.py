@@ -12,7 +12,12 @@ shape (1, 28, 28):
     flatten            Flatten()
     batchnorm1d        BatchNorm1D(features inferred)
     batchnorm2d        BatchNorm2D(channels inferred)
+    avgpoolK[sS][pP]   AvgPool2D(K, stride=S, padding=P)
+    globalavgpool      GlobalAvgPool2D(): (N, C, H, W) to (N, C)
+    convtCxK[sS][pP][oO]  ConvTranspose2D(in inferred, C, K, S, P, output_padding=O)
+    reshapeAxBxC       Reshape((A, B, C)), per sample
     relu sigmoid tanh hardtanh softmax logsoftmax identity    activations
+    leakyrelu[A]       LeakyReLU(negative_slope=A, default 0.01)
     stepT linearactK   Step(T), LinearActivation(K)
     ...                every registered layer with a ``spec_pattern``
 
