@@ -21,10 +21,28 @@ class ParameterBudgetError(Exception):
     """More parameter elements were created than the budget allows."""
 
 
+#: The most values per sample a layer's output may have while a file is
+#: loaded (as ``chainrule.io.MAX_SAMPLE_ELEMENTS`` for a graph's inputs).
+MAX_SAMPLE_ELEMENTS = 1 << 24
+
+
 class _Budget:
     def __init__(self, max_elements: int) -> None:
         self.max_elements = max_elements
         self.used = 0
+
+    def check_sample(self, layer, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``shape`` if one sample of it is within MAX_SAMPLE_ELEMENTS, else
+        a ValueError naming the layer (the loader makes it a ModelFileError)."""
+        n = 1
+        for d in shape:
+            n *= max(int(d), 0)
+        if n > MAX_SAMPLE_ELEMENTS:
+            raise ValueError(
+                f"{layer!r} would output samples of shape {tuple(shape)} ({n:,} "
+                f"values); at most {MAX_SAMPLE_ELEMENTS:,} are built"
+            )
+        return tuple(shape)
 
     def charge(self, n: int) -> None:
         self.used += int(n)

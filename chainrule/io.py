@@ -30,6 +30,7 @@ import numpy as np
 from . import layers as _builtin_layers  # noqa: F401 - registers the built-in layers
 from . import random as _random
 from ._atomic import atomic_write
+from ._deferred import MAX_SAMPLE_ELEMENTS as _MAX_SAMPLE_ELEMENTS
 from ._deferred import ParameterBudgetError, deferred_init
 from ._safe_npz import NpzReader, sha256_c_order
 from .models.graph import Graph, Input, Node
@@ -50,7 +51,7 @@ MAX_MANIFEST_BYTES = 8 << 20
 MAX_LAYERS = 10_000
 #: Graph inputs and ``metadata["input_shape"]``: at most this many values per
 #: sample (building a graph passes one zero sample through it).
-MAX_SAMPLE_ELEMENTS = 1 << 24
+MAX_SAMPLE_ELEMENTS = _MAX_SAMPLE_ELEMENTS  # the same limit holds for every layer's output
 
 
 class ModelFileError(ValueError):

@@ -372,9 +372,20 @@ class Module(ForwardCache):
         axis; several for a merge layer such as Add).
 
         Found by running ``forward`` in eval mode on a batch of one zero sample,
-        so a shape mistake raises the layer's own error.
+        so a shape mistake raises the layer's own error. While a model file is
+        loaded (``chainrule._deferred``), a layer whose forward pass may need
+        far more memory than its input (a convolution's unfolded columns)
+        answers from its ``static_output_shape`` instead, and every shape is
+        held to the loader's limit on values per sample, so that a small file
+        cannot make shape inference allocate gigabytes.
         """
+        from ._deferred import current as deferred_budget
         from .backend import no_grad
+
+        budget = deferred_budget()
+        static = getattr(self, "static_output_shape", None)
+        if budget is not None and static is not None:
+            return budget.check_sample(self, tuple(static(*input_shapes)))
 
         xs = [
             np.zeros((1, *shape), dtype=self.dtype or np.float32)
@@ -389,6 +400,8 @@ class Module(ForwardCache):
             self.train(was_training)
         if isinstance(y, tuple):
             raise TypeError(f"{self!r}: must return one array; got {len(y)}.")
+        if budget is not None:
+            return budget.check_sample(self, y.shape[1:])
         return y.shape[1:]
 
 

@@ -282,6 +282,27 @@ def test_a_layer_with_buffers_is_refused_before_it_fills_them(saved):
     assert grown_mib < 64
 
 
+def test_a_graph_whose_shapes_explode_is_refused_before_computing_them(tmp_path):
+    """An Input of 2048 x 2048 pixels (4.2 million values, within the input
+    limit) into Conv2D(1, 64, 1): 64 parameters, but one sample's output is
+    268 million values (1 GiB). Shape inference answers from the layer's
+    static shape and refuses it without running the convolution."""
+    x = cr.Input((1, 8, 8))
+    graph = cr.Graph(x, L.Conv2D(1, 64, 1, rng=0)(x))
+    path = tmp_path / "graph.npz"
+    graph.save(path)
+    _with_architecture(
+        path, lambda m: m["architecture"]["nodes"][0].update(shape=[1, 2048, 2048])
+    )
+    message, grown_mib = _load_in_a_fresh_process(path)
+    assert re.search(
+        r"Conv2D\(.*\) would output samples of shape \(64, 2048, 2048\) "
+        r"\(268,435,456 values\); at most 16,777,216 are built",
+        message,
+    ), message
+    assert grown_mib < 64
+
+
 def test_weights_are_not_initialised_before_the_file_fills_them(saved, monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("a loaded model's weights were drawn at random")

@@ -144,6 +144,11 @@ class ConvTranspose2D(Module):
             )
         return oh, ow
 
+    def static_output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """One sample's output shape, from the input's, computing nothing."""
+        oh, ow = self._output_hw(np.broadcast_to(np.float32(0), (1, *shape)))
+        return (self.out_channels, oh, ow)
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         w = self.weight.data
         x = as_float_array(self, x, w.dtype)
