@@ -347,9 +347,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument(
-        "--only", default="mlp,seed-cnn,cnn,bn-cnn,inference,memory,import"
-    )
+    ap.add_argument("--only", default="mlp,seed-cnn,cnn,bn-cnn,inference,memory,import")
     ap.add_argument("--memory-child", choices=("chainrule", "torch"))
     args = ap.parse_args()
     if args.memory_child:
@@ -394,7 +392,9 @@ def main() -> None:
         print("two-conv CNN (32 and 64 3x3 filters, dropout 0.5), batch 64:")
         compare("cnn", cnn_layers, x, y, 64, int(40 * scale), args.reps, rows)
     if "bn-cnn" in only:
-        print("seed CNN with BatchNorm2D (Conv 1->16 5x5 no bias, BatchNorm2D, ReLU, ...):")
+        print(
+            "seed CNN with BatchNorm2D (Conv 1->16 5x5 no bias, BatchNorm2D, ReLU, ...):"
+        )
         compare("bn-cnn", bn_cnn_layers, x, y, 64, int(150 * scale), args.reps, rows)
     if "inference" in only:
         cr.seed(0)
