@@ -185,16 +185,22 @@ class Sequential(Module):
         return "\n".join(lines)
 
 
-def _pool_backward_later(pool: Module, cache, dy: np.ndarray):
+class _pool_backward_later:  # noqa: N801 - used like a function
     """The delta of the activation a Sequential ran after ``pool``: the pool's
-    backward of the unmasked dy, as a call made only when someone reads it."""
+    backward of the unmasked dy, as a call made only when someone reads it.
+    (A class, not a closure, so that a model holding one can be pickled, as
+    scikit-learn does with estimators.)"""
 
-    def run() -> np.ndarray:
+    __slots__ = ("pool", "cache", "dy")
+
+    def __init__(self, pool: Module, cache, dy: np.ndarray) -> None:
+        self.pool, self.cache, self.dy = pool, cache, dy
+
+    def __call__(self) -> np.ndarray:
+        pool = self.pool
         kept = pool.cache
-        pool.cache = cache
+        pool.cache = self.cache
         try:
-            return pool.backward(dy)
+            return pool.backward(self.dy)
         finally:
             pool.cache = kept
-
-    return run
