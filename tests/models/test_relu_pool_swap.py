@@ -126,3 +126,4 @@ def test_a_returned_output_is_not_overwritten_by_the_next_call(rng):
     kept = first.copy()
     net.forward(-x)
     np.testing.assert_array_equal(first, kept)
+
