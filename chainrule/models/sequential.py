@@ -87,24 +87,31 @@ class Sequential(Module):
         if not layers:
             raise RuntimeError("Sequential: the model has no layers.")
         self.input_shape = x.shape[1:] if type(x) is np.ndarray else np.shape(x)[1:]
+        # Which pairs to swap depends on the layers alone: worked out once
+        # and again only when the list changes (a C-speed identity compare).
+        plan = self.__dict__.get("_swap_plan")
+        if plan is None or plan[0] != layers:
+            plan = self._swap_plan = (list(layers), _swaps(layers))
+        swapped = plan[1]
         # A layer object listed twice shares weights; each use needs its own
         # cache, so they are collected here instead of left on the layer.
+        caches = []
+        if not swapped:
+            for layer in layers:
+                x = layer.forward(x)
+                caches.append(layer.cache)
+            self.keep_cache((caches, swapped))
+            return x
         caches = [None] * len(layers)
-        swapped = []
         i = 0
         while i < len(layers):
             layer = layers[i]
-            if (
-                i + 1 < len(layers)
-                and getattr(layer, "commutes_with_max", False)
-                and getattr(layers[i + 1], "takes_window_max", False)
-            ):
+            if i in swapped:
                 pool = layers[i + 1]
                 x = pool.forward(x)
                 caches[i + 1] = pool.cache
                 x = layer.forward(x)
                 caches[i] = layer.cache
-                swapped.append(i)
                 i += 2
                 continue
             x = layer.forward(x)
@@ -183,6 +190,22 @@ class Sequential(Module):
             lines.append(f"  ({i}): {inner}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _swaps(layers: list[Module]) -> frozenset[int]:
+    """The indices i where layers i and i + 1 run swapped: an activation that
+    ``commutes_with_max`` before a layer that ``takes_window_max``."""
+    found = set()
+    i = 0
+    while i + 1 < len(layers):
+        if getattr(layers[i], "commutes_with_max", False) and getattr(
+            layers[i + 1], "takes_window_max", False
+        ):
+            found.add(i)
+            i += 2
+        else:
+            i += 1
+    return frozenset(found)
 
 
 class _pool_backward_later:  # noqa: N801 - used like a function

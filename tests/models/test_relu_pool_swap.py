@@ -127,3 +127,17 @@ def test_a_returned_output_is_not_overwritten_by_the_next_call(rng):
     net.forward(-x)
     np.testing.assert_array_equal(first, kept)
 
+
+def test_a_changed_layer_list_is_planned_again(rng):
+    net = cr.Sequential(Conv2D(1, 2, 3, rng=0))
+    x = rng.standard_normal((2, 1, 6, 6))
+    net.forward(x)
+    net.append(ReLU()).append(MaxPool2D(2))
+    expected = MaxPool2D(2).forward(np.maximum(net[0].forward(x), 0))
+    np.testing.assert_array_equal(net.forward(x), expected)
+    assert net._swap_plan[1] == {1}
+    net.layers[1] = cr.layers.Tanh()  # replaced in place: no longer a pair
+    np.testing.assert_allclose(
+        net.forward(x), MaxPool2D(2).forward(np.tanh(net[0].forward(x))), rtol=1e-6
+    )
+    assert net._swap_plan[1] == frozenset()
