@@ -43,6 +43,15 @@ def main() -> None:
     # As Sequential.backward(input_grad=False) in cr.fit: down to the first
     # layer with parameters, which skips dL/dx.
     first = next(j for j, m in enumerate(model.layers) if m.has_parameters())
+    # The order Sequential.forward runs them in: a ReLU followed by a
+    # MaxPool2D runs after it (they commute; see Sequential.forward).
+    order = list(range(len(model.layers)))
+    for j in range(len(order) - 1):
+        a, b = model.layers[j], model.layers[j + 1]
+        if getattr(a, "commutes_with_max", False) and getattr(
+            b, "takes_window_max", False
+        ):
+            order[j], order[j + 1] = order[j + 1], order[j]
     times: dict[str, float] = {}
 
     def tick(key: str, start: float) -> float:
@@ -56,7 +65,8 @@ def main() -> None:
             s = (i * bs) % (n - bs)
             t = time.perf_counter()
             h = x[s : s + bs]
-            for j, layer in enumerate(model.layers):
+            for j in order:
+                layer = model.layers[j]
                 h = layer.forward(h)
                 t = tick(f"forward  {j:2d} {type(layer).__name__}", t)
             loss.forward(h, y[s : s + bs])
@@ -64,7 +74,7 @@ def main() -> None:
             t = tick("loss", t)
             opt.zero_grad()
             t = tick("zero_grad", t)
-            for j in range(len(model.layers) - 1, first - 1, -1):
+            for j in reversed(order[first:]):
                 layer = model.layers[j]
                 layer.skip_input_grad = j == first
                 dy = layer.backward(dy)

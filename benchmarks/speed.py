@@ -43,6 +43,12 @@ L = cr.layers
 #   cnn       Conv2D 1->32 3x3 pad 1, ReLU, MaxPool2D 2, Conv2D 32->64 3x3 pad 1,
 #             ReLU, MaxPool2D 2, Flatten, Linear 3136->128, ReLU, Dropout 0.5,
 #             Linear 128->10
+# and one of its own:
+#   bn-cnn    the seed CNN with BatchNorm2D after its convolution, which then
+#             has no bias (BN's mean removes it: its gradient is 0, and a
+#             relative comparison of a parameter stuck at 0 measures noise)
+
+
 def mlp_layers():
     return build_spec("mlp", input_shape=(784,)).layers
 
@@ -53,6 +59,17 @@ def seed_cnn_layers():
 
 def cnn_layers():
     return build_spec("cnn").layers
+
+
+def bn_cnn_layers():
+    return [
+        L.Conv2D(1, 16, 5, bias=False),
+        L.BatchNorm2D(16),
+        L.ReLU(),
+        L.MaxPool2D(2),
+        L.Flatten(),
+        L.Linear(2304, 10),
+    ]
 
 
 # ------------------------------------------------------------- the steps
@@ -330,7 +347,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--only", default="mlp,seed-cnn,cnn,inference,memory,import")
+    ap.add_argument("--only", default="mlp,seed-cnn,cnn,bn-cnn,inference,memory,import")
     ap.add_argument("--memory-child", choices=("chainrule", "torch"))
     args = ap.parse_args()
     if args.memory_child:
@@ -374,6 +391,11 @@ def main() -> None:
     if "cnn" in only:
         print("two-conv CNN (32 and 64 3x3 filters, dropout 0.5), batch 64:")
         compare("cnn", cnn_layers, x, y, 64, int(40 * scale), args.reps, rows)
+    if "bn-cnn" in only:
+        print(
+            "seed CNN with BatchNorm2D (Conv 1->16 5x5 no bias, BatchNorm2D, ReLU, ...):"
+        )
+        compare("bn-cnn", bn_cnn_layers, x, y, 64, int(150 * scale), args.reps, rows)
     if "inference" in only:
         cr.seed(0)
         # Served models are in eval mode (cr.load returns them so); predict

@@ -276,6 +276,31 @@ class ReLU(Module):
         # A multiply by the mask is several times faster than np.where here.
         return dy * (y > 0)
 
+    @property
+    def commutes_with_max(self) -> bool:
+        """True: relu is elementwise and nondecreasing, flat where its
+        derivative is 0, so relu(max of a window) = max of relu(window), and
+        with relu'(0) = 0 the gradients agree too. A Sequential then runs this
+        layer after a max-pooling that follows it, on a quarter of the numbers
+        (see ``Sequential.forward``). A subclass that changes forward or
+        backward loses the property."""
+        cls = type(self)
+        return cls.forward is ReLU.forward and cls.backward is ReLU.backward
+
+    # When a Sequential ran this layer after the max-pooling that follows it,
+    # dL/dy of this layer's own (full-size) output is not needed for training;
+    # it is kept as a call and computed only if someone reads it.
+    @property
+    def output_grad(self):
+        g = self.__dict__.get("_output_grad")
+        if callable(g):
+            g = self._output_grad = g()
+        return g
+
+    @output_grad.setter
+    def output_grad(self, g) -> None:
+        self._output_grad = g
+
     spec_pattern = "relu"
     spec_usage = "relu"
 

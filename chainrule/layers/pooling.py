@@ -69,6 +69,16 @@ class MaxPool2D(Module):
         winner = self.take_cache()
         return maxpool2d_backward(dy, winner, self.kernel_size, self.stride)
 
+    @property
+    def takes_window_max(self) -> bool:
+        """True: y is the maximum of each window and backward can run more
+        than once on the same cache (it only reads the winners), so a
+        Sequential may run an activation that ``commutes_with_max`` after
+        this layer instead of before it. A subclass that changes forward or
+        backward loses the property."""
+        cls = type(self)
+        return cls.forward is MaxPool2D.forward and cls.backward is MaxPool2D.backward
+
     def get_config(self) -> dict:
         return {"kernel_size": self.kernel_size, "stride": self.stride}
 

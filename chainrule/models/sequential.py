@@ -69,16 +69,55 @@ class Sequential(Module):
         return self
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if not self.layers:
+        """Apply the layers in order.
+
+        One rewrite, invisible in the result: an activation that
+        ``commutes_with_max`` (ReLU) followed by a layer that
+        ``takes_window_max`` (MaxPool2D) runs in the other order, pooling
+        first, because relu(max of a window) = max of relu(window): the
+        activation then works on the pooled array, a quarter of the numbers
+        for 2x2 windows. The output is the same, and so are dL/dx and every
+        parameter's gradient (relu'(0) = 0: a window whose inputs are all <= 0
+        passes no gradient either way). Only the activation's ``output_grad``
+        (its delta, computed when read) can differ, in such windows alone:
+        its all-zero output is a tie, which the plain order gives to the
+        window's first pixel and the rewrite to its largest input.
+        """
+        layers = self.layers
+        if not layers:
             raise RuntimeError("Sequential: the model has no layers.")
         self.input_shape = x.shape[1:] if type(x) is np.ndarray else np.shape(x)[1:]
+        # Which pairs to swap depends on the layers alone: worked out once
+        # and again only when the list changes (a C-speed identity compare).
+        plan = self.__dict__.get("_swap_plan")
+        if plan is None or plan[0] != layers:
+            plan = self._swap_plan = (list(layers), _swaps(layers))
+        swapped = plan[1]
         # A layer object listed twice shares weights; each use needs its own
         # cache, so they are collected here instead of left on the layer.
         caches = []
-        for layer in self.layers:
+        if not swapped:
+            for layer in layers:
+                x = layer.forward(x)
+                caches.append(layer.cache)
+            self.keep_cache((caches, swapped))
+            return x
+        caches = [None] * len(layers)
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if i in swapped:
+                pool = layers[i + 1]
+                x = pool.forward(x)
+                caches[i + 1] = pool.cache
+                x = layer.forward(x)
+                caches[i] = layer.cache
+                i += 2
+                continue
             x = layer.forward(x)
-            caches.append(layer.cache)
-        self.keep_cache(caches)
+            caches[i] = layer.cache
+            i += 1
+        self.keep_cache((caches, swapped))
         return x
 
     def backward(
@@ -95,17 +134,29 @@ class Sequential(Module):
         """
         if input_grad is None:
             input_grad = not self.skip_input_grad
-        caches = self.take_cache()
+        caches, swapped = self.take_cache()
         stop = 0
         if not input_grad:
             stop = next(
                 (i for i, m in enumerate(self.layers) if m.has_parameters()),
                 len(self.layers),
             )
-        for i in range(len(self.layers) - 1, stop - 1, -1):
+        i = len(self.layers) - 1
+        while i >= stop:
             layer = self.layers[i]
-            layer.cache = caches[i]
             layer.output_grad = dy
+            if swapped and i - 1 in swapped:
+                # The pair forward ran pool-then-activation: backward runs
+                # the activation's mask on the pooled gradient, then the pool.
+                act = self.layers[i - 1]
+                act.cache = caches[i - 1]
+                d = act.backward(dy)
+                act.output_grad = _pool_backward_later(layer, caches[i], dy)
+                layer.cache = caches[i]
+                dy = layer.backward(d)
+                i -= 2
+                continue
+            layer.cache = caches[i]
             if i == stop and not input_grad:
                 layer.skip_input_grad = True
                 try:
@@ -114,6 +165,7 @@ class Sequential(Module):
                     layer.skip_input_grad = False
                 return None
             dy = layer.backward(dy)
+            i -= 1
         return None if not input_grad else dy
 
     def deltas(self) -> list[tuple[str, np.ndarray | None]]:
@@ -138,3 +190,40 @@ class Sequential(Module):
             lines.append(f"  ({i}): {inner}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _swaps(layers: list[Module]) -> frozenset[int]:
+    """The indices i where layers i and i + 1 run swapped: an activation that
+    ``commutes_with_max`` before a layer that ``takes_window_max``."""
+    found = set()
+    i = 0
+    while i + 1 < len(layers):
+        if getattr(layers[i], "commutes_with_max", False) and getattr(
+            layers[i + 1], "takes_window_max", False
+        ):
+            found.add(i)
+            i += 2
+        else:
+            i += 1
+    return frozenset(found)
+
+
+class _pool_backward_later:  # noqa: N801 - used like a function
+    """The delta of the activation a Sequential ran after ``pool``: the pool's
+    backward of the unmasked dy, as a call made only when someone reads it.
+    (A class, not a closure, so that a model holding one can be pickled, as
+    scikit-learn does with estimators.)"""
+
+    __slots__ = ("pool", "cache", "dy")
+
+    def __init__(self, pool: Module, cache, dy: np.ndarray) -> None:
+        self.pool, self.cache, self.dy = pool, cache, dy
+
+    def __call__(self) -> np.ndarray:
+        pool = self.pool
+        kept = pool.cache
+        pool.cache = self.cache
+        try:
+            return pool.backward(self.dy)
+        finally:
+            pool.cache = kept

@@ -271,3 +271,22 @@ def test_diagnosing_a_non_finite_batch_changes_nothing():
     assert rng_before == rng_after  # no Dropout draw
     for k, v in state_before.items():  # no running-statistics update
         np.testing.assert_array_equal(v, state_after[k], err_msg=k)
+
+
+def test_batchnorm2d_on_a_strided_input_equals_a_contiguous_copy():
+    # The per-channel sums run on (N C, H W) rows; a view must give the same.
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((6, 5, 3, 4)) * 2 + 1
+    x = base.transpose(0, 1, 3, 2)  # (6, 5, 4, 3), not C-contiguous
+    dy = rng.standard_normal(x.shape)
+    a, b = BatchNorm2D(5).to(np.float64), BatchNorm2D(5).to(np.float64)
+    ya, yb = a.forward(x), b.forward(np.ascontiguousarray(x))
+    dxa, dxb = (
+        a.backward(dy[..., ::-1]),
+        b.backward(np.ascontiguousarray(dy[..., ::-1])),
+    )
+    np.testing.assert_allclose(ya, yb, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(dxa, dxb, rtol=1e-12, atol=1e-13)
+    mean = x.mean(axis=(0, 2, 3))
+    np.testing.assert_allclose(a.running_mean, 0.1 * mean, rtol=1e-13)
+    np.testing.assert_allclose(a.weight.grad, b.weight.grad, rtol=1e-12)
