@@ -97,7 +97,7 @@ def fake_dot(folder) -> None:
         "#!/bin/sh\n"
         'n=$(grep -c "label=" -)\n'
         'printf \'<?xml version="1.0"?>\\n<svg xmlns="http://www.w3.org/2000/svg">'
-        "<text>%s nodes</text></svg>' \"$n\"\n"
+        '<text>%s nodes</text></svg>\' "$n"\n'
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
@@ -228,7 +228,10 @@ def test_liveplot_does_not_break_checkpoints_and_resume(tmp_path):
     ckpt = tmp_path / "ckpt.npz"
     quiet = io.StringIO()
     first = trained_history(
-        callbacks=[cr.callbacks.LivePlot(stream=quiet), cr.callbacks.ModelCheckpoint(ckpt)]
+        callbacks=[
+            cr.callbacks.LivePlot(stream=quiet),
+            cr.callbacks.ModelCheckpoint(ckpt),
+        ]
     )
     assert ckpt.exists()
     model = mlp()
