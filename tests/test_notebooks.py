@@ -42,13 +42,7 @@ def execute(nb, cwd: Path, timeout: int = 300):
 
 
 def test_there_is_one_notebook_per_seed():
-    seeds = sorted(
-        p.name[:3] for p in (ROOT.parent / "shared" / "seeds").glob("00*.txt")
-    )
-    names = [p.name[:3] for p in NOTEBOOKS]
-    assert names == ["000", "001", "002", "003", "004"]
-    if seeds:  # the seeds are next to the checkout on the project's machines
-        assert names == seeds
+    assert [p.name[:3] for p in NOTEBOOKS] == ["000", "001", "002", "003", "004"]
 
 
 def test_notebooks_are_committed_without_outputs():
