@@ -389,3 +389,99 @@ class ModelCheckpoint(Callback):
                 return
             self.best = value
         self._save(trainer)
+
+
+class LivePlot(Callback):
+    """Redraw the training curves in place after every ``every`` epochs, in a
+    Jupyter notebook: loss on the left, the first metric (accuracy, say) on the
+    right, training and validation, as ``cr.plots.plot_history`` draws them.
+
+    The picture is one output that is updated (an IPython display handle), not
+    a new one per epoch. Outside a Jupyter kernel, or without matplotlib, it
+    says once why it draws nothing and training goes on. It keeps no state of
+    its own: it draws ``trainer.history``, which checkpoints hold, so a resumed
+    run shows its whole curve.
+
+    Parameters
+    ----------
+    every : int, default 1
+        Redraw after every ``every``-th epoch (and always after the last).
+    stream : file, default sys.stderr
+        Where the "nothing drawn" message goes.
+
+    Attributes
+    ----------
+    redraws : int
+        How many times the picture was drawn in this run.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> live = cr.callbacks.LivePlot()
+    >>> live.redraws
+    0
+    """
+
+    def __init__(self, every: int = 1, stream=None) -> None:
+        if int(every) < 1:
+            raise ValueError(f"LivePlot: every must be >= 1; got {every}.")
+        self.every = int(every)
+        self.stream = stream
+        self.redraws = 0
+        self.active = False
+        self._handle = None
+        self._drawn = -1
+
+    def on_train_begin(self, trainer) -> None:
+        from ._html import _has_matplotlib, in_jupyter
+
+        self.redraws, self._handle, self._drawn = 0, None, -1
+        self.active = False
+        if not trainer.comm.is_root:  # under MPI one rank draws
+            return
+        if not in_jupyter():
+            why = "not running in a Jupyter kernel"
+        elif not _has_matplotlib():
+            why = "matplotlib is not installed (pip install 'chainrule[notebook]')"
+        else:
+            from IPython.display import HTML, display
+
+            # Held from the start, so the picture sits above the epochs'
+            # progress bars, and each redraw replaces it where it is.
+            self.active = True
+            self._handle = display(
+                HTML("<i>LivePlot: the curves appear after the first epoch.</i>"),
+                display_id=True,
+            )
+            return
+        print(
+            f"LivePlot: {why}, so no live plot is drawn; after training, "
+            "cr.plots.plot_history(history, 'history.png') draws the same curves.",
+            file=self.stream or sys.stderr,
+        )
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        last = trainer.epoch >= trainer.epochs
+        if self.active and (trainer.epoch % self.every == 0 or last):
+            self._draw(trainer.history)
+
+    def on_train_end(self, trainer) -> None:
+        # Stopped early between two redraws: show where it ended.
+        if self.active and self._drawn != len(trainer.history.epoch):
+            self._draw(trainer.history)
+
+    def _draw(self, history) -> None:
+        from IPython.display import Image, display
+
+        from ._html import history_png
+
+        png = history_png(history)
+        if png is None:
+            return
+        image = Image(data=png, format="png")
+        if self._handle is None:
+            self._handle = display(image, display_id=True)
+        else:
+            self._handle.update(image)
+        self.redraws += 1
+        self._drawn = len(history.epoch)

@@ -55,6 +55,12 @@ class GradcheckReport:
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
 
+    def _repr_html_(self) -> str:
+        """For Jupyter: the report as a table, failed tensors in red."""
+        from ._html import gradcheck_html
+
+        return gradcheck_html(self)
+
     def __str__(self) -> str:
         header = (
             "tensor",

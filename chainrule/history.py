@@ -89,6 +89,12 @@ class History:
                 f"History.save: path must end in .csv or .json; got {path!r}."
             )
 
+    def _repr_html_(self) -> str:
+        """For Jupyter: the curves (with matplotlib) above the per-epoch table."""
+        from ._html import history_html
+
+        return history_html(self)
+
     def __repr__(self) -> str:
         last = {k: round(v[-1], 4) for k, v in self.history.items() if v}
         return f"History(epochs={len(self.epoch)}, last={last})"

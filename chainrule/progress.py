@@ -3,7 +3,10 @@
     epoch 3/10  412/469 [=========>..]  ETA 2s  loss 0.4312  acc 0.8710  5120 samples/s
 
 On a terminal the line is redrawn in place with ``\\r``; when output goes to a
-file or a pipe, one plain line is printed per epoch, so logs stay readable.
+file or a pipe, one plain line is printed per epoch, so logs stay readable. In
+a Jupyter kernel, with tqdm and ipywidgets installed (``pip install
+'chainrule[notebook]'``), each epoch is one notebook progress widget instead,
+redrawn in place (a kernel's output is no terminal: ``\\r`` would not work).
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ class ProgressBar:
         self.last_draw = 0.0
         is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.dynamic = live and is_tty
+        # A widget only for output going to the notebook itself: a stream the
+        # caller chose (a log file) keeps its plain lines.
+        self.widget = None
+        if live and self.stream is sys.stdout:
+            self.widget = _notebook_bar(self.total, self.prefix)
 
     def _values(self, values: dict[str, float]) -> str:
         return "  ".join(f"{_short(k)} {v:.4f}" for k, v in values.items())
@@ -69,7 +77,7 @@ class ProgressBar:
         ``values`` is a dict of running values, or a function returning one,
         called only when the line is actually redrawn.
         """
-        if not self.dynamic:
+        if not self.dynamic and self.widget is None:
             return
         now = time.perf_counter()
         if now - self.last_draw < self.interval and done < self.total:
@@ -83,6 +91,11 @@ class ProgressBar:
         rate = samples / elapsed if elapsed > 0 else 0.0
         if callable(values):
             values = values()
+        if self.widget is not None:
+            self.widget.n = done
+            self.widget.set_postfix_str(self._values(values), refresh=False)
+            self.widget.refresh()
+            return
         line = (
             f"{self.prefix}  {done}/{self.total} [{bar}]  ETA {_fmt_time(eta)}  "
             f"{self._values(values)}  {rate:,.0f} samples/s"
@@ -92,6 +105,11 @@ class ProgressBar:
 
     def finish(self, samples: int, values: dict[str, float]) -> None:
         """The epoch's final line, with validation values if any."""
+        if self.widget is not None:
+            self.widget.n = self.total
+            self.widget.set_postfix_str(self._values(values), refresh=False)
+            self.widget.close()  # leave=True: the finished bar stays, in green
+            return
         elapsed = time.perf_counter() - self.start
         rate = samples / elapsed if elapsed > 0 else 0.0
         line = (
@@ -104,3 +122,20 @@ class ProgressBar:
 
 def _short(name: str) -> str:
     return name.replace("accuracy", "acc")
+
+
+def _notebook_bar(total: int, prefix: str):
+    """A tqdm notebook widget when running in a Jupyter kernel with tqdm and
+    ipywidgets importable; None otherwise (the text line is used)."""
+    from ._html import in_jupyter
+
+    if not in_jupyter():
+        return None
+    try:
+        import ipywidgets  # noqa: F401 - tqdm.notebook needs it to draw
+        from tqdm.notebook import tqdm
+    except ImportError:
+        return None
+    # tqdm's own redraws are throttled (mininterval) on top of ours, and the
+    # bar is left in place when closed: one widget per epoch, no flood.
+    return tqdm(total=total, desc=prefix, unit="batch", leave=True, mininterval=0.2)

@@ -341,6 +341,13 @@ class Graph(Module):
 
         return summary(self)
 
+    def _repr_html_(self) -> str:
+        """For Jupyter: the drawing (SVG from :func:`to_dot`, when Graphviz's
+        ``dot`` is installed) above the summary table; the table otherwise."""
+        from .._html import graph_html
+
+        return graph_html(self)
+
     def __repr__(self) -> str:
         lines = ["Graph("]
         names = {n.id: f"in{self._input_index[n.id]}" for n in self.inputs}

@@ -183,6 +183,12 @@ class Sequential(Module):
 
         return summary(self, input_shape)
 
+    def _repr_html_(self) -> str:
+        """The summary table as HTML, for Jupyter (``?`` for unknown shapes)."""
+        from .._html import model_html
+
+        return model_html(self)
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}("]
         for i, layer in enumerate(self.layers):

@@ -33,24 +33,9 @@ def _sequential_shapes(model, input_shape) -> list[tuple[int, ...]]:
     return shapes
 
 
-def summary(model: Module, input_shape=None, unknown_shapes: bool = False) -> str:
-    """A table of layers, output shapes and parameter counts.
-
-    Parameters
-    ----------
-    model : Sequential or Graph
-    input_shape : tuple of int, optional
-        One sample's shape (no batch axis). Not needed for a Graph, nor for a
-        Sequential that starts with Linear or has seen a forward pass.
-    unknown_shapes : bool
-        When the shapes cannot be inferred (no ``input_shape``), show them as
-        ``?`` instead of raising ValueError (``chainrule info`` does).
-
-    Returns
-    -------
-    str
-        Print it.
-    """
+def _summary_rows(model: Module, input_shape=None, unknown_shapes: bool = False):
+    """The summary's cells (header first) and its closing lines, for the text
+    table and the notebook's HTML table alike."""
     from .graph import Graph
 
     rows = []
@@ -73,6 +58,33 @@ def summary(model: Module, input_shape=None, unknown_shapes: bool = False) -> st
             rows.append((str(i), _kind(layer), shape, layer.num_parameters()))
     header = ("name", "layer", "output shape", "params")
     cells = [header] + [(r[0], r[1], _shape_text(r[2]), f"{r[3]:,}") for r in rows]
+    footer = [f"Total parameters: {model.num_parameters():,}"]
+    buffered = sum(b.size for _, b in model.named_buffers())
+    if buffered:  # running statistics and the like: state, but not trained
+        footer.append(f"Buffers (not trained): {buffered:,}")
+    return cells, footer
+
+
+def summary(model: Module, input_shape=None, unknown_shapes: bool = False) -> str:
+    """A table of layers, output shapes and parameter counts.
+
+    Parameters
+    ----------
+    model : Sequential or Graph
+    input_shape : tuple of int, optional
+        One sample's shape (no batch axis). Not needed for a Graph, nor for a
+        Sequential that starts with Linear or has seen a forward pass.
+    unknown_shapes : bool
+        When the shapes cannot be inferred (no ``input_shape``), show them as
+        ``?`` instead of raising ValueError (``chainrule info`` does).
+
+    Returns
+    -------
+    str
+        Print it.
+    """
+    cells, footer = _summary_rows(model, input_shape, unknown_shapes)
+    header = cells[0]
     widths = [max(len(c[i]) for c in cells) for i in range(4)]
 
     def fmt(c):
@@ -82,13 +94,8 @@ def summary(model: Module, input_shape=None, unknown_shapes: bool = False) -> st
         ).rstrip()
 
     rule = "-" * len(fmt(header))
-    total = model.num_parameters()
     lines = [fmt(header), rule] + [fmt(c) for c in cells[1:]] + [rule]
-    lines.append(f"Total parameters: {total:,}")
-    buffered = sum(b.size for _, b in model.named_buffers())
-    if buffered:  # running statistics and the like: state, but not trained
-        lines.append(f"Buffers (not trained): {buffered:,}")
-    return "\n".join(lines)
+    return "\n".join(lines + footer)
 
 
 def _shape_text(shape) -> str:
