@@ -49,6 +49,8 @@ MAX_BYTES = 2 << 30
 MAX_MANIFEST_BYTES = 8 << 20
 #: An architecture of at most this many layers.
 MAX_LAYERS = 10_000
+#: Models within models (a Sequential inside a Sequential ...) at most this deep.
+MAX_NESTING = 64
 #: Graph inputs and ``metadata["input_shape"]``: at most this many values per
 #: sample (building a graph passes one zero sample through it).
 MAX_SAMPLE_ELEMENTS = _MAX_SAMPLE_ELEMENTS  # the same limit holds for every layer's output
@@ -345,9 +347,16 @@ def _check_architecture_size(archive: NpzReader, spec) -> None:
     graph learns its shapes that way). Layer settings are checked by the
     layers themselves, and their parameters by the budget in _skeleton."""
     layers = 0
-    stack = [spec]
+    stack = [(spec, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            # Refused here, not by the interpreter's recursion limit in
+            # build(), which other code may have raised.
+            archive.fail(
+                f"the architecture of {{file}} is nested too deeply (more than "
+                f"{MAX_NESTING} levels of models within models)."
+            )
         if isinstance(item, dict):
             layers += "type" in item
             for node in (
@@ -356,9 +365,9 @@ def _check_architecture_size(archive: NpzReader, spec) -> None:
                 shape = node.get("shape") if isinstance(node, dict) else None
                 if isinstance(shape, list) and all(isinstance(d, int) for d in shape):
                     _check_sample_shape(archive, shape, "a graph node")
-            stack.extend(item.values())
+            stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((v, depth) for v in item)
     if layers > MAX_LAYERS:
         archive.fail(
             f"the architecture of {{file}} has {layers:,} layers; at most "
