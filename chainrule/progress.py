@@ -1,6 +1,9 @@
 """The training progress line, Keras style, with no dependency:
 
-    epoch 3/10  412/469 [=========>..]  ETA 2s  loss 0.4312  acc 0.8710  5120 samples/s
+    epoch 3/10  412/469 [=========>..]  ETA 2s (run 1m03s)  loss 0.4312  acc 0.8710  5120 samples/s
+
+"ETA" is the rest of this epoch; "run" adds the epochs still to come, each
+as long as this one is going, so a long run shows its honest end early.
 
 On a terminal the line is redrawn in place with ``\\r``; when output goes to a
 file or a pipe, one plain line is printed per epoch, so logs stay readable. In
@@ -55,6 +58,7 @@ class ProgressBar:
     ) -> None:
         self.total = max(int(total), 1)
         self.prefix = f"epoch {epoch}/{epochs}"
+        self.epochs_after = max(int(epochs) - int(epoch), 0)
         self.stream = stream or sys.stdout
         self.width = width
         self.interval = interval
@@ -96,8 +100,12 @@ class ProgressBar:
             self.widget.set_postfix_str(self._values(values), refresh=False)
             self.widget.refresh()
             return
+        run = ""
+        if self.epochs_after and done:
+            whole_epoch = elapsed / done * self.total
+            run = f" (run {_fmt_time(eta + self.epochs_after * whole_epoch)})"
         line = (
-            f"{self.prefix}  {done}/{self.total} [{bar}]  ETA {_fmt_time(eta)}  "
+            f"{self.prefix}  {done}/{self.total} [{bar}]  ETA {_fmt_time(eta)}{run}  "
             f"{self._values(values)}  {rate:,.0f} samples/s"
         )
         self.stream.write("\r" + line + "\x1b[K")

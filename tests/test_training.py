@@ -486,6 +486,22 @@ def test_terminal_stream_redraws_in_place():
     out = stream.getvalue()
     assert out.startswith("\r") and out.endswith("\n") and out.count("\n") == 1
     assert "[" in out and "ETA" in out
+    assert "(run" not in out  # one epoch: nothing comes after it
+
+
+def test_the_progress_line_shows_the_whole_run_remaining():
+    from chainrule.progress import ProgressBar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    bar = ProgressBar(10, epoch=2, epochs=5, stream=stream, interval=0.0)
+    bar.start -= 4.0  # 4 s for the first 2 of 10 batches: 20 s an epoch
+    bar.update(2, 64, {"loss": 1.0})
+    # 16 s left of this epoch, then 3 epochs of 20 s
+    assert re.search(r"ETA 16s \(run 1m16s\)", stream.getvalue()), stream.getvalue()
 
 
 # ------------------------------------------------------------------- summary
