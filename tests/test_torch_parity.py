@@ -340,3 +340,59 @@ def test_bce_with_logits_huge_logits():
     loss = losses.BinaryCrossEntropy(from_logits=True)
     assert_rel(loss(z, t), lt, "loss")
     assert_rel(loss.backward(), zt.grad, "dL/dz")
+
+
+# --- optimizers: the same gradients, the same steps ---------------------------
+
+OPTIMIZERS = {
+    "SGD": (
+        lambda ps: cr.optim.SGD(ps, lr=0.1),
+        lambda ts: torch.optim.SGD(ts, lr=0.1),
+    ),
+    "SGD(momentum, weight decay)": (
+        lambda ps: cr.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=5e-4),
+        lambda ts: torch.optim.SGD(ts, lr=0.1, momentum=0.9, weight_decay=5e-4),
+    ),
+    "SGD(Nesterov, weight decay)": (
+        lambda ps: cr.optim.SGD(
+            ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4
+        ),
+        lambda ts: torch.optim.SGD(
+            ts, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4
+        ),
+    ),
+    "Adam(weight decay)": (
+        lambda ps: cr.optim.Adam(ps, lr=0.01, weight_decay=0.1),
+        lambda ts: torch.optim.Adam(ts, lr=0.01, weight_decay=0.1),
+    ),
+    "AdamW": (
+        lambda ps: cr.optim.AdamW(ps, lr=0.01, betas=(0.8, 0.99), weight_decay=0.1),
+        lambda ts: torch.optim.AdamW(ts, lr=0.01, betas=(0.8, 0.99), weight_decay=0.1),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_optimizer_steps(rng, name):
+    """Six steps with the same gradients (new ones each step, one of them zero
+    for a step) and a learning rate changed halfway, as a schedule would."""
+    ours_of, theirs_of = OPTIMIZERS[name]
+    shapes = [(4, 3), (3,)]
+    start = [rng.standard_normal(s) for s in shapes]
+    ps = [cr.Parameter(a.copy()) for a in start]
+    ts = [leaf(a) for a in start]
+    ours, theirs = ours_of(ps), theirs_of(ts)
+    for step in range(6):
+        if step == 3:
+            ours.lr = 0.05
+            for group in theirs.param_groups:
+                group["lr"] = 0.05
+        for p, t in zip(ps, ts):
+            g = rng.standard_normal(p.shape) * (0.0 if step == 2 else 1.0)
+            p.zero_grad()
+            p.accumulate(g)
+            t.grad = torch.from_numpy(g.copy())
+        ours.step()
+        theirs.step()
+        for i, (p, t) in enumerate(zip(ps, ts)):
+            assert_rel(p.data, t, f"{name}: parameter {i} after step {step + 1}")
