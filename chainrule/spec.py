@@ -48,11 +48,13 @@ PRESETS = {
         "conv32x3p1-relu-maxpool2-conv64x3p1-relu-maxpool2-flatten-linear128-relu-"
         "dropout0.5-linear10"
     ),
-    # The cnn preset with batch normalisation after each convolution: trained
-    # with the recipe below, it reaches 92% on Fashion-MNIST in 15 minutes.
+    # The cnn preset with batch normalisation after each convolution, and
+    # lighter dropout: with the recipe below and its shifted and mirrored
+    # batches, dropout 0.5 underfits (training accuracy stayed below test).
+    # It reaches 92% on Fashion-MNIST in under 15 minutes on two cores.
     "fashion-cnn": (
         "conv32x3p1-batchnorm2d-relu-maxpool2-conv64x3p1-batchnorm2d-relu-maxpool2-"
-        "flatten-linear128-relu-dropout0.5-linear10"
+        "flatten-linear128-relu-dropout0.25-linear10"
     ),
 }
 
@@ -60,7 +62,7 @@ PRESETS = {
 #: --model NAME`` uses these settings unless the command line gives others.
 RECIPES = {
     "fashion-cnn": {
-        "epochs": 15,
+        "epochs": 20,
         "batch_size": 128,
         "optimizer": "sgd",
         "lr": 0.1,

@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--model",
         default=None,
-        help="mlp (default), seed-cnn, cnn, or a SPEC such as "
+        help="mlp (default), seed-cnn, cnn, fashion-cnn (its recipe as "
+        "defaults), or a SPEC such as "
         "conv16x5-relu-maxpool2-flatten-linear10",
     )
     _add_task_arguments(t)
