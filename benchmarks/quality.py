@@ -17,6 +17,10 @@ Usage::
     python benchmarks/quality.py --only cnn    # one figure: mlp-fashion, mlp-mnist5k, cnn
 
 Exit status 1 when a full run misses a target.
+
+The fashion-cnn recipe (92% on Fashion-MNIST within 15 minutes) is measured by
+``benchmarks/recipe.py``, beside the same recipe written in PyTorch: it runs
+``chainrule train`` as a user would, about ten minutes a seed.
 """
 
 from __future__ import annotations
