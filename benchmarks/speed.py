@@ -1,6 +1,6 @@
 """Training and inference speed of chainrule against PyTorch, side by side.
 
-    python benchmarks/speed.py                 # everything (about 5 minutes)
+    python benchmarks/speed.py                 # everything (about 4 minutes idle)
     python benchmarks/speed.py --quick         # fewer steps, a smoke test
     python benchmarks/speed.py --only mlp,cnn  # some sections
 
@@ -11,7 +11,9 @@ each timed block so that one library's spinning BLAS threads do not steal a
 core from the other; the table shows medians and the min-max of the ratio.
 Before timing, each pair is checked to compute the same thing: after the same
 20 SGD steps from the same weights the parameters must agree to float32
-precision. Memory is measured in separate processes (one library each).
+precision. Memory is measured in separate processes (one library each), and
+one epoch of ``chainrule train --data fashion-mnist --model cnn`` in a
+subprocess, as a user runs it, against the same epoch in a PyTorch loop.
 
 PyTorch is a benchmark dependency only: ``pip install torch==2.13.0``.
 """
@@ -316,6 +318,52 @@ def measure_memory() -> dict:
     return out
 
 
+def chainrule_epoch() -> tuple[float, float]:
+    """``chainrule train --data fashion-mnist --model cnn --epochs 1`` as a user
+    runs it: (the epoch's seconds from its history, the command's wall clock,
+    data loading, the test pass and the pictures included)."""
+    import csv
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "chainrule", "train", "--data", "fashion-mnist",
+             "--model", "cnn", "--epochs", "1", "--out", f"{tmp}/run", "--json"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        wall = time.perf_counter() - started
+        with open(f"{tmp}/run/history.csv") as f:
+            epoch = float(next(csv.DictReader(f))["time"])
+    return epoch, wall
+
+
+def torch_epoch(x, y) -> float:
+    """The same epoch written with PyTorch, no DataLoader: the command line's
+    defaults (10% held out for validation, batch 128, SGD lr 0.05 momentum
+    0.9, CrossEntropy), training steps then the validation pass. Seconds."""
+    import torch
+
+    cr.seed(0)
+    tmodel = to_torch_sequential(build_spec("cnn"))
+    step = torch_trainer(tmodel)
+    order = np.random.default_rng(0).permutation(len(x))
+    n_val = len(x) // 10
+    train, val = order[n_val:], order[:n_val]
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    started = time.perf_counter()
+    tmodel.train()
+    for s in range(0, len(train), 128):
+        idx = torch.from_numpy(train[s : s + 128])
+        step(xt[idx], yt[idx])
+    tmodel.eval()
+    with torch.no_grad():
+        for s in range(0, n_val, 1000):
+            idx = torch.from_numpy(val[s : s + 1000])
+            torch.nn.functional.cross_entropy(tmodel(xt[idx]), yt[idx])
+    return time.perf_counter() - started
+
+
 def import_time(reps=5) -> float:
     code = "import time; t=time.perf_counter(); import chainrule; print(time.perf_counter()-t)"
     times = [
@@ -347,7 +395,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--only", default="mlp,seed-cnn,cnn,bn-cnn,inference,memory,import")
+    ap.add_argument(
+        "--only", default="mlp,seed-cnn,cnn,bn-cnn,inference,epoch,memory,import"
+    )
     ap.add_argument("--memory-child", choices=("chainrule", "torch"))
     args = ap.parse_args()
     if args.memory_child:
@@ -406,6 +456,23 @@ def main() -> None:
             f"MLP inference: 1 sample {r['lat_cr'] * 1e6:.0f} us (torch {r['lat_torch'] * 1e6:.0f} us, "
             f"ratio {r['lat_cr'] / r['lat_torch']:.2f}); batch 1024 {r['thr_cr']:,.0f}/s "
             f"(torch {r['thr_torch']:,.0f}/s, ratio {r['thr_cr'] / r['thr_torch']:.2f})"
+        )
+    if "epoch" in only and not args.quick:
+        ours, walls, theirs = [], [], []
+        for _ in range(args.reps):
+            time.sleep(0.5)
+            epoch, wall = chainrule_epoch()
+            ours.append(epoch)
+            walls.append(wall)
+            time.sleep(0.5)
+            theirs.append(torch_epoch(x, y))
+        ratios = [a / b for a, b in zip(ours, theirs)]
+        print(
+            f"one Fashion-MNIST epoch of the cnn preset: chainrule train "
+            f"{statistics.median(ours):.1f} s (the whole command "
+            f"{statistics.median(walls):.1f} s), torch loop "
+            f"{statistics.median(theirs):.1f} s; time ratio "
+            f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
         )
     if "memory" in only:
         m = measure_memory()
