@@ -42,6 +42,20 @@ from ..module import Module
 __all__ = ["load_torch_state_dict", "to_torch_sequential", "to_torch_state_dict"]
 
 
+def _torch(what: str):
+    """The torch package, or an ImportError that says chainrule does not
+    install it and how to (a CPU build is enough)."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(
+            f"{what}: PyTorch is not installed; chainrule does not depend on "
+            "it. Install a CPU build (pip install torch) to use the PyTorch "
+            "interop."
+        ) from None
+    return torch
+
+
 def _numpy(value) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch tensor, read without importing torch
         return value.detach().cpu().numpy()
@@ -175,13 +189,7 @@ def to_torch_state_dict(model: Module, as_numpy: bool = False) -> OrderedDict:
         arrays[f"{prefix}.{short}" if prefix else short] = a
     if as_numpy:
         return arrays
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(
-            "to_torch_state_dict: torch is not installed; install a CPU build "
-            "(pip install torch) or pass as_numpy=True for NumPy arrays."
-        ) from None
+    torch = _torch("to_torch_state_dict (or pass as_numpy=True for NumPy arrays)")
     return OrderedDict((k, torch.from_numpy(v)) for k, v in arrays.items())
 
 
@@ -193,12 +201,13 @@ def to_torch_sequential(model: Module):
 
     Raises
     ------
+    ImportError
+        When PyTorch is not installed (it is never a dependency).
     TypeError
         For a layer torch has no module for (Step, LinearActivation with
         k != 1), one without ``to_torch``, or a model that is not a Sequential.
     """
-    import torch
-    from torch import nn
+    torch = _torch("to_torch_sequential")
 
     from ..models.sequential import Sequential
 
@@ -222,7 +231,7 @@ def to_torch_sequential(model: Module):
             raise TypeError(
                 f"to_torch_sequential: layer {i} ({type(layer).__name__}): {exc}"
             ) from None
-    net = nn.Sequential(*modules)
+    net = torch.nn.Sequential(*modules)
     dtype = {np.float32: torch.float32, np.float64: torch.float64}.get(
         (model.dtype or np.dtype(np.float32)).type, torch.float32
     )
