@@ -53,6 +53,10 @@ class Example:
     train : bool
         Also compare with PyTorch in training mode (False for Dropout, whose
         masks differ; it is checked in eval mode and with a fixed mask).
+    torch : bool
+        Whether torch.nn has a counterpart (False for Step, Add, Concat and a
+        LinearActivation with k != 1, whose ``to_torch`` must then refuse
+        with a TypeError that says so).
     onnx_op : str, optional
         An operator the ONNX export must contain.
     spec : bool
@@ -66,6 +70,7 @@ class Example:
     label: str = ""
     draw: Callable = normal
     train: bool = True
+    torch: bool = True
     onnx_op: str | None = None
     spec: bool = True
 

@@ -28,10 +28,10 @@ EXAMPLES = [
     Example(lambda: Softmax(axis=1), ((2, 3, 4, 2),), "axis1", spec=False),
     Example(lambda: LogSoftmax(), ((6, 7),), onnx_op="LogSoftmax"),
     Example(lambda: LogSoftmax(axis=2), ((2, 3, 4, 2),), "axis2", spec=False),
-    Example(lambda: LinearActivation(2.5), ((6, 7),), onnx_op="Mul"),
+    Example(lambda: LinearActivation(2.5), ((6, 7),), onnx_op="Mul", torch=False),
     Example(lambda: Identity(), ((6, 7),), onnx_op="Identity"),
-    Example(lambda: Step(0.0), ((6, 7),), onnx_op="GreaterOrEqual"),
-    Example(lambda: Step(0.53), ((6, 7),), "threshold", onnx_op="Cast"),
+    Example(lambda: Step(0.0), ((6, 7),), onnx_op="GreaterOrEqual", torch=False),
+    Example(lambda: Step(0.53), ((6, 7),), "threshold", onnx_op="Cast", torch=False),
 ]
 
 ALL = [

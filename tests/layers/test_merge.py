@@ -9,10 +9,16 @@ from chainrule.layers import Add, Concat
 
 # For the registry-driven checks (tests/layers/test_registry.py).
 EXAMPLES = [
-    Example(lambda: Add(), ((3, 4), (3, 4)), onnx_op="Add"),
-    Example(lambda: Add(), ((3, 2, 3), (3, 2, 3), (3, 2, 3)), "three", onnx_op="Sum"),
-    Example(lambda: Concat(), ((3, 4), (3, 2)), onnx_op="Concat"),
-    Example(lambda: Concat(axis=2), ((2, 3, 1, 2), (2, 3, 4, 2)), "axis2"),
+    Example(lambda: Add(), ((3, 4), (3, 4)), onnx_op="Add", torch=False),
+    Example(
+        lambda: Add(),
+        ((3, 2, 3), (3, 2, 3), (3, 2, 3)),
+        "three",
+        onnx_op="Sum",
+        torch=False,
+    ),
+    Example(lambda: Concat(), ((3, 4), (3, 2)), onnx_op="Concat", torch=False),
+    Example(lambda: Concat(axis=2), ((2, 3, 1, 2), (2, 3, 4, 2)), "axis2", torch=False),
 ]
 
 

@@ -187,27 +187,37 @@ def test_spec_token_round_trip(eid):
     assert owners == [cr.registry.layer_name(layer)], (token, owners)
 
 
+# Examples with a torch.nn twin, and which of them to compare in training
+# mode too (not the random ones: Dropout has its own fixed-mask test).
+TORCH_IDS = [e.name for e in EXAMPLES if e.torch]
+NO_TORCH_IDS = [e.name for e in EXAMPLES if not e.torch]
+PARITY = [(i, True) for i in TORCH_IDS if BY_ID[i].train] + [
+    (i, False) for i in TORCH_IDS
+]
+
+
+@pytest.mark.parametrize("eid", NO_TORCH_IDS)
+def test_a_layer_without_a_torch_twin_says_so(eid):
+    layer = _layer(BY_ID[eid])
+    with pytest.raises(TypeError, match=r"no torch\.nn|torch\.nn has no"):
+        layer.to_torch()
+
+
 def _torch_pair(example, train: bool):
     torch = importorskip("torch")
     layer = _layer(example)
-    try:
-        module = layer.to_torch()
-    except TypeError as exc:
-        assert "no torch.nn" in str(exc) or "torch.nn has no" in str(exc)
-        pytest.skip(f"{type(layer).__name__}: {exc}")
-    module = module.to(torch.float64)
+    module = layer.to_torch().to(torch.float64)
     module.load_state_dict(to_torch_state_dict(layer))
     layer.train(train)
     module.train(train)
     return torch, layer, module
 
 
-@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
-@pytest.mark.parametrize("eid", ids)
+@pytest.mark.parametrize(
+    ("eid", "train"), PARITY, ids=[f"{i}-{'train' if t else 'eval'}" for i, t in PARITY]
+)
 def test_pytorch_parity(eid, train):
     example = BY_ID[eid]
-    if train and not example.train:
-        pytest.skip(f"{eid}: random in training mode; see its own tests")
     torch, layer, module = _torch_pair(example, train)
     rng = np.random.default_rng(7)
     for step in range(3):  # several steps: running statistics move
@@ -231,7 +241,7 @@ def test_pytorch_parity(eid, train):
             np.testing.assert_allclose(b, theirs[name].numpy(), rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("eid", ids)
+@pytest.mark.parametrize("eid", TORCH_IDS)
 def test_torch_state_dict_both_ways(eid):
     example = BY_ID[eid]
     torch, layer, module = _torch_pair(example, train=False)
