@@ -226,11 +226,7 @@ def in_jupyter() -> bool:
     IPython is looked up in ``sys.modules`` and never imported here: a kernel
     has always imported it already, and a plain script should not pay for it.
     """
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    try:
-        shell = ipython.get_ipython()
-    except Exception:  # noqa: BLE001 - a broken IPython is no kernel
-        return False
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    # getattr: a module half-way through its own import lacks the function.
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    shell = get_ipython() if get_ipython is not None else None
+    return getattr(shell, "kernel", None) is not None

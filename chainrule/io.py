@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import layers as _builtin_layers  # noqa: F401 - registers the built-in layers
 from . import random as _random
 from ._atomic import atomic_write
 from ._deferred import MAX_SAMPLE_ELEMENTS as _MAX_SAMPLE_ELEMENTS

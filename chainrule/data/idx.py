@@ -96,13 +96,9 @@ def read_idx(path: str | os.PathLike, max_bytes: int | None = None) -> np.ndarra
             f"read_idx: '{p}' must be an IDX file; got a directory. Pass the path "
             "of a file inside it (e.g. train-images-idx3-ubyte.gz)."
         )
-    try:
-        f = open(p, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"read_idx: file '{p}' does not exist. Check the path."
-        ) from None
-    with f:
+    if not p.exists():
+        raise FileNotFoundError(f"read_idx: file '{p}' does not exist. Check the path.")
+    with open(p, "rb") as f:
         return _read_stream(f, str(p), os.fstat(f.fileno()).st_size, max_bytes)
 
 
