@@ -6,6 +6,7 @@ from __future__ import annotations
 import numbers
 
 from .._checks import integer
+from ..functional.conv import conv_output_size
 
 
 def positive_int(owner: str, name: str, value) -> int:
@@ -40,3 +41,34 @@ def real(owner: str, name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{owner}: {name} must be a real number; got {value!r}.")
     return float(value)
+
+
+def require_image_shape(owner: str, input_shape: tuple) -> None:
+    """A SPEC token's input shape must be one image's (C, H, W)."""
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"{owner} needs (channels, height, width) input; the shape here is "
+            f"{input_shape}"
+        )
+
+
+def window_output_size(
+    layer, x, kernel, stride, padding, channels=None, window: str = "kernel"
+) -> tuple[int, int]:
+    """(OH, OW) of a window sliding over the NCHW batch ``x`` (with
+    ``channels`` channels, when given), or a ValueError naming ``layer``."""
+    if x.ndim != 4 or (channels is not None and x.shape[1] != channels):
+        raise ValueError(
+            f"{layer!r}: input must have shape (batch, "
+            f"{'channels' if channels is None else channels}, height, width); "
+            f"got {x.shape}."
+        )
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh = conv_output_size(x.shape[2], kh, sh, ph)
+    ow = conv_output_size(x.shape[3], kw, sw, pw)
+    if oh < 1 or ow < 1:
+        raise ValueError(
+            f"{layer!r}: input of {x.shape[2]}x{x.shape[3]} pixels is smaller than "
+            f"the {kh}x{kw} {window} with padding {tuple(padding)}."
+        )
+    return oh, ow

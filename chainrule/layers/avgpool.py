@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..functional.conv import conv_output_size
 from ..module import Module, as_float_array
 from ..registry import register_layer
-from ._checks import pair
+from ._checks import pair, require_image_shape, window_output_size
 
 
 @register_layer
@@ -68,19 +67,10 @@ class AvgPool2D(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_float_array(self, x)
-        if x.ndim != 4:
-            raise ValueError(
-                f"{self!r}: input must have shape (batch, channels, height, width); "
-                f"got {x.shape}."
-            )
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        oh = conv_output_size(x.shape[2], kh, sh, ph)
-        ow = conv_output_size(x.shape[3], kw, sw, pw)
-        if oh < 1 or ow < 1:
-            raise ValueError(
-                f"{self!r}: input of {x.shape[2]}x{x.shape[3]} pixels is smaller than "
-                f"the {kh}x{kw} window with padding {self.padding}."
-            )
+        oh, ow = window_output_size(
+            self, x, self.kernel_size, self.stride, self.padding, window="window"
+        )
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
         n, c, h, w = x.shape
         if ph or pw:
             xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
@@ -126,11 +116,7 @@ class AvgPool2D(Module):
             raise ValueError("pool size and stride must be positive")
         if p > k // 2:
             raise ValueError(f"padding must be at most half the pool size {k}")
-        if len(input_shape) != 3:
-            raise ValueError(
-                "AvgPool2D needs (channels, height, width) input; the shape here "
-                f"is {input_shape}"
-            )
+        require_image_shape("AvgPool2D", input_shape)
         return cls(k, s, p)
 
     def spec_token(self) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import DEFAULT_DTYPE
-from ..functional.conv import col2im, conv_output_size, im2col, im2col_per_sample
+from ..functional.conv import col2im, im2col, im2col_per_sample
 from ..init import check_method, reset_weight_and_bias
 from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..random import get_rng
 from ..registry import register_layer
-from ._checks import pair, positive_int
+from ._checks import pair, positive_int, require_image_shape, window_output_size
 
 # Below this many rows per column (C kH kW), e.g. the first layer on grey
 # images, per-sample products beat one wide product (measured with
@@ -86,20 +86,9 @@ class Conv2D(Module):
         reset_weight_and_bias(self.weight, self.bias, self.init, get_rng(rng))
 
     def _check_input(self, x: np.ndarray) -> tuple[int, int]:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"{self!r}: input must have shape (batch, {self.in_channels}, height, "
-                f"width); got {x.shape}."
-            )
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        oh = conv_output_size(x.shape[2], kh, sh, ph)
-        ow = conv_output_size(x.shape[3], kw, sw, pw)
-        if oh < 1 or ow < 1:
-            raise ValueError(
-                f"{self!r}: input of {x.shape[2]}x{x.shape[3]} pixels is smaller than "
-                f"the {kh}x{kw} kernel with padding {self.padding}."
-            )
-        return oh, ow
+        return window_output_size(
+            self, x, self.kernel_size, self.stride, self.padding, self.in_channels
+        )
 
     def static_output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """One sample's output shape, from the input's, computing nothing."""
@@ -178,11 +167,7 @@ class Conv2D(Module):
 
     @classmethod
     def from_spec(cls, match, input_shape, rng):
-        if len(input_shape) != 3:
-            raise ValueError(
-                "Conv2D needs (channels, height, width) input; the shape here is "
-                f"{input_shape}"
-            )
+        require_image_shape("Conv2D", input_shape)
         c, k = int(match.group(1)), int(match.group(2))
         s, p = int(match.group(3) or 1), int(match.group(4) or 0)
         if min(c, k, s) < 1:

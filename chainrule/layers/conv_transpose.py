@@ -11,7 +11,7 @@ from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..random import get_rng
 from ..registry import register_layer
-from ._checks import pair, positive_int
+from ._checks import pair, positive_int, require_image_shape
 
 
 def conv_transpose_output_size(
@@ -203,11 +203,7 @@ class ConvTranspose2D(Module):
 
     @classmethod
     def from_spec(cls, match, input_shape, rng):
-        if len(input_shape) != 3:
-            raise ValueError(
-                "ConvTranspose2D needs (channels, height, width) input; the shape "
-                f"here is {input_shape}"
-            )
+        require_image_shape("ConvTranspose2D", input_shape)
         c, k = int(match.group(1)), int(match.group(2))
         s, p = int(match.group(3) or 1), int(match.group(4) or 0)
         op = int(match.group(5) or 0)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..module import Module, as_float_array
 from ..registry import register_layer
+from ._checks import require_image_shape
 
 
 @register_layer
@@ -51,11 +52,7 @@ class GlobalAvgPool2D(Module):
 
     @classmethod
     def from_spec(cls, match, input_shape, rng):
-        if len(input_shape) != 3:
-            raise ValueError(
-                "GlobalAvgPool2D needs (channels, height, width) input; the shape "
-                f"here is {input_shape}"
-            )
+        require_image_shape("GlobalAvgPool2D", input_shape)
         return cls()
 
     def to_onnx(self, b, xs, in_shape, label):

@@ -7,7 +7,7 @@ import numpy as np
 from ..functional.pooling import maxpool2d_backward, maxpool2d_forward
 from ..module import Module, as_float_array
 from ..registry import register_layer
-from ._checks import pair
+from ._checks import pair, require_image_shape
 
 
 @register_layer
@@ -91,11 +91,7 @@ class MaxPool2D(Module):
         s = int(match.group(2) or k)
         if min(k, s) < 1:
             raise ValueError("pool size and stride must be positive")
-        if len(input_shape) != 3:
-            raise ValueError(
-                "MaxPool2D needs (channels, height, width) input; the shape here "
-                f"is {input_shape}"
-            )
+        require_image_shape("MaxPool2D", input_shape)
         return cls(k, s)
 
     def spec_token(self) -> str:
