@@ -183,40 +183,12 @@ def history_html(history) -> str:
 
 def gradcheck_html(report) -> str:
     """A gradient-check report as a table, failed tensors highlighted in red."""
-    header = [
-        "tensor",
-        "shape",
-        "checked",
-        "worst at",
-        "numeric",
-        "analytic",
-        "abs err",
-        "rel err",
-        "|grad| max",
-        "",
-    ]
-    rows = [
-        [
-            c.name,
-            str(c.shape),
-            c.method,
-            str(c.worst_index),
-            f"{c.numeric:.6g}",
-            f"{c.analytic:.6g}",
-            f"{c.abs_error:.2e}",
-            f"{c.rel_error:.2e}",
-            f"{c.scale:.3g}",
-            "ok" if c.passed else "FAIL",
-        ]
-        for c in report.checks
-    ]
-    verdict = "passed" if report.passed else "FAILED"
     return table(
-        header,
-        rows,
+        list(report.COLUMNS),
+        [list(row) for row in report.rows()],
         row_classes=["" if c.passed else "fail" for c in report.checks],
         numeric=[False, False, False, False, True, True, True, True, True, False],
-        caption=f"gradient check {verdict} (atol={report.atol:g}, rtol={report.rtol:g})",
+        caption=report.verdict,
     )
 
 

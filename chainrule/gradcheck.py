@@ -61,45 +61,51 @@ class GradcheckReport:
 
         return gradcheck_html(self)
 
-    def __str__(self) -> str:
-        header = (
-            "tensor",
-            "shape",
-            "checked",
-            "worst at",
-            "numeric",
-            "analytic",
-            "abs err",
-            "rel err",
-            "|grad| max",
-            "",
-        )
-        rows = [header]
-        for c in self.checks:
-            rows.append(
-                (
-                    c.name,
-                    str(c.shape),
-                    c.method,
-                    str(c.worst_index),
-                    f"{c.numeric:.6g}",
-                    f"{c.analytic:.6g}",
-                    f"{c.abs_error:.2e}",
-                    f"{c.rel_error:.2e}",
-                    f"{c.scale:.3g}",
-                    "ok" if c.passed else "FAIL",
-                )
+    #: The table's columns, for the text (``str``) and the HTML view.
+    COLUMNS = (
+        "tensor",
+        "shape",
+        "checked",
+        "worst at",
+        "numeric",
+        "analytic",
+        "abs err",
+        "rel err",
+        "|grad| max",
+        "",
+    )
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """One row of cells (text) per tensor, in ``COLUMNS`` order."""
+        return [
+            (
+                c.name,
+                str(c.shape),
+                c.method,
+                str(c.worst_index),
+                f"{c.numeric:.6g}",
+                f"{c.analytic:.6g}",
+                f"{c.abs_error:.2e}",
+                f"{c.rel_error:.2e}",
+                f"{c.scale:.3g}",
+                "ok" if c.passed else "FAIL",
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+            for c in self.checks
+        ]
+
+    @property
+    def verdict(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        return f"gradient check {verdict} (atol={self.atol:g}, rtol={self.rtol:g})"
+
+    def __str__(self) -> str:
+        rows = [self.COLUMNS, *self.rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(self.COLUMNS))]
         lines = [
             "  ".join(r[i].ljust(widths[i]) for i in range(len(r))).rstrip()
             for r in rows
         ]
-        verdict = "passed" if self.passed else "FAILED"
-        lines.append(
-            f"gradient check {verdict} (atol={self.atol:g}, rtol={self.rtol:g})"
-        )
-        return "\n".join(lines)
+        return "\n".join([*lines, self.verdict])
 
 
 class GradcheckError(AssertionError):
