@@ -164,7 +164,9 @@ def run(fast: bool = False, out: Path | str | None = None) -> dict:
 
 
 def draw(rows: dict[str, np.ndarray], subtitle: str, path: Path) -> None:
-    fig = Figure(figsize=(12, 5.6))
+    """One row of ten 28x28 pictures per entry of ``rows`` (example 11 draws
+    its reconstructions with this too)."""
+    fig = Figure(figsize=(12, 1.1 * len(rows) + 1.2))
     axes = fig.subplots(len(rows), 10)
     for r, (label, images) in enumerate(rows.items()):
         for c in range(10):

@@ -41,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 from _cli import main as example_main  # the examples' shared command line
-from matplotlib.figure import Figure
 
 import chainrule as cr
 
@@ -126,7 +125,9 @@ def run(fast: bool = False, out: Path | str | None = None) -> dict:
         f"conv AE\nerr {conv_test:.1f}": recon_test[pick],
     }
     figure = out / "11_conv_autoencoder.png"
-    draw(rows, figure)
+    linear_example.draw(
+        rows, "linear autoencoder (example 6) against a convolutional one", figure
+    )
     return {
         "linear_ae_test_error": lin_test,
         "pca_test_error": pca_test,
@@ -134,26 +135,6 @@ def run(fast: bool = False, out: Path | str | None = None) -> dict:
         "conv_ae_test_error": conv_test,
         "figure": figure,
     }
-
-
-def draw(rows: dict[str, np.ndarray], path: Path) -> None:
-    fig = Figure(figsize=(12, 4.4))
-    axes = fig.subplots(len(rows), 10)
-    for r, (label, images) in enumerate(rows.items()):
-        for c in range(10):
-            ax = axes[r, c]
-            ax.imshow(images[c].reshape(28, 28), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
-    fig.suptitle(
-        f"Test digits and their reconstructions from a {K}-number code (err: "
-        "squared error summed over pixels,\nmean over the 1,000 test digits): "
-        "linear autoencoder (example 6) against a convolutional one",
-        fontsize=13,
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
 
 
 def main(argv: list[str] | None = None) -> None:
