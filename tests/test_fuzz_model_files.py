@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _model_files import manifest as _manifest
+from _model_files import npy as _npy
 from _requires import importorskip
 
 hypothesis = importorskip("hypothesis")
@@ -353,17 +355,6 @@ def test_member_order_does_not_matter(originals, check):
 
 
 # ------------------------------------------------------ edited manifests
-def _manifest_of(members: dict) -> dict:
-    blob = np.load(io.BytesIO(members["__manifest__.npy"]), allow_pickle=False)
-    return json.loads(blob.tobytes().decode("utf-8"))
-
-
-def _npy(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, a, allow_pickle=False)
-    return buf.getvalue()
-
-
 def _with_manifest(members: dict, manifest: dict | str) -> bytes:
     text = manifest if isinstance(manifest, str) else json.dumps(manifest)
     members = dict(members)
@@ -401,7 +392,7 @@ JSON_VALUES = st.recursive(
 def test_edited_manifests_load_faithfully_or_are_refused(originals, check, name, data):
     original = originals[name]
     members = dict(original.members)
-    manifest = _manifest_of(members)
+    manifest = _manifest(members)
     # Where the attacks are: the arrays' descriptions and the architecture.
     scope = data.draw(st.sampled_from(["arrays", "architecture", "anywhere"]))
     leaves = [
@@ -436,7 +427,7 @@ def test_edited_manifests_load_faithfully_or_are_refused(originals, check, name,
     )  # fmt: skip
     if path[0] == "arrays" and outcome == "loaded":
         # An array's description can only change to something equal.
-        assert _manifest_of(members)["arrays"] == manifest["arrays"] or (
+        assert _manifest(members)["arrays"] == manifest["arrays"] or (
             how == "replace" and json.dumps(value) == json.dumps(parent.get(path[-1]))
         )
 
@@ -444,7 +435,7 @@ def test_edited_manifests_load_faithfully_or_are_refused(originals, check, name,
 def test_manifest_bombs_are_refused(originals, check):
     original = originals["mlp"]
     members = dict(original.members)
-    manifest = _manifest_of(members)
+    manifest = _manifest(members)
     deep = '{"a": ' * 100_000 + "1" + "}" * 100_000
     big_list = json.dumps({**manifest, "pad": [0] * (5 << 20)})
     for text in (deep, "[" * 200_000, big_list):
@@ -475,7 +466,7 @@ def _patch_sizes(blob: bytes, name: str, usize: int | None, csize: int | None) -
 def test_huge_declared_shapes_and_sizes_are_refused(originals, check, name, data):
     original = originals[name]
     members = dict(original.members)
-    manifest = _manifest_of(members)
+    manifest = _manifest(members)
     key = data.draw(st.sampled_from(sorted(members)))
     array = np.load(io.BytesIO(members[key]), allow_pickle=False)
     dims = data.draw(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import pickle
 import random
@@ -12,11 +11,15 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _model_files import manifest as _manifest
+from _model_files import members as _members
+from _model_files import npy as _npy
+from _model_files import repack as _repack
+from _model_files import set_manifest as _set_manifest
 
 import chainrule as cr
 from chainrule.io import ModelFileError, read_checkpoint
@@ -191,33 +194,6 @@ def test_save_to_a_directory_or_a_missing_directory(tmp_path):
 
 
 # ------------------------------------------------------------------ refusals
-def _members(path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as z:
-        return {name: z.read(name) for name in z.namelist()}
-
-
-def _repack(path, members: dict[str, bytes]) -> None:
-    with zipfile.ZipFile(path, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-
-
-def _npy(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, a, allow_pickle=False)
-    return buf.getvalue()
-
-
-def _manifest(members) -> dict:
-    a = np.load(io.BytesIO(members["__manifest__.npy"]), allow_pickle=False)
-    return json.loads(a.tobytes().decode("utf-8"))
-
-
-def _set_manifest(members, manifest: dict) -> None:
-    blob = np.frombuffer(json.dumps(manifest).encode("utf-8"), dtype=np.uint8)
-    members["__manifest__.npy"] = _npy(blob)
-
-
 @pytest.fixture
 def saved(tmp_path):
     path = tmp_path / "model.npz"

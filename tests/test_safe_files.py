@@ -26,6 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _model_files import manifest as _manifest
+from _model_files import members as _members
+from _model_files import repack as _repack
+from _model_files import set_manifest as _set_manifest
 from _requires import importorskip
 
 import chainrule as cr
@@ -39,35 +43,12 @@ MiB = 1 << 20
 
 
 # ---------------------------------------------------------------- helpers
-def _members(path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as z:
-        return {name: z.read(name) for name in z.namelist()}
-
-
-def _repack(path, members: dict[str, bytes], compression=zipfile.ZIP_STORED) -> None:
-    with zipfile.ZipFile(path, "w", compression) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-
-
 def _npy_header(shape, descr="<f4", fortran=False) -> bytes:
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(
         buf, {"descr": descr, "fortran_order": fortran, "shape": tuple(shape)}
     )
     return buf.getvalue()
-
-
-def _manifest(members) -> dict:
-    a = np.load(io.BytesIO(members["__manifest__.npy"]), allow_pickle=False)
-    return json.loads(a.tobytes().decode("utf-8"))
-
-
-def _set_manifest(members, manifest: dict) -> None:
-    blob = np.frombuffer(json.dumps(manifest).encode("utf-8"), dtype=np.uint8)
-    buf = io.BytesIO()
-    np.save(buf, blob)
-    members["__manifest__.npy"] = buf.getvalue()
 
 
 def _peak_bytes(fn) -> int:
