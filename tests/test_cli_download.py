@@ -9,23 +9,12 @@ import urllib.error
 
 import numpy as np
 import pytest
+from _run_cli import run_cli
 
 import chainrule as cr
-from chainrule.cli import main
 from chainrule.data import datasets as ds
 from chainrule.data import download as dl
 from chainrule.data import write_idx
-
-
-def run(monkeypatch, capsys, tmp_path, *args) -> tuple[int, str, str]:
-    monkeypatch.chdir(tmp_path)
-    capsys.readouterr()
-    try:
-        code = main(list(map(str, args)))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -64,7 +53,7 @@ def served(tmp_path, monkeypatch):
 def test_data_mnist_without_the_files_gives_the_command(
     tmp_path, monkeypatch, capsys, served
 ):
-    code, _, err = run(monkeypatch, capsys, tmp_path, "train", "--data", "mnist")
+    code, _, err = run_cli(tmp_path, monkeypatch, capsys, "train", "--data", "mnist")
     assert code == 2
     assert err == (
         f"chainrule train: error: the MNIST files are not in {tmp_path}/cache/mnist; "
@@ -76,7 +65,7 @@ def test_data_mnist_without_the_files_gives_the_command(
 
 
 def test_download_then_train(tmp_path, monkeypatch, capsys, served):
-    code, out, err = run(monkeypatch, capsys, tmp_path, "download", "mnist")
+    code, out, err = run_cli(tmp_path, monkeypatch, capsys, "download", "mnist")
     assert code == 0, err
     assert out == (
         f"MNIST: 4 files in {tmp_path}/cache/mnist, each SHA-256 checked; train on "
@@ -86,13 +75,13 @@ def test_download_then_train(tmp_path, monkeypatch, capsys, served):
     (x, _), (xt, _) = cr.data.load("mnist")
     assert x.shape == (20, 1, 28, 28) and xt.shape == (10, 1, 28, 28)
     # Files that are there and pass their check are not fetched again.
-    assert run(monkeypatch, capsys, tmp_path, "download", "mnist")[0] == 0
+    assert run_cli(tmp_path, monkeypatch, capsys, "download", "mnist")[0] == 0
     assert len(served) == 4
 
 
 def test_download_into_a_folder_of_ones_own(tmp_path, monkeypatch, capsys, served):
-    code, out, _ = run(
-        monkeypatch, capsys, tmp_path, "download", "mnist", "--dir", "my data"
+    code, out, _ = run_cli(
+        tmp_path, monkeypatch, capsys, "download", "mnist", "--dir", "my data"
     )
     assert code == 0
     assert out.endswith("train on it with: chainrule train --data 'my data'\n")
@@ -104,7 +93,7 @@ def test_download_without_a_network_is_one_line(tmp_path, monkeypatch, capsys, s
         raise urllib.error.URLError("Name or service not known")
 
     monkeypatch.setattr("urllib.request.urlopen", offline)
-    code, _, err = run(monkeypatch, capsys, tmp_path, "download", "mnist")
+    code, _, err = run_cli(tmp_path, monkeypatch, capsys, "download", "mnist")
     assert code == 2
     assert err.startswith("chainrule download: error: cannot download MNIST: ")
     assert err.count("\n") == 1
@@ -112,6 +101,6 @@ def test_download_without_a_network_is_one_line(tmp_path, monkeypatch, capsys, s
 
 
 def test_version(tmp_path, monkeypatch, capsys):
-    code, out, _ = run(monkeypatch, capsys, tmp_path, "--version")
+    code, out, _ = run_cli(tmp_path, monkeypatch, capsys, "--version")
     assert code == 0
     assert out == f"chainrule {cr.__version__}\n"

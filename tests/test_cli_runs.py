@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _run_cli import run_cli
 
 import chainrule as cr
 from chainrule.cli import _runs, main
@@ -35,19 +36,8 @@ def _no_pictures(monkeypatch):
     monkeypatch.setattr("chainrule.cli.report._write_plots", lambda *a, **k: [])
 
 
-def run_main(tmp_path, monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.chdir(tmp_path)
-    capsys.readouterr()
-    try:
-        code = main(list(map(str, args)))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def train(tmp_path, monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    return run_main(tmp_path, monkeypatch, capsys, "train", *FAST, *args)
+    return run_cli(tmp_path, monkeypatch, capsys, "train", *FAST, *args)
 
 
 def one_line(err: str) -> str:
@@ -106,7 +96,7 @@ def test_a_folder_from_before_run_ids_is_another_run(tmp_path, monkeypatch, caps
     assert code == 2
     assert "'old' holds another run (an earlier run)" in one_line(err)
     # ... but resuming the run it holds is fine.
-    code, _, err = run_main(
+    code, _, err = run_cli(
         tmp_path, monkeypatch, capsys, "train", "--resume", "old/checkpoint.npz"
     )
     assert code == 0, err
@@ -132,7 +122,7 @@ def test_resuming_a_checkpoint_copied_into_another_runs_folder(
     (tmp_path / "b" / "copied.npz").write_bytes(
         (tmp_path / "a" / "checkpoint.npz").read_bytes()
     )
-    code, _, err = run_main(
+    code, _, err = run_cli(
         tmp_path, monkeypatch, capsys, "train", "--resume", "b/copied.npz"
     )
     assert code == 2
@@ -143,7 +133,7 @@ def test_resuming_a_checkpoint_copied_into_another_runs_folder(
     )
     assert (tmp_path / "b" / "model.npz").read_bytes() == model_b
     # Into a folder of its own it continues run a.
-    code, _, err = run_main(
+    code, _, err = run_cli(
         tmp_path, monkeypatch, capsys, "train", "--resume", "b/copied.npz", "--out", "c"
     )
     assert code == 0, err
@@ -209,9 +199,10 @@ def test_ctrl_c_hint_is_a_quoted_command_that_resumes(tmp_path, monkeypatch, cap
     monkeypatch.setattr("chainrule.cli.report._write_plots", lambda *a, **k: [])
     monkeypatch.chdir(tmp_path)
     assert main(command[1:]) == 0
-    assert read_checkpoint(tmp_path / "runs/ü int/checkpoint.npz")[0]["trainer"][
-        "epoch"
-    ] == 2
+    assert (
+        read_checkpoint(tmp_path / "runs/ü int/checkpoint.npz")[0]["trainer"]["epoch"]
+        == 2
+    )
 
 
 def test_ctrl_c_while_drawing_is_one_line_and_keeps_the_files(
@@ -265,7 +256,9 @@ def test_a_real_sigint_prints_a_hint_that_pastes(tmp_path):
     assert proc.returncode == 130, err
     line = one_line(err)
     hint = line.split("resume with: ", 1)[1]
-    assert hint == f"chainrule train --resume {shlex.quote(str(out / 'checkpoint.npz'))}"
+    assert (
+        hint == f"chainrule train --resume {shlex.quote(str(out / 'checkpoint.npz'))}"
+    )
     done = subprocess.run(
         ["bash", "-c", hint.replace("chainrule", f"{sys.executable} -m chainrule", 1)],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
@@ -275,9 +268,7 @@ def test_a_real_sigint_prints_a_hint_that_pastes(tmp_path):
 
 
 # ------------------------------------------------------ a diverged run
-def test_a_diverged_run_is_one_line_and_leaves_no_folder(
-    tmp_path, monkeypatch, capsys
-):
+def test_a_diverged_run_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
     code, _, err = train(
         tmp_path, monkeypatch, capsys, "--model", "mlp", "--lr", "1e4", "--out", "run"
     )
