@@ -12,6 +12,17 @@ from ..module import Module, as_float_array
 from ..registry import register_layer
 
 
+def _batch(layer: Module, x) -> np.ndarray:
+    """``x`` as an array (any dtype an array already has) with a batch axis."""
+    if not isinstance(x, np.ndarray):
+        x = as_float_array(layer, x, np.float32)
+    if x.ndim < 1:
+        raise ValueError(
+            f"{layer!r}: input must have a batch axis; got shape {x.shape}."
+        )
+    return x
+
+
 @register_layer
 class Flatten(Module):
     """Keep the batch axis, merge the rest.
@@ -27,12 +38,7 @@ class Flatten(Module):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if not isinstance(x, np.ndarray):
-            x = as_float_array(self, x, np.float32)
-        if x.ndim < 1:
-            raise ValueError(
-                f"{self!r}: input must have a batch axis; got shape {x.shape}."
-            )
+        x = _batch(self, x)
         self.keep_cache(x.shape)
         return x.reshape(x.shape[0], -1)
 
@@ -99,12 +105,7 @@ class Reshape(Module):
         self.shape = tuple(int(v) for v in items)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if not isinstance(x, np.ndarray):
-            x = as_float_array(self, x, np.float32)
-        if x.ndim < 1:
-            raise ValueError(
-                f"{self!r}: input must have a batch axis; got shape {x.shape}."
-            )
+        x = _batch(self, x)
         size = math.prod(x.shape[1:])
         known = math.prod(v for v in self.shape if v != -1)
         if (size != known) if -1 not in self.shape else (size % known != 0):
