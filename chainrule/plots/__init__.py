@@ -10,9 +10,12 @@ Every function takes what it draws and a ``path``, writes one PNG at 100 dpi
 and returns the path as a ``pathlib.Path``. ``save_all`` writes the usual set
 for a classifier into one directory.
 
->>> from chainrule import plots                                # doctest: +SKIP
->>> plots.plot_history(history, "run/history.png")             # doctest: +SKIP
-PosixPath('run/history.png')
+For example, with the ``History`` that ``cr.fit`` returned::
+
+    from chainrule import plots
+    plots.plot_history(history, "run/history.png")  # -> Path('run/history.png')
+
+(``tests/test_plots.py`` draws every picture and checks what it shows.)
 """
 
 from __future__ import annotations
