@@ -8,17 +8,13 @@ one). Only that position receives the gradient.
 Two ways to find the winners, both whole-array operations (no loop over
 pixels):
 
-- Windows that tile the image (stride = kernel, the usual case): forward is
-  only the maximum of the kH * kW strided views of x (one per position in the
-  window), and keeps x and y for backward, which finds the winners then. A
-  position wins where its value equals y and no earlier position has won;
-  the last position takes the windows nobody won before it. Finding the
-  winners in backward costs some time there, but forward then does no
-  bookkeeping at all: a training step is faster overall (about 1.3 ms per
-  step for a (64, 32, 28, 28) input), and inference faster still.
+- Windows that tile the image (stride = kernel, the usual case) are reduced
+  one axis at a time: the max over each row of a window, then the max over
+  those rows. Each step compares a few contiguous slices and keeps, per
+  window, the index of the first maximum (an int8), so backward just spreads
+  dy back through the two indices.
 - Any other windows (overlapping, or not tiling) loop over the kH * kW offsets
-  of a window, each a strided view of the input with the output's shape, and
-  keep the index of each window's first maximum.
+  of a window, each a strided view of the input with the output's shape.
 """
 
 from __future__ import annotations
@@ -34,17 +30,6 @@ def pool_output_size(x_shape, kernel, stride) -> tuple[int, int]:
         conv_output_size(x_shape[2], kernel[0], stride[0], 0),
         conv_output_size(x_shape[3], kernel[1], stride[1], 0),
     )
-
-
-def _tiled_views(a: np.ndarray, kernel, oh: int, ow: int) -> list[np.ndarray]:
-    """For windows that tile ``a``: one strided (N, C, OH, OW) view per window
-    position (a, b), in row-major order, the tie order."""
-    kh, kw = kernel
-    return [
-        a[:, :, i : oh * kh : kh, j : ow * kw : kw]
-        for i in range(kh)
-        for j in range(kw)
-    ]
 
 
 def _first_max(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -73,15 +58,15 @@ def maxpool2d_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int,
     """
     kh, kw = kernel
     oh, ow = pool_output_size(x.shape, kernel, stride)
+    n, c = x.shape[:2]
     if tuple(stride) == tuple(kernel) and kh * kw > 1:
-        # Tiling windows: the elementwise max of one strided view per window
-        # position. x and y are kept by reference, as every layer keeps its
-        # input; nothing in chainrule writes into an array it was given.
-        parts = _tiled_views(x, kernel, oh, ow)
-        y = np.maximum(parts[0], parts[1])
-        for part in parts[2:]:
-            np.maximum(y, part, out=y)
-        return y, ("tiled", x, y, x.shape)
+        # Tiling windows: crop to whole windows, then reduce width, then height.
+        xc = x[:, :, : oh * kh, : ow * kw]
+        rows = xc.reshape(n, c, oh * kh, ow, kw)
+        row_max, col_index = _first_max([rows[..., b] for b in range(kw)])
+        stacked = row_max.reshape(n, c, oh, kh, ow)
+        y, row_index = _first_max([stacked[:, :, :, a] for a in range(kh)])
+        return y, ("tiled", col_index, row_index, x.shape)
     # General windows: one strided view of the input per offset (a, b).
     parts = [
         x[:, :, a : a + stride[0] * oh : stride[0], b : b + stride[1] * ow : stride[1]]
@@ -106,26 +91,22 @@ def maxpool2d_backward(
     kh, kw = kernel
     n, c, oh, ow = dy.shape
     if kind == "tiled":
-        x, y = first, second
-        # Every pixel of whole windows is written below; only pixels past the
-        # last window (an image not a multiple of the window) need zeros.
-        whole = (oh * kh, ow * kw) == tuple(x_shape[2:])
-        dx = (np.empty if whole else np.zeros)(x_shape, dtype=dy.dtype)
-        parts, targets = (
-            _tiled_views(x, kernel, oh, ow),
-            _tiled_views(dx, kernel, oh, ow),
-        )
-        # taken: the windows an earlier position (row-major) has won.
-        taken = np.equal(parts[0], y)
-        np.multiply(dy, taken, out=targets[0])
-        hit = np.empty_like(taken)
-        for part, target in zip(parts[1:-1], targets[1:-1]):
-            np.equal(part, y, out=hit)
-            np.greater(hit, taken, out=hit)  # the max, not won before
-            np.multiply(dy, hit, out=target)
-            np.logical_or(taken, hit, out=taken)
-        np.logical_not(taken, out=taken)  # the last position wins the rest
-        np.multiply(dy, taken, out=targets[-1])
+        col_index, row_index = first, second
+        # Undo the height step: each window row gets dy where it won.
+        d_rows = np.empty((n, c, oh, kh, ow), dtype=dy.dtype)
+        for a in range(kh):
+            np.multiply(dy, row_index == a, out=d_rows[:, :, :, a])
+        d_rows = d_rows.reshape(n, c, oh * kh, ow)
+        # Undo the width step, writing straight into dx's whole windows.
+        # Every pixel of whole windows is written, so no zero-fill is needed.
+        target = np.empty((n, c, oh * kh, ow * kw), dtype=dy.dtype)
+        dx_rows = target.reshape(n, c, oh * kh, ow, kw)
+        for b in range(kw):
+            np.multiply(d_rows, col_index == b, out=dx_rows[..., b])
+        if (oh * kh, ow * kw) == tuple(x_shape[2:]):
+            return target
+        dx = np.zeros(x_shape, dtype=dy.dtype)  # pixels past the last window: 0
+        dx[:, :, : oh * kh, : ow * kw] = target
         return dx
     dx = np.zeros(x_shape, dtype=dy.dtype)
     if kind == "single":

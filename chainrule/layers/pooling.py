@@ -72,7 +72,7 @@ class MaxPool2D(Module):
     @property
     def takes_window_max(self) -> bool:
         """True: y is the maximum of each window and backward can run more
-        than once on the same cache (it only reads it), so a
+        than once on the same cache (it only reads the winners), so a
         Sequential may run an activation that ``commutes_with_max`` after
         this layer instead of before it. A subclass that changes forward or
         backward loses the property."""
