@@ -87,6 +87,8 @@ class Module(ForwardCache):
 
     def children(self) -> list[Module]:
         """The direct sub-modules, in order (none for a plain layer)."""
+        if type(self).named_children is Module.named_children:
+            return []  # a plain layer: asked on every predict, through dtype
         return [c for _, c in self.named_children()]
 
     def modules(self) -> Iterator[Module]:

@@ -51,6 +51,9 @@ class Sequential(Module):
     def named_children(self) -> Iterator[tuple[str, Module]]:
         return ((str(i), layer) for i, layer in enumerate(self.layers))
 
+    def children(self) -> list[Module]:
+        return list(self.layers)  # the same list, without naming each one
+
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
 
