@@ -3,6 +3,7 @@
     python benchmarks/profile_step.py mlp --batch 32
     python benchmarks/profile_step.py seed-cnn --batch 64
     python benchmarks/profile_step.py cnn --batch 64 --steps 20
+    python benchmarks/profile_step.py cnn --fast   # with the [fast] extra
 
 Runs the same forward / loss / backward / SGD-momentum step as ``cr.fit`` on
 Fashion-MNIST batches (random data if it is not installed), timing every
@@ -26,7 +27,10 @@ def main() -> None:
     ap.add_argument("model", help="mlp, seed-cnn, cnn or a SPEC")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--fast", action="store_true", help="with cr.fast.enable()")
     args = ap.parse_args()
+    if args.fast:
+        cr.fast.enable()
     try:
         (x, y), _ = cr.data.load("fashion-mnist")
     except FileNotFoundError:

@@ -3,6 +3,7 @@
     python benchmarks/speed.py                 # everything (about 4 minutes idle)
     python benchmarks/speed.py --quick         # fewer steps, a smoke test
     python benchmarks/speed.py --only mlp,cnn  # some sections
+    python benchmarks/speed.py --fast          # chainrule with its [fast] extra
 
 Both libraries run in this one process, on the same data, from the same
 initial weights, in float32 with 2 threads. Each measurement is repeated
@@ -318,7 +319,7 @@ def measure_memory() -> dict:
     return out
 
 
-def chainrule_epoch() -> tuple[float, float]:
+def chainrule_epoch(fast: bool = False) -> tuple[float, float]:
     """``chainrule train --data fashion-mnist --model cnn --epochs 1`` as a user
     runs it: (the epoch's seconds from its history, the command's wall clock,
     data loading, the test pass and the pictures included)."""
@@ -329,7 +330,8 @@ def chainrule_epoch() -> tuple[float, float]:
         started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "chainrule", "train", "--data", "fashion-mnist",
-             "--model", "cnn", "--epochs", "1", "--out", f"{tmp}/run", "--json"],
+             "--model", "cnn", "--epochs", "1", "--out", f"{tmp}/run", "--json",
+             *(["--fast"] if fast else [])],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         wall = time.perf_counter() - started
@@ -398,6 +400,11 @@ def main() -> None:
     ap.add_argument(
         "--only", default="mlp,seed-cnn,cnn,bn-cnn,inference,epoch,memory,import"
     )
+    ap.add_argument(
+        "--fast",
+        action="store_true",
+        help="chainrule with the [fast] extra's compiled kernels (cr.fast.enable())",
+    )
     ap.add_argument("--memory-child", choices=("chainrule", "torch"))
     args = ap.parse_args()
     if args.memory_child:
@@ -407,10 +414,13 @@ def main() -> None:
 
     torch.set_num_threads(2)
     only = set(args.only.split(","))
+    if args.fast:
+        cr.fast.enable()
     print(
         f"numpy {np.__version__} (BLAS: {blas_info()}), torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), OPENBLAS_CORETYPE="
-        f"{os.environ.get('OPENBLAS_CORETYPE', 'unset')}"
+        f"{os.environ.get('OPENBLAS_CORETYPE', 'unset')}; chainrule kernels: "
+        + ("[fast] (numba)" if cr.fast.is_enabled() else "NumPy only")
     )
     scale = 0.2 if args.quick else 1.0
     (x, y), _ = cr.data.load("fashion-mnist")
@@ -461,7 +471,7 @@ def main() -> None:
         ours, walls, theirs = [], [], []
         for _ in range(args.reps):
             time.sleep(0.5)
-            epoch, wall = chainrule_epoch()
+            epoch, wall = chainrule_epoch(args.fast)
             ours.append(epoch)
             walls.append(wall)
             time.sleep(0.5)

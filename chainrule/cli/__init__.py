@@ -273,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="write into an --out that holds another run, replacing its files",
     )
     t.add_argument(
+        "--fast",
+        action="store_true",
+        help="use the compiled kernels of the [fast] extra (numba) where they "
+        "are faster; same results (default: NumPy only)",
+    )
+    t.add_argument(
         "--json", action="store_true", help="end with one JSON line of results"
     )
     t.set_defaults(func=cmd_train)

@@ -511,6 +511,11 @@ def _train(args, runs: list[RunDir]) -> int:
     from ._data import prepare
     from .report import report_training
 
+    if args.fast:
+        try:
+            cr.fast.enable()
+        except ImportError as exc:
+            raise CLIError(f"--fast: {exc}") from None
     # With more than one rank (mpiexec -n K chainrule train ...), train
     # data-parallel; rank 0 alone prints and writes.
     comm = cr.distributed.init()

@@ -15,12 +15,16 @@ pixels):
   dy back through the two indices.
 - Any other windows (overlapping, or not tiling) loop over the kH * kW offsets
   of a window, each a strided view of the input with the output's shape.
+
+With ``cr.fast.enable()`` (the ``[fast]`` extra), 2x2 windows with stride 2
+run a compiled kernel instead (``compiled.py``): one pass, the same winners.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import fast
 from .conv import conv_output_size
 
 
@@ -59,6 +63,9 @@ def maxpool2d_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int,
     kh, kw = kernel
     oh, ow = pool_output_size(x.shape, kernel, stride)
     n, c = x.shape[:2]
+    if (kh, kw) == (2, 2) == tuple(stride) and fast.is_enabled():
+        y, winner = fast.kernels().maxpool2x2_forward(np.ascontiguousarray(x))
+        return y, ("2x2 compiled", winner, None, x.shape)
     if tuple(stride) == tuple(kernel) and kh * kw > 1:
         # Tiling windows: crop to whole windows, then reduce width, then height.
         xc = x[:, :, : oh * kh, : ow * kw]
@@ -90,6 +97,10 @@ def maxpool2d_backward(
     kind, first, second, x_shape = winners
     kh, kw = kernel
     n, c, oh, ow = dy.shape
+    if kind == "2x2 compiled":
+        from . import compiled  # loaded already: forward used it
+
+        return compiled.maxpool2x2_backward(np.ascontiguousarray(dy), first, *x_shape[2:])
     if kind == "tiled":
         col_index, row_index = first, second
         # Undo the height step: each window row gets dy where it won.

@@ -1,0 +1,71 @@
+"""The ``[fast]`` extra: compiled kernels where NumPy needs several passes.
+
+NumPy stays the reference and the default. ``cr.fast.enable()`` (or
+``chainrule train --fast``) makes chainrule run numba kernels instead, for
+the parts where they measured faster in ``benchmarks/speed.py --fast``:
+
+- 2x2 max-pooling with stride 2 (the seeds' pooling and every preset's):
+  one pass that reads each window once and writes its maximum and the
+  winner's position, where NumPy takes four passes (two of them with inner
+  loops as short as a row of windows); backward writes each window once.
+
+Results are those of the NumPy path: the same maxima, the same winners (the
+first maximum in row-major order within the window, NaN propagated as
+``np.maximum`` does), so the same gradients; ``tests/test_fast.py`` runs
+both paths on the same inputs. Kernels are compiled on first use (about a
+second each, then cached on disk by numba).
+
+Examples
+--------
+>>> import chainrule as cr
+>>> cr.fast.is_enabled()
+False
+"""
+
+from __future__ import annotations
+
+_kernels = None  # chainrule.functional.compiled once enabled
+
+
+def available() -> bool:
+    """Whether numba can be imported (``pip install 'chainrule[fast]'``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+def enable(on: bool = True) -> None:
+    """Use the compiled kernels from now on (``on=False``: the NumPy path).
+
+    Raises
+    ------
+    ImportError
+        When numba is not installed, naming the extra that installs it.
+    """
+    global _kernels
+    if not on:
+        _kernels = None
+        return
+    try:
+        from .functional import compiled
+    except ImportError as exc:
+        raise ImportError(
+            "cr.fast.enable(): the compiled kernels need numba, which is not "
+            f"installed ({exc}); install the extra: pip install 'chainrule[fast]'"
+        ) from exc
+    _kernels = compiled
+
+
+def disable() -> None:
+    """Go back to the NumPy path (the default)."""
+    enable(False)
+
+
+def is_enabled() -> bool:
+    """True when the compiled kernels are in use."""
+    return _kernels is not None
+
+
+def kernels():
+    """The compiled kernels' module when enabled, else None (for functional/)."""
+    return _kernels

@@ -1,0 +1,186 @@
+"""The [fast] extra's compiled kernels give the NumPy path's results.
+
+Each test runs the same inputs through both paths, ``cr.fast`` off (NumPy,
+the reference) and on (numba), and requires the same outputs and gradients.
+Max-pooling only copies and compares, so "the same" is exact here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _requires import importorskip
+
+import chainrule as cr
+from chainrule.functional.pooling import maxpool2d_backward, maxpool2d_forward
+from chainrule.spec import build_spec
+
+
+@pytest.fixture
+def fast():
+    importorskip("numba")
+    cr.fast.enable()
+    yield cr.fast
+    cr.fast.disable()
+
+
+def both_paths(f):
+    """f() with the NumPy path, then with the compiled one."""
+    cr.fast.disable()
+    reference = f()
+    cr.fast.enable()
+    try:
+        return reference, f()
+    finally:
+        cr.fast.disable()
+
+
+def ties(rng, shape, dtype):
+    """Values from a handful of levels: most windows hold a tie, some all four."""
+    return rng.integers(-2, 3, shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape", [(64, 16, 24, 24), (3, 2, 7, 9), (2, 1, 2, 2), (1, 3, 5, 4)]
+)
+@pytest.mark.parametrize("values", ["normal", "ties"])
+def test_maxpool2x2_same_outputs_winners_and_gradients(fast, rng, shape, dtype, values):
+    x = (
+        rng.standard_normal(shape).astype(dtype)
+        if values == "normal"
+        else ties(rng, shape, dtype)
+    )
+    (y0, w0), (y1, w1) = both_paths(lambda: maxpool2d_forward(x, (2, 2), (2, 2)))
+    assert y1.dtype == y0.dtype == dtype
+    np.testing.assert_array_equal(y1, y0)
+    dy = rng.standard_normal(y0.shape).astype(dtype)
+    dx0 = maxpool2d_backward(dy, w0, (2, 2), (2, 2))
+    dx1 = maxpool2d_backward(dy, w1, (2, 2), (2, 2))
+    assert dx1.shape == x.shape and dx1.dtype == dtype
+    np.testing.assert_array_equal(dx1, dx0)
+    # Every window sends its dy to exactly one pixel.
+    assert np.count_nonzero(dx1) == np.count_nonzero(dy)
+
+
+def test_maxpool2x2_propagates_nan_like_numpy(fast):
+    x = np.zeros((1, 1, 2, 4), np.float32)
+    x[0, 0, 1, 0] = np.nan
+    x[0, 0, 0, 3] = 5.0
+    (y0, _), (y1, _) = both_paths(lambda: maxpool2d_forward(x, (2, 2), (2, 2)))
+    np.testing.assert_array_equal(y1, y0)  # NaN where NumPy has NaN
+    assert np.isnan(y1[0, 0, 0, 0]) and y1[0, 0, 0, 1] == 5.0
+
+
+def test_maxpool2x2_takes_strided_input(fast, rng):
+    x = rng.standard_normal((4, 6, 10, 10)).astype(np.float32)[:, ::2, 1:, 1:]
+    (y0, _), (y1, _) = both_paths(lambda: maxpool2d_forward(x, (2, 2), (2, 2)))
+    np.testing.assert_array_equal(y1, y0)
+
+
+def test_other_windows_keep_the_numpy_path(fast, rng):
+    x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    for kernel, stride in (((3, 3), (3, 3)), ((2, 2), (1, 1)), ((3, 2), (2, 2))):
+        _, winners = maxpool2d_forward(x, kernel, stride)
+        assert winners[0] != "2x2 compiled"
+
+
+@pytest.mark.parametrize("spec", ["seed-cnn", "cnn"])
+def test_a_training_run_is_the_same_with_the_compiled_kernels(fast, spec):
+    """Five SGD steps of a preset CNN: the same parameters either way, to the
+    last bit (the kernels only change how the winners are found)."""
+
+    def train():
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((40, 1, 28, 28)).astype(np.float32)
+        y = rng.integers(0, 10, 40)
+        cr.seed(0)
+        model = build_spec(spec)
+        cr.fit(
+            model,
+            cr.losses.CrossEntropy(),
+            cr.optim.SGD(model, lr=0.05, momentum=0.9),
+            x,
+            y,
+            epochs=1,
+            batch_size=8,
+            verbose=0,
+            shuffle=False,
+        )
+        return model.state_dict()
+
+    reference, compiled = both_paths(train)
+    for name in reference:
+        np.testing.assert_array_equal(compiled[name], reference[name], err_msg=name)
+
+
+def test_gradcheck_passes_with_the_compiled_kernels(fast, distinct):
+    layer = cr.layers.MaxPool2D(2)
+    report = cr.gradcheck(layer, distinct(2, 3, 6, 6))
+    assert report.passed, report
+
+
+def test_off_by_default_and_import_stays_numpy_only():
+    code = (
+        "import sys, chainrule as cr; "
+        "assert not cr.fast.is_enabled(); "
+        "assert 'numba' not in sys.modules, 'import chainrule imported numba'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_enable_without_numba_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba -> ImportError
+    monkeypatch.delitem(sys.modules, "chainrule.functional.compiled", raising=False)
+    monkeypatch.delattr(cr.functional, "compiled", raising=False)
+    with pytest.raises(ImportError, match=r"pip install 'chainrule\[fast\]'"):
+        cr.fast.enable()
+    assert not cr.fast.is_enabled()
+
+
+# ----------------------------------------------------------- the command line
+REPO = Path(__file__).resolve().parents[1]
+
+
+def train(tmp_path, *extra, pythonpath=()):
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([*map(str, pythonpath), str(REPO)]),
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    args = ["train", "--data", "mnist5k", "--model", "seed-cnn", "--epochs", "1"]
+    return subprocess.run(
+        [sys.executable, "-m", "chainrule", *args, "--json", *extra],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_train_fast_gives_the_same_run(tmp_path):
+    importorskip("numba")
+    plain = train(tmp_path, "--out", tmp_path / "plain")
+    fast = train(tmp_path, "--out", tmp_path / "fast", "--fast")
+    assert plain.returncode == 0, plain.stderr
+    assert fast.returncode == 0, fast.stderr
+    a, b = (json.loads(r.stdout.splitlines()[-1]) for r in (plain, fast))
+    assert b["test_loss"] == a["test_loss"]
+    assert b["test_accuracy"] == a["test_accuracy"] > 0.8
+
+
+def test_train_fast_without_numba_is_one_line(tmp_path):
+    stub = tmp_path / "stub" / "numba"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("raise ImportError('not installed (stub)')\n")
+    result = train(tmp_path, "--fast", pythonpath=[stub.parent])
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "pip install 'chainrule[fast]'" in result.stderr
