@@ -7,7 +7,10 @@ the parts where they measured faster in ``benchmarks/speed.py --fast``:
 - 2x2 max-pooling with stride 2 (the seeds' pooling and every preset's):
   one pass that reads each window once and writes its maximum and the
   winner's position, where NumPy takes four passes (two of them with inner
-  loops as short as a row of windows); backward writes each window once.
+  loops as short as a row of windows); backward zero-fills dx and stores
+  each window's gradient at its winner, one store per window. On the
+  two-conv CNN's first pooling, (64, 32, 28, 28) float32: forward 1.89 ->
+  0.57 ms, backward 2.14 -> 0.75 ms.
 
 Results are those of the NumPy path: the same maxima, the same winners (the
 first maximum in row-major order within the window, NaN propagated as
