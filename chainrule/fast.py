@@ -2,20 +2,25 @@
 
 NumPy stays the reference and the default. ``cr.fast.enable()`` (or
 ``chainrule train --fast``) makes chainrule run numba kernels instead, for
-the parts where they measured faster in ``benchmarks/speed.py --fast``:
+the parts where they measured faster (``benchmarks/speed.py --fast``):
 
 - 2x2 max-pooling with stride 2 (the seeds' pooling and every preset's):
   one pass that reads each window once and writes its maximum and the
   winner's position, where NumPy takes four passes (two of them with inner
   loops as short as a row of windows); backward zero-fills dx and stores
   each window's gradient at its winner, one store per window. On the
-  two-conv CNN's first pooling, (64, 32, 28, 28) float32: forward 1.89 ->
-  0.57 ms, backward 2.14 -> 0.75 ms.
+  two-conv CNN's first pooling, (64, 32, 28, 28) float32: forward 1.14 ->
+  0.29 ms, backward 0.96 -> 0.46 ms.
+- BatchNorm1D and BatchNorm2D in training mode: three passes forward
+  (channel sums; centring with the sums of squares; scale and shift) and two
+  backward (both channel sums at once; dx), where NumPy takes five and six.
+  Forward and backward on (128, 32, 28, 28) float32: 12.1 -> 5.6 ms.
 
-Results are those of the NumPy path: the same maxima, the same winners (the
-first maximum in row-major order within the window, NaN propagated as
-``np.maximum`` does), so the same gradients; ``tests/test_fast.py`` runs
-both paths on the same inputs. Kernels are compiled on first use (about a
+Results are those of the NumPy path: max-pooling's bit for bit (the same
+maxima and winners, the first maximum in row-major order within the window,
+NaN propagated as ``np.maximum`` does), batch norm's to float32 rounding (its
+sums run in float64, in another order). ``tests/test_fast.py`` runs both
+paths on the same inputs, gradients and whole training runs included. Kernels are compiled on first use (about a
 second each, then cached on disk by numba).
 
 Examples

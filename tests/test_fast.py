@@ -126,6 +126,67 @@ def test_gradcheck_passes_with_the_compiled_kernels(fast, distinct):
     assert report.passed, report
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(64, 16, 24, 24), (5, 3, 4, 7), (32, 10)])
+def test_batchnorm_same_results_to_rounding(fast, rng, shape, dtype):
+    """Training-mode BatchNorm forward and backward: outputs, running
+    statistics and all three gradients. The compiled sums run in float64, so
+    float32 agrees to rounding and float64 to 1e-12."""
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    make = cr.layers.BatchNorm2D if len(shape) == 4 else cr.layers.BatchNorm1D
+
+    def run():
+        layer = make(shape[1]).to(dtype)
+        layer.weight.data[...] = np.linspace(0.5, 2, shape[1])
+        layer.bias.data[...] = np.linspace(-1, 1, shape[1])
+        y = layer(x)
+        dx = layer.backward(dy)
+        return y, dx, layer.weight.grad, layer.bias.grad, layer.state_dict()
+
+    reference, compiled = both_paths(run)
+    tol = (
+        {"rtol": 2e-5, "atol": 2e-5}
+        if dtype == np.float32
+        else {"rtol": 1e-12, "atol": 1e-12}
+    )
+    for name, a, b in zip(("y", "dx", "dweight", "dbias"), reference[:4], compiled[:4]):
+        assert b.dtype == a.dtype == dtype, name
+        np.testing.assert_allclose(b, a, err_msg=name, **tol)
+    for key, value in reference[4].items():
+        np.testing.assert_allclose(compiled[4][key], value, err_msg=key, **tol)
+
+
+def test_batchnorm_eval_mode_keeps_the_numpy_path(fast, rng):
+    layer = cr.layers.BatchNorm2D(3).eval()
+    x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    np.testing.assert_array_equal(layer(x), both_paths(lambda: layer(x))[0])
+
+
+def test_gradcheck_batchnorm_with_the_compiled_kernels(fast, rng):
+    report = cr.gradcheck(cr.layers.BatchNorm2D(3), rng.standard_normal((4, 3, 3, 3)))
+    assert report.passed, report
+
+
+def test_a_batchnorm_cnn_trains_the_same_to_rounding(fast):
+    def train():
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((40, 1, 28, 28)).astype(np.float32)
+        y = rng.integers(0, 10, 40)
+        cr.seed(0)
+        model = build_spec("conv8x5-batchnorm2d-relu-maxpool2-flatten-linear10")
+        opt = cr.optim.SGD(model, lr=0.05, momentum=0.9)
+        cr.fit(model, cr.losses.CrossEntropy(), opt, x, y, epochs=1, batch_size=8,
+               verbose=0, shuffle=False)  # fmt: skip
+        return model.state_dict()
+
+    reference, compiled = both_paths(train)
+    for name in reference:
+        np.testing.assert_allclose(
+            compiled[name], reference[name], rtol=1e-4, atol=1e-5, err_msg=name
+        )
+
+
 def test_off_by_default_and_import_stays_numpy_only():
     code = (
         "import sys, chainrule as cr; "

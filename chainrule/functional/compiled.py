@@ -18,17 +18,14 @@ def _max(p, q):
 
 
 @njit(cache=True, nogil=True)
-def maxpool2x2_forward(x):
+def maxpool2x2_forward(x, y, winner):
     """2x2 windows, stride 2, over a C-contiguous (N, C, H, W) x.
 
-    Returns y (N, C, H // 2, W // 2) and the winner of each window as an int8
+    Writes y (N, C, H // 2, W // 2) and the winner of each window as an int8
     ``2 a + b`` (row a, column b). The winner is found as pooling.py finds it,
     width first, then height: the first maximum in row-major order.
     """
-    n, c, h, w = x.shape
-    oh, ow = h // 2, w // 2
-    y = np.empty((n, c, oh, ow), x.dtype)
-    winner = np.empty((n, c, oh, ow), np.int8)
+    n, c, oh, ow = y.shape
     for s in range(n):
         for ch in range(c):
             for i in range(oh):
@@ -43,17 +40,15 @@ def maxpool2x2_forward(x):
                     else:
                         winner[s, ch, i, j] = 1 if a1 > a0 else 0
                     y[s, ch, i, j] = _max(ma, mb)
-    return y, winner
 
 
 @njit(cache=True, nogil=True)
-def maxpool2x2_backward(dy, winner, h, w):
-    """dx (N, C, h, w): each window's dy at its winner, 0 elsewhere (and 0 in a
-    last row or column that no window covers)."""
+def maxpool2x2_backward(dy, winner, dx):
+    """Writes dx (N, C, H, W): each window's dy at its winner, 0 elsewhere (and
+    0 in a last row or column that no window covers)."""
     n, c, oh, ow = dy.shape
     # Zeros first, then one store per window: four times faster than writing
     # each window's four pixels with a select (measured on (64, 32, 28, 28)).
-    dx = np.empty((n, c, h, w), dy.dtype)
     dx.fill(0)
     for s in range(n):
         for ch in range(c):
@@ -64,4 +59,90 @@ def maxpool2x2_backward(dy, winner, h, w):
                 for j in range(ow):
                     # the winner 2 a + b; shifts, not divmod (3x slower here)
                     plane[2 * i + (k[j] >> 1), 2 * j + (k[j] & 1)] = d[j]
-    return dx
+
+
+# ------------------------------------------------------------ batch norm
+# (The callers allocate every output, here as for max-pooling: see below.)
+# The per-channel passes of layers/batchnorm.py in training mode, on x viewed
+# as (N, C, L) (L = H W for images, 1 for features). NumPy takes five passes
+# over the batch forward and six backward (a temporary per operation); these
+# take three and two. Sums run in float64, and their terms may be added in any
+# order (fastmath "reassoc" alone: without it a sum cannot use vector
+# registers and ran 1.5x slower than NumPy), so they round differently from
+# NumPy's float32 sums: the results agree to float32 rounding, not bit for bit.
+# The caller allocates the large outputs: NumPy asks the kernel for huge pages
+# on big arrays, numba's allocator does not, and the page faults of three
+# fresh 12.8 MB arrays a step made the kernels slower than NumPy.
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def channel_sums(x):
+    """sum over n and l of x[n, c, l], per channel, in float64."""
+    n, c, l = x.shape
+    out = np.zeros(c, np.float64)
+    for s in range(n):
+        for ch in range(c):
+            acc = 0.0
+            for t in range(l):
+                acc += x[s, ch, t]
+            out[ch] += acc
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def channel_centre(x, mean, xc):
+    """xc = x - mean[c], written into xc, and sum of xc^2 per channel (float64)."""
+    n, c, l = x.shape
+    squares = np.zeros(c, np.float64)
+    for s in range(n):
+        for ch in range(c):
+            mu = mean[ch]
+            acc = 0.0
+            for t in range(l):
+                v = x[s, ch, t] - mu
+                xc[s, ch, t] = v
+                acc += v * v
+            squares[ch] += acc
+    return squares
+
+
+@njit(cache=True, nogil=True)
+def channel_affine(x, scale, shift, y):
+    """y = x[n, c, l] scale[c] + shift[c], written into y."""
+    n, c, l = x.shape
+    for s in range(n):
+        for ch in range(c):
+            a, b = scale[ch], shift[ch]
+            for t in range(l):
+                y[s, ch, t] = x[s, ch, t] * a + b
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def channel_sum_and_dot(dy, xc):
+    """(sum of dy, sum of dy xc) per channel, in float64, in one pass."""
+    n, c, l = dy.shape
+    sums = np.zeros(c, np.float64)
+    dots = np.zeros(c, np.float64)
+    for s in range(n):
+        for ch in range(c):
+            acc = 0.0
+            dot = 0.0
+            for t in range(l):
+                g = dy[s, ch, t]
+                acc += g
+                dot += g * xc[s, ch, t]
+            sums[ch] += acc
+            dots[ch] += dot
+    return sums, dots
+
+
+@njit(cache=True, nogil=True)
+def batchnorm_dx(dy, xc, on_dy, on_xc, shift, dx):
+    """dx = dy on_dy[c] - xc on_xc[c] - shift[c] (see BatchNorm's backward),
+    written into dx."""
+    n, c, l = dy.shape
+    for s in range(n):
+        for ch in range(c):
+            a, k, b = on_dy[ch], on_xc[ch], shift[ch]
+            for t in range(l):
+                dx[s, ch, t] = dy[s, ch, t] * a - xc[s, ch, t] * k - b

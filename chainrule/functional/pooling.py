@@ -64,7 +64,9 @@ def maxpool2d_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int,
     oh, ow = pool_output_size(x.shape, kernel, stride)
     n, c = x.shape[:2]
     if (kh, kw) == (2, 2) == tuple(stride) and fast.is_enabled():
-        y, winner = fast.kernels().maxpool2x2_forward(np.ascontiguousarray(x))
+        y = np.empty((n, c, oh, ow), x.dtype)
+        winner = np.empty((n, c, oh, ow), np.int8)
+        fast.kernels().maxpool2x2_forward(np.ascontiguousarray(x), y, winner)
         return y, ("2x2 compiled", winner, None, x.shape)
     if tuple(stride) == tuple(kernel) and kh * kw > 1:
         # Tiling windows: crop to whole windows, then reduce width, then height.
@@ -100,7 +102,9 @@ def maxpool2d_backward(
     if kind == "2x2 compiled":
         from . import compiled  # loaded already: forward used it
 
-        return compiled.maxpool2x2_backward(np.ascontiguousarray(dy), first, *x_shape[2:])
+        dx = np.empty(x_shape, dy.dtype)
+        compiled.maxpool2x2_backward(np.ascontiguousarray(dy), first, dx)
+        return dx
     if kind == "tiled":
         col_index, row_index = first, second
         # Undo the height step: each window row gets dy where it won.

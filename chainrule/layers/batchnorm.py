@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from .. import fast
 from .._deferred import current as deferred_budget
 from ..backend import DEFAULT_DTYPE
 from ..module import Module, as_float_array
@@ -76,25 +77,16 @@ class _BatchNorm(Module):
         x = as_float_array(self, x, w.dtype)
         self._check_input(x)
         nd = x.ndim
+        compiled = fast.kernels()  # the [fast] extra's fused passes, if enabled
+        if self.training and compiled is not None:
+            return self._compiled_forward(compiled, x)
         if self.training:
             n = x.size // self.num_features  # values per channel
-            if n < 2:
-                raise ValueError(
-                    f"{self!r}: training needs more than one value per channel to "
-                    f"take batch statistics; got input of shape {x.shape}. Use "
-                    "eval() for single samples."
-                )
+            self._check_batch(n, x.shape)
             mean = _channel_sums(x) / n
             xc = x - self._channel(mean, nd)
             var = _channel_dots(xc, xc) / n  # biased: the batch's own variance
-            # PyTorch's convention: new = (1 - momentum) old + momentum batch,
-            # with the unbiased variance n / (n - 1) var in the running one.
-            m = self.momentum
-            self.running_mean *= 1 - m
-            self.running_mean += m * mean
-            self.running_var *= 1 - m
-            self.running_var += (m * n / (n - 1)) * var
-            self.num_batches_tracked += 1
+            self._update_running_stats(mean, var, n)
         else:
             xc = x - self._channel(self.running_mean, nd)
             var = self.running_var
@@ -106,11 +98,54 @@ class _BatchNorm(Module):
         self.keep_cache((xc, inv_std, self.training))
         return y
 
+    def _check_batch(self, n: int, shape) -> None:
+        if n < 2:
+            raise ValueError(
+                f"{self!r}: training needs more than one value per channel to "
+                f"take batch statistics; got input of shape {shape}. Use "
+                "eval() for single samples."
+            )
+
+    def _update_running_stats(self, mean, var, n: int) -> None:
+        # PyTorch's convention: new = (1 - momentum) old + momentum batch,
+        # with the unbiased variance n / (n - 1) var in the running one.
+        m = self.momentum
+        self.running_mean *= 1 - m
+        self.running_mean += m * mean
+        self.running_var *= 1 - m
+        self.running_var += (m * n / (n - 1)) * var
+        self.num_batches_tracked += 1
+
+    def _compiled_forward(self, compiled, x: np.ndarray) -> np.ndarray:
+        """Training forward with the [fast] kernels: the same formulas, three
+        passes over x (sums; xc and its squares; y) instead of five."""
+        w = self.weight.data
+        n = x.size // self.num_features
+        self._check_batch(n, x.shape)
+        x3 = np.ascontiguousarray(x).reshape(x.shape[0], self.num_features, -1)
+        mean = (compiled.channel_sums(x3) / n).astype(w.dtype)
+        xc3 = np.empty_like(x3)
+        squares = compiled.channel_centre(x3, mean, xc3)
+        var = (squares / n).astype(w.dtype)
+        self._update_running_stats(mean, var, n)
+        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(w.dtype, copy=False)
+        y = np.empty_like(x3)
+        compiled.channel_affine(xc3, w * inv_std, self.bias.data, y)
+        self.keep_cache((xc3.reshape(x.shape), inv_std, True))
+        return y.reshape(x.shape)
+
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         xc, inv_std, batch_stats = self.take_cache()
         nd = dy.ndim
-        dbias = _channel_sums(dy)
-        dweight = _channel_dots(dy, xc) * inv_std  # sum of dy xhat, xhat = xc inv_std
+        compiled = fast.kernels() if batch_stats else None
+        if compiled is not None:  # the [fast] extra: one pass for both sums
+            dy3 = np.ascontiguousarray(dy).reshape(xc.shape[0], self.num_features, -1)
+            xc3 = xc.reshape(dy3.shape)
+            sums, dots = compiled.channel_sum_and_dot(dy3, xc3)
+            dbias, dots = sums.astype(dy.dtype), dots.astype(dy.dtype)
+        else:
+            dbias, dots = _channel_sums(dy), _channel_dots(dy, xc)
+        dweight = dots * inv_std  # sum of dy xhat, xhat = xc inv_std
         self.weight.accumulate(dweight)
         self.bias.accumulate(dbias)
         if self.skip_input_grad:
@@ -124,6 +159,11 @@ class _BatchNorm(Module):
         #    = scale dy - (scale inv_std dweight / n) xc - scale dbias / n,
         # per-channel coefficients on dy and xc.
         n = dy.size // self.num_features
+        if compiled is not None:
+            on_xc, shift = scale * inv_std * dweight / n, scale * dbias / n
+            dx = np.empty_like(dy3)
+            compiled.batchnorm_dx(dy3, xc3, scale, on_xc, shift, dx)
+            return dx.reshape(dy.shape)
         dx = dy * self._channel(scale, nd)
         dx -= xc * self._channel(scale * inv_std * dweight / n, nd)
         dx -= self._channel(scale * dbias / n, nd)
