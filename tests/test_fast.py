@@ -41,6 +41,19 @@ def both_paths(f):
         cr.fast.disable()
 
 
+def five_sgd_steps(spec: str) -> dict:
+    """A model built from ``spec`` after five SGD steps on fixed random digits."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((40, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 40)
+    cr.seed(0)
+    model = build_spec(spec)
+    opt = cr.optim.SGD(model, lr=0.05, momentum=0.9)
+    cr.fit(model, cr.losses.CrossEntropy(), opt, x, y, epochs=1, batch_size=8,
+           verbose=0, shuffle=False)  # fmt: skip
+    return model.state_dict()
+
+
 def ties(rng, shape, dtype):
     """Values from a handful of levels: most windows hold a tie, some all four."""
     return rng.integers(-2, 3, shape).astype(dtype)
@@ -96,26 +109,7 @@ def test_a_training_run_is_the_same_with_the_compiled_kernels(fast, spec):
     """Five SGD steps of a preset CNN: the same parameters either way, to the
     last bit (the kernels only change how the winners are found)."""
 
-    def train():
-        rng = np.random.default_rng(1)
-        x = rng.standard_normal((40, 1, 28, 28)).astype(np.float32)
-        y = rng.integers(0, 10, 40)
-        cr.seed(0)
-        model = build_spec(spec)
-        cr.fit(
-            model,
-            cr.losses.CrossEntropy(),
-            cr.optim.SGD(model, lr=0.05, momentum=0.9),
-            x,
-            y,
-            epochs=1,
-            batch_size=8,
-            verbose=0,
-            shuffle=False,
-        )
-        return model.state_dict()
-
-    reference, compiled = both_paths(train)
+    reference, compiled = both_paths(lambda: five_sgd_steps(spec))
     for name in reference:
         np.testing.assert_array_equal(compiled[name], reference[name], err_msg=name)
 
@@ -169,18 +163,8 @@ def test_gradcheck_batchnorm_with_the_compiled_kernels(fast, rng):
 
 
 def test_a_batchnorm_cnn_trains_the_same_to_rounding(fast):
-    def train():
-        rng = np.random.default_rng(1)
-        x = rng.standard_normal((40, 1, 28, 28)).astype(np.float32)
-        y = rng.integers(0, 10, 40)
-        cr.seed(0)
-        model = build_spec("conv8x5-batchnorm2d-relu-maxpool2-flatten-linear10")
-        opt = cr.optim.SGD(model, lr=0.05, momentum=0.9)
-        cr.fit(model, cr.losses.CrossEntropy(), opt, x, y, epochs=1, batch_size=8,
-               verbose=0, shuffle=False)  # fmt: skip
-        return model.state_dict()
-
-    reference, compiled = both_paths(train)
+    spec = "conv8x5-batchnorm2d-relu-maxpool2-flatten-linear10"
+    reference, compiled = both_paths(lambda: five_sgd_steps(spec))
     for name in reference:
         np.testing.assert_allclose(
             compiled[name], reference[name], rtol=1e-4, atol=1e-5, err_msg=name
