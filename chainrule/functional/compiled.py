@@ -1,8 +1,16 @@
 """numba versions of kernels in this package: the ``[fast]`` extra.
 
 Imported only by ``chainrule.fast.enable()``: numba is not a dependency of
-the core. Each kernel is the plain loop of its NumPy twin's formula, and
-returns what the twin returns; ``tests/test_fast.py`` compares them.
+the core. Each kernel is the plain loop of its NumPy twin's formula;
+``tests/test_fast.py`` compares them.
+
+The kernels write their large outputs into arrays the caller allocates with
+NumPy. NumPy asks the operating system for huge pages on big arrays and
+numba's allocator does not: allocated inside the kernels, the page faults of
+three fresh 12.8 MB arrays a batch-norm step made them slower than NumPy.
+They run on one thread: split over both cores with ``prange`` they were
+slower still, because OpenBLAS's threads spin on the second core for a while
+after every matrix product (benchmarks/README.md, round 3).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import numpy as np
 from numba import njit
 
 
+# ----------------------------------------------------------- max-pooling
 @njit(cache=True, nogil=True)
 def _max(p, q):
     # np.maximum's rule: p when p >= q, NaN when either is NaN.
@@ -62,7 +71,6 @@ def maxpool2x2_backward(dy, winner, dx):
 
 
 # ------------------------------------------------------------ batch norm
-# (The callers allocate every output, here as for max-pooling: see below.)
 # The per-channel passes of layers/batchnorm.py in training mode, on x viewed
 # as (N, C, L) (L = H W for images, 1 for features). NumPy takes five passes
 # over the batch forward and six backward (a temporary per operation); these
@@ -70,9 +78,6 @@ def maxpool2x2_backward(dy, winner, dx):
 # order (fastmath "reassoc" alone: without it a sum cannot use vector
 # registers and ran 1.5x slower than NumPy), so they round differently from
 # NumPy's float32 sums: the results agree to float32 rounding, not bit for bit.
-# The caller allocates the large outputs: NumPy asks the kernel for huge pages
-# on big arrays, numba's allocator does not, and the page faults of three
-# fresh 12.8 MB arrays a step made the kernels slower than NumPy.
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
