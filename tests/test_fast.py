@@ -2,7 +2,8 @@
 
 Each test runs the same inputs through both paths, ``cr.fast`` off (NumPy,
 the reference) and on (numba), and requires the same outputs and gradients.
-Max-pooling only copies and compares, so "the same" is exact here.
+Max-pooling only copies and compares, so there "the same" is exact; batch
+norm's kernels sum in float64, so there it means the same to float32 rounding.
 """
 
 from __future__ import annotations
