@@ -21,26 +21,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _requires import IN_CI, has
+from _run_cli import ENV, REPO, cli
 
 import chainrule as cr
 from chainrule.cli import build_parser, main
 from chainrule.io import read_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
 HAS_MATPLOTLIB = has("matplotlib")
 HAS_PIL = has("PIL")
-
-
-def cli(*args, cwd=None, env=None, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "chainrule", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env or ENV,
-        timeout=timeout,
-    )
 
 
 def assert_fails(result: subprocess.CompletedProcess, match: str) -> str:

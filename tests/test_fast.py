@@ -12,11 +12,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from _requires import importorskip
+from _run_cli import ENV, cli
 
 import chainrule as cr
 from chainrule.functional.pooling import maxpool2d_backward, maxpool2d_forward
@@ -191,24 +191,10 @@ def test_enable_without_numba_names_the_extra(monkeypatch):
 
 
 # ----------------------------------------------------------- the command line
-REPO = Path(__file__).resolve().parents[1]
-
-
-def train(tmp_path, *extra, pythonpath=()):
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([*map(str, pythonpath), str(REPO)]),
-        "OPENBLAS_NUM_THREADS": "1",
-    }
+def train(tmp_path, *extra, env=None):
+    """One epoch of the seed CNN on the embedded digits, with ``--json``."""
     args = ["train", "--data", "mnist5k", "--model", "seed-cnn", "--epochs", "1"]
-    return subprocess.run(
-        [sys.executable, "-m", "chainrule", *args, "--json", *extra],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
+    return cli(*args, "--json", *extra, cwd=tmp_path, env=env, timeout=300)
 
 
 def test_train_fast_gives_the_same_run(tmp_path):
@@ -226,7 +212,8 @@ def test_train_fast_without_numba_is_one_line(tmp_path):
     stub = tmp_path / "stub" / "numba"
     stub.mkdir(parents=True)
     (stub / "__init__.py").write_text("raise ImportError('not installed (stub)')\n")
-    result = train(tmp_path, "--fast", pythonpath=[stub.parent])
+    path = os.pathsep.join([str(stub.parent), ENV["PYTHONPATH"]])
+    result = train(tmp_path, "--fast", env={**ENV, "PYTHONPATH": path})
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "pip install 'chainrule[fast]'" in result.stderr

@@ -31,14 +31,13 @@ from _model_files import members as _members
 from _model_files import repack as _repack
 from _model_files import set_manifest as _set_manifest
 from _requires import importorskip
+from _run_cli import ENV, REPO, cli
 
 import chainrule as cr
 from chainrule import layers as L
 from chainrule.cli import main
 from chainrule.io import ModelFileError, read_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
 MiB = 1 << 20
 
 
@@ -68,16 +67,6 @@ def _refused(fn, match: str, error=ModelFileError, max_peak: int = 8 * MiB) -> N
             fn()
 
     assert _peak_bytes(attempt) < max_peak
-
-
-def _cli(*args, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "chainrule", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=timeout,
-    )
 
 
 def _one_line_error(result, match: str) -> None:
@@ -497,7 +486,7 @@ def test_model_bombs_on_the_command_line_are_one_line_status_2(saved):
         ),
     )
     _one_line_error(
-        _cli("info", saved), r"^chainrule info: error: load: .*architecture"
+        cli("info", saved), r"^chainrule info: error: load: .*architecture"
     )
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from _requires import importorskip
+from _run_cli import cli
 
 onnx = importorskip("onnx")
 ort = importorskip("onnxruntime")
@@ -133,22 +132,10 @@ def test_errors(tmp_path):
     assert os.listdir(tmp_path) == ["keep.onnx"]
 
 
-def _cli(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    return subprocess.run(
-        [sys.executable, "-m", "chainrule", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
-
-
 def test_cli_export_end_to_end(tmp_path):
     model = build_spec("seed-cnn", rng=0)
     model.save(tmp_path / "model.npz", metadata={"input_shape": [1, 28, 28]})
-    done = _cli("export", "model.npz", "--onnx", "model.onnx", cwd=tmp_path)
+    done = cli("export", "model.npz", "--onnx", "model.onnx", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "wrote model.onnx" in done.stdout
     x = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
@@ -156,11 +143,11 @@ def test_cli_export_end_to_end(tmp_path):
         run_onnx(tmp_path / "model.onnx", x), cr.predict(model, x), **TOL
     )
 
-    bad = _cli("export", "missing.npz", "--onnx", "x.onnx", cwd=tmp_path)
+    bad = cli("export", "missing.npz", "--onnx", "x.onnx", cwd=tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.startswith("chainrule export: error:")
     assert len(bad.stderr.strip().splitlines()) == 1
-    shape = _cli(
+    shape = cli(
         "export",
         "model.npz",
         "--onnx",
@@ -186,7 +173,7 @@ def test_cli_export_refuses_to_overwrite_its_model(tmp_path):
         (str(tmp_path / "model.npz"), []),
         ("link.onnx", ["--force"]),
     ]:
-        done = _cli("export", "model.npz", "--onnx", target, *force, cwd=tmp_path)
+        done = cli("export", "model.npz", "--onnx", target, *force, cwd=tmp_path)
         assert done.returncode == 2, (target, done.stdout)
         assert done.stderr == (
             f"chainrule export: error: --onnx {target!r} is the model file being "
@@ -196,14 +183,14 @@ def test_cli_export_refuses_to_overwrite_its_model(tmp_path):
     cr.load(tmp_path / "model.npz")
 
     (tmp_path / "old.onnx").write_bytes(b"someone's file")
-    done = _cli("export", "model.npz", "--onnx", "old.onnx", cwd=tmp_path)
+    done = cli("export", "model.npz", "--onnx", "old.onnx", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr == (
         "chainrule export: error: --onnx 'old.onnx' already exists; pass --force "
         "to replace it.\n"
     )
     assert (tmp_path / "old.onnx").read_bytes() == b"someone's file"
-    done = _cli("export", "model.npz", "--onnx", "old.onnx", "--force", cwd=tmp_path)
+    done = cli("export", "model.npz", "--onnx", "old.onnx", "--force", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     onnx.checker.check_model(str(tmp_path / "old.onnx"))
 
@@ -213,7 +200,7 @@ def test_cli_export_of_a_graph_reads_its_input_shape(tmp_path):
     y = L.Linear(4, 3, rng=1)(L.ReLU()(L.Linear(6, 4, rng=0)(x)))
     model = cr.Graph(x, y)
     model.save(tmp_path / "graph.npz")  # no metadata: the Input says (6,)
-    done = _cli("export", "graph.npz", "--onnx", "graph.onnx", cwd=tmp_path)
+    done = cli("export", "graph.npz", "--onnx", "graph.onnx", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "input (N, 6))" in done.stdout
     v = np.random.default_rng(0).random((5, 6)).astype(np.float32)

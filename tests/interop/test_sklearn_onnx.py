@@ -3,15 +3,12 @@ lazy ``cr.sklearn`` / ``cr.onnx`` attributes of a plain ``import chainrule``."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import numpy as np
 import pytest
 from _requires import importorskip
+from _run_cli import run_python
 
 importorskip("sklearn")
 
@@ -27,20 +24,6 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from chainrule.sklearn import ConvClassifier, MLPClassifier, MLPRegressor  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _python(code: str) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter that imports this checkout."""
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def _onnx_run(onx, X):
@@ -145,7 +128,7 @@ def test_multilabel_and_double_input_are_refused_clearly():
 
 
 def test_import_chainrule_is_light_and_lazy_attributes_work():
-    result = _python(
+    result = run_python(
         """
         import sys
         import chainrule as cr
@@ -165,7 +148,7 @@ def test_import_chainrule_is_light_and_lazy_attributes_work():
     [("onnx", "onnx", "onnx"), ("sklearn", "sklearn", "sklearn")],
 )
 def test_lazy_attribute_names_the_extra_when_a_package_is_missing(attr, block, extra):
-    result = _python(
+    result = run_python(
         f"""
         import sys
         sys.modules[{block!r}] = None  # as if it were not installed
@@ -182,7 +165,7 @@ def test_lazy_attribute_names_the_extra_when_a_package_is_missing(attr, block, e
 
 
 def test_register_names_the_extra_without_skl2onnx_and_unknown_attr():
-    result = _python(
+    result = run_python(
         """
         import sys
         sys.modules["skl2onnx"] = None
