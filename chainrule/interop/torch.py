@@ -56,6 +56,22 @@ def _torch(what: str):
     return torch
 
 
+def torch_nn(layer: Module):
+    """``torch.nn``, for a layer's ``to_torch()`` hook.
+
+    Every built-in layer gets ``nn`` here instead of importing torch itself,
+    so that calling ``to_torch()`` without PyTorch says what is missing and
+    how to install it (as ``to_torch_sequential`` does), and no layer module
+    names torch at all.
+
+    Raises
+    ------
+    ImportError
+        When PyTorch is not installed.
+    """
+    return _torch(f"{layer!r}.to_torch()").nn
+
+
 def _numpy(value) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch tensor, read without importing torch
         return value.detach().cpu().numpy()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..functional.activations import log_softmax, relu, sigmoid, softmax
+from ..interop.torch import torch_nn
 from ..module import Module, as_float_array
 from ..registry import register_layer
 from ._checks import real
@@ -65,13 +66,11 @@ class LinearActivation(Module):
         return b.node("Mul", [xs[0], b.const(f"{label}.k", np.float32(self.k))], label)
 
     def to_torch(self):
-        from torch import nn
-
         if self.k != 1.0:
             raise TypeError(
                 f"{self!r}: has no torch.nn counterpart (only k = 1, nn.Identity)."
             )
-        return nn.Identity()
+        return torch_nn(self).Identity()
 
 
 @register_layer
@@ -174,8 +173,7 @@ class Sigmoid(Module):
         return b.node("Sigmoid", xs, label)
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.Sigmoid()
 
 
@@ -203,8 +201,7 @@ class Tanh(Module):
         return b.node("Tanh", xs, label)
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.Tanh()
 
 
@@ -251,8 +248,7 @@ class HardTanh(Module):
         return b.node("Clip", [xs[0], lo, hi], label)
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.Hardtanh(self.min_val, self.max_val)
 
 
@@ -308,8 +304,7 @@ class ReLU(Module):
         return b.node("Relu", xs, label)
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.ReLU()
 
 
@@ -354,8 +349,7 @@ class Softmax(Module):
         return b.node("Softmax", xs, label, axis=self.axis)
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.Softmax(dim=self.axis)
 
 
@@ -399,6 +393,5 @@ class LogSoftmax(Module):
         return b.node("LogSoftmax", xs, label, axis=self.axis)
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.LogSoftmax(dim=self.axis)

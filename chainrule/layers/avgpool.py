@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..interop.torch import torch_nn
 from ..module import Module, as_float_array
 from ..registry import register_layer
 from ._checks import pair, require_image_shape, window_output_size
@@ -139,6 +140,5 @@ class AvgPool2D(Module):
         )
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.AvgPool2d(self.kernel_size, stride=self.stride, padding=self.padding)

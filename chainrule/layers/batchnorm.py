@@ -10,6 +10,7 @@ import numpy as np
 from .. import fast
 from .._deferred import current as deferred_budget
 from ..backend import DEFAULT_DTYPE
+from ..interop.torch import torch_nn
 from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..registry import register_layer
@@ -285,8 +286,7 @@ class BatchNorm1D(_BatchNorm):
     spec_usage = "batchnorm1d"
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.BatchNorm1d(self.num_features, eps=self.eps, momentum=self.momentum)
 
 
@@ -320,6 +320,5 @@ class BatchNorm2D(_BatchNorm):
     spec_usage = "batchnorm2d"
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.BatchNorm2d(self.num_features, eps=self.eps, momentum=self.momentum)

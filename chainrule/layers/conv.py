@@ -7,6 +7,7 @@ import numpy as np
 from ..backend import DEFAULT_DTYPE
 from ..functional.conv import col2im, im2col, im2col_per_sample
 from ..init import check_method, reset_weight_and_bias
+from ..interop.torch import torch_nn
 from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..random import get_rng
@@ -195,8 +196,7 @@ class Conv2D(Module):
         )
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.Conv2d(
             self.in_channels,
             self.out_channels,

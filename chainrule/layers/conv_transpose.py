@@ -7,6 +7,7 @@ import numpy as np
 from ..backend import DEFAULT_DTYPE
 from ..functional.conv import col2im, im2col
 from ..init import check_method, initialize
+from ..interop.torch import torch_nn
 from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..random import get_rng
@@ -239,8 +240,7 @@ class ConvTranspose2D(Module):
         )
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.ConvTranspose2d(
             self.in_channels,
             self.out_channels,

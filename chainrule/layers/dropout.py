@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..interop.torch import torch_nn
 from ..module import Module
 from ..random import get_rng
 from ..registry import register_layer
@@ -108,8 +109,7 @@ class Dropout(Module):
         return xs[0]  # the exported graph is the inference graph: the identity
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.Dropout(self.p)
 
 

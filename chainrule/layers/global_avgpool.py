@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..interop.torch import torch_nn
 from ..module import Module, as_float_array
 from ..registry import register_layer
 from ._checks import require_image_shape
@@ -61,8 +62,7 @@ class GlobalAvgPool2D(Module):
         return b.node("Flatten", [pooled], label, axis=1)
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         # One module (an nn.Sequential without state), so that the indices of
         # the modules after it stay chainrule's.
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..interop.torch import torch_nn
 from ..module import Module, as_float_array
 from ..registry import register_layer
 from ._checks import real
@@ -65,6 +66,5 @@ class LeakyReLU(Module):
         return b.node("LeakyRelu", xs, label, alpha=self.negative_slope)
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.LeakyReLU(self.negative_slope)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..backend import DEFAULT_DTYPE
 from ..init import check_method, reset_weight_and_bias
+from ..interop.torch import torch_nn
 from ..module import Module, as_float_array
 from ..parameter import Parameter
 from ..random import get_rng
@@ -147,6 +148,5 @@ class Linear(Module):
         return y
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.Linear(self.in_features, self.out_features, self.bias is not None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..functional.pooling import maxpool2d_backward, maxpool2d_forward
+from ..interop.torch import torch_nn
 from ..module import Module, as_float_array
 from ..registry import register_layer
 from ._checks import pair, require_image_shape
@@ -110,6 +111,5 @@ class MaxPool2D(Module):
         )
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.MaxPool2d(self.kernel_size, stride=self.stride)

@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 
+from ..interop.torch import torch_nn
 from ..module import Module, as_float_array
 from ..registry import register_layer
 
@@ -52,8 +53,7 @@ class Flatten(Module):
         return b.node("Flatten", xs, label, axis=1)
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         return nn.Flatten()
 
 
@@ -151,8 +151,7 @@ class Reshape(Module):
         return b.node("Reshape", [xs[0], target], label)
 
     def to_torch(self):
-        from torch import nn
-
+        nn = torch_nn(self)
         # Unflatten splits one axis; the Flatten before it makes the whole
         # sample that axis. One module (without state), so that the indices
         # of the modules after it stay chainrule's.

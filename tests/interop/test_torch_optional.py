@@ -1,30 +1,16 @@
-"""PyTorch stays optional: chainrule imports it only inside the interop
-functions and the layers' ``to_torch`` hooks, and says how to install it when
-they are called without it."""
+"""PyTorch stays optional: chainrule imports it in one place,
+``chainrule.interop.torch`` (its functions and ``torch_nn``, which the layers'
+``to_torch`` hooks call), and says how to install it when asked for it
+without it."""
 
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+from _run_cli import REPO, run_python
 
 
 def test_training_saving_and_loading_every_layer_never_import_torch():
     """Every registered layer's example model (BatchNorm, the pools,
-    ConvTranspose2D, Reshape... all of whose modules name torch in their
-    to_torch hook) trains a step, saves and loads without torch imported."""
-    result = _python(
+    ConvTranspose2D, Reshape..., each with a to_torch hook) trains a step,
+    saves and loads without torch imported."""
+    result = run_python(
         """
         import sys, tempfile, os
         sys.path[:0] = ["tests", os.path.join("tests", "layers")]
@@ -52,7 +38,7 @@ def test_training_saving_and_loading_every_layer_never_import_torch():
 
 
 def test_interop_without_torch_says_how_to_install_it():
-    result = _python(
+    result = run_python(
         """
         import sys
         sys.modules["torch"] = None  # as if it were not installed
@@ -60,7 +46,12 @@ def test_interop_without_torch_says_how_to_install_it():
         from chainrule.interop.torch import to_torch_sequential, to_torch_state_dict
         from chainrule.spec import build_spec
         model = build_spec("fashion-cnn")
-        for call in (lambda: to_torch_sequential(model), lambda: to_torch_state_dict(model)):
+        calls = (
+            lambda: to_torch_sequential(model),
+            lambda: to_torch_state_dict(model),
+            lambda: cr.layers.BatchNorm2D(3).to_torch(),
+        )
+        for call in calls:
             try:
                 call()
             except ImportError as exc:
@@ -70,7 +61,25 @@ def test_interop_without_torch_says_how_to_install_it():
     )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
-    assert len(lines) == 2, result.stdout
+    assert len(lines) == 3, result.stdout
     assert lines[0].startswith("ERROR to_torch_sequential: PyTorch is not installed")
+    assert lines[2].startswith("ERROR BatchNorm2D(num_features=3, eps=1e-05")
+    assert ".to_torch(): PyTorch is not installed" in lines[2]
     assert all("pip install torch" in line for line in lines)
     assert "numpy arrays: 18" in result.stdout, result.stdout
+
+
+def test_only_the_interop_module_imports_torch():
+    """The layers take ``nn`` from ``interop.torch.torch_nn``; no other module
+    of the package names torch in an import."""
+    package = REPO / "chainrule"
+    importing = [
+        str(path.relative_to(REPO))
+        for path in sorted(package.rglob("*.py"))
+        if path != package / "interop" / "torch.py"
+        and any(
+            line.strip().startswith(("import torch", "from torch"))
+            for line in path.read_text().splitlines()
+        )
+    ]
+    assert importing == [], importing
