@@ -63,10 +63,11 @@ def maxpool2d_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int,
     kh, kw = kernel
     oh, ow = pool_output_size(x.shape, kernel, stride)
     n, c = x.shape[:2]
-    if (kh, kw) == (2, 2) == tuple(stride) and fast.is_enabled():
+    compiled = fast.kernels()  # the [fast] extra's kernels, if enabled
+    if compiled is not None and (kh, kw) == (2, 2) == tuple(stride):
         y = np.empty((n, c, oh, ow), x.dtype)
         winner = np.empty((n, c, oh, ow), np.int8)
-        fast.kernels().maxpool2x2_forward(np.ascontiguousarray(x), y, winner)
+        compiled.maxpool2x2_forward(np.ascontiguousarray(x), y, winner)
         return y, ("2x2 compiled", winner, None, x.shape)
     if tuple(stride) == tuple(kernel) and kh * kw > 1:
         # Tiling windows: crop to whole windows, then reduce width, then height.
