@@ -5,7 +5,7 @@
     python benchmarks/profile_step.py cnn --batch 64 --steps 20
     python benchmarks/profile_step.py cnn --fast   # with the [fast] extra
 
-Runs the same forward / loss / backward / SGD-momentum step as ``cr.fit`` on
+Runs the model's own forward / loss / backward / SGD-momentum step, as ``cr.fit`` does, on
 Fashion-MNIST batches (random data if it is not installed), timing every
 layer's ``forward`` and ``backward`` call, and prints the mean time per step
 of each and its share.
@@ -44,56 +44,61 @@ def main() -> None:
     loss = cr.losses.CrossEntropy()
     opt = cr.optim.SGD(model, lr=0.05, momentum=0.9)
     bs, n = args.batch, len(x)
-    # As Sequential.backward(input_grad=False) in cr.fit: down to the first
-    # layer with parameters, which skips dL/dx.
-    first = next(j for j, m in enumerate(model.layers) if m.has_parameters())
-    # The order Sequential.forward runs them in: a ReLU followed by a
-    # MaxPool2D runs after it (they commute; see Sequential.forward).
-    order = list(range(len(model.layers)))
-    for j in range(len(order) - 1):
-        a, b = model.layers[j], model.layers[j + 1]
-        if getattr(a, "commutes_with_max", False) and getattr(
-            b, "takes_window_max", False
-        ):
-            order[j], order[j + 1] = order[j + 1], order[j]
     times: dict[str, float] = {}
 
-    def tick(key: str, start: float) -> float:
-        now = time.perf_counter()
-        times[key] = times.get(key, 0.0) + now - start
-        return now
+    # Each layer's methods are wrapped on the instance, so the model runs as
+    # cr.fit runs it (Sequential's rewrites included: a ReLU after the
+    # MaxPool2D that follows it, convolutions writing pool order; see
+    # Sequential.forward) while every call is timed.
+    def timed(key: str, method):
+        def call(*a, **k):
+            t = time.perf_counter()
+            try:
+                return method(*a, **k)
+            finally:
+                times[key] = times.get(key, 0.0) + time.perf_counter() - t
+
+        return call
+
+    for j, layer in enumerate(model.layers):
+        name = type(layer).__name__
+        for method in ("forward", "forward_in_pool_order", "forward_from_pool_order"):
+            if hasattr(layer, method):
+                label = "" if method == "forward" else " (pool order)"
+                key = f"forward  {j:2d} {name}{label}"
+                setattr(layer, method, timed(key, getattr(layer, method)))
+        layer.backward = timed(f"backward {j:2d} {name}", layer.backward)
 
     for _ in range(2):  # the first pass warms up; the second is reported
         times.clear()
+        started = time.perf_counter()
         for i in range(args.steps):
             s = (i * bs) % (n - bs)
             t = time.perf_counter()
-            h = x[s : s + bs]
-            for j in order:
-                layer = model.layers[j]
-                h = layer.forward(h)
-                t = tick(f"forward  {j:2d} {type(layer).__name__}", t)
-            loss.forward(h, y[s : s + bs])
+            out = model.forward(x[s : s + bs])
+            t = time.perf_counter()
+            loss.forward(out, y[s : s + bs])
             dy = loss.backward()
-            t = tick("loss", t)
             opt.zero_grad()
-            t = tick("zero_grad", t)
-            for j in reversed(order[first:]):
-                layer = model.layers[j]
-                layer.skip_input_grad = j == first
-                dy = layer.backward(dy)
-                layer.skip_input_grad = False
-                t = tick(f"backward {j:2d} {type(layer).__name__}", t)
+            times["loss and zero_grad"] = (
+                times.get("loss and zero_grad", 0.0) + time.perf_counter() - t
+            )
+            model.backward(dy, input_grad=False)
+            t = time.perf_counter()
             opt.step()
-            tick("optimizer step", t)
-    total = sum(times.values())
+            times["optimizer step"] = (
+                times.get("optimizer step", 0.0) + time.perf_counter() - t
+            )
+        elapsed = time.perf_counter() - started
+    times["the rest (Sequential's loops)"] = elapsed - sum(times.values())
+    total = elapsed
     print(
         f"{args.model}, batch {bs}: {args.steps * bs / total:,.0f} samples/s, "
         f"{total / args.steps * 1e3:.2f} ms a step"
     )
     for key, value in times.items():
         print(
-            f"  {key:<24} {value / args.steps * 1e6:9.1f} us  {100 * value / total:5.1f}%"
+            f"  {key:<36} {value / args.steps * 1e6:9.1f} us  {100 * value / total:5.1f}%"
         )
 
 

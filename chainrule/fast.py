@@ -10,7 +10,10 @@ the parts where they measured faster (``benchmarks/speed.py --fast``):
   loops as short as a row of windows); backward zero-fills dx and stores
   each window's gradient at its winner, one store per window. On the
   two-conv CNN's first pooling, (64, 32, 28, 28) float32: forward 1.14 ->
-  0.29 ms, backward 0.96 -> 0.46 ms.
+  0.29 ms, backward 0.96 -> 0.46 ms. Also any max-pooling of an input in
+  pool order (``functional/pooling.py``; a Sequential arranges it after a
+  convolution), a max over whole planes: in the seed CNN, forward 232 ->
+  71 us and backward 177 -> 43 us against NumPy's pool order.
 - BatchNorm1D and BatchNorm2D in training mode: three passes forward
   (channel sums; centring with the sums of squares; scale and shift) and two
   backward (both channel sums at once; dx), where NumPy takes five and six.

@@ -65,6 +65,20 @@ class Module(ForwardCache):
         # Names of the non-trainable arrays kept in the state (register_buffer).
         self._buffer_names: list[str] = []
 
+    # A container may set output_grad to a call that computes it (when a
+    # rewrite of its forward pass means the delta of this layer's output, in
+    # the usual layout, is not needed for training): it runs when read.
+    @property
+    def output_grad(self):
+        g = self.__dict__.get("_output_grad")
+        if callable(g):
+            g = self._output_grad = g()
+        return g
+
+    @output_grad.setter
+    def output_grad(self, g) -> None:
+        self._output_grad = g
+
     # ------------------------------------------------------------------ calling
     def __call__(self, *inputs):
         if inputs and not isinstance(inputs[0], np.ndarray):

@@ -92,6 +92,25 @@ def test_maxpool2x2_propagates_nan_like_numpy(fast):
     assert np.isnan(y1[0, 0, 0, 0]) and y1[0, 0, 0, 1] == 5.0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel", [(2, 2), (3, 2)])
+def test_maxpool_in_pool_order_same_outputs_and_gradients(fast, rng, dtype, kernel):
+    # Pool order (functional/pooling.py): kH kW planes, one per window offset.
+    x = ties(rng, (5, 3, kernel[0] * kernel[1] * 6, 7), dtype)
+    x[0, 0, 0, 0] = x[1, 2, 3, 4] = np.nan
+
+    def run():
+        y, winners = maxpool2d_forward(x, kernel, kernel, pool_order=True)
+        dy = np.arange(y.size, dtype=dtype).reshape(y.shape) + 1
+        return y, winners[0], maxpool2d_backward(dy, winners, kernel, kernel)
+
+    reference, compiled = both_paths(run)
+    assert (reference[1], compiled[1]) == ("pool order", "pool order compiled")
+    np.testing.assert_array_equal(compiled[0], reference[0])
+    np.testing.assert_array_equal(compiled[2], reference[2])
+    assert compiled[2].shape == x.shape and compiled[2].dtype == dtype
+
+
 def test_maxpool2x2_takes_strided_input(fast, rng):
     x = rng.standard_normal((4, 6, 10, 10)).astype(np.float32)[:, ::2, 1:, 1:]
     (y0, _), (y1, _) = both_paths(lambda: maxpool2d_forward(x, (2, 2), (2, 2)))

@@ -70,6 +70,47 @@ def maxpool2x2_backward(dy, winner, dx):
                     plane[2 * i + (k[j] >> 1), 2 * j + (k[j] & 1)] = d[j]
 
 
+@njit(cache=True, nogil=True)
+def maxpool_planes_forward(x, y, winner):
+    """Max-pooling of an input in pool order (pooling.py), viewed as (N, C,
+    K, P): K = kH kW planes of P = OH OW pixels, one plane per window offset.
+
+    Writes y (N, C, P), the max over the K planes, and winner (N, C, P), the
+    first plane holding it, found as pooling.py's ``_first_max`` finds it.
+    """
+    n, c, k_count, p = x.shape
+    for s in range(n):
+        for ch in range(c):
+            best = y[s, ch]
+            w = winner[s, ch]
+            first = x[s, ch, 0]
+            for t in range(p):
+                best[t] = first[t]
+                w[t] = 0
+            for k in range(1, k_count):
+                plane = x[s, ch, k]
+                for t in range(p):
+                    v = plane[t]
+                    if v > best[t]:  # strictly: a tie keeps the earlier plane
+                        w[t] = k
+                    best[t] = _max(best[t], v)
+
+
+@njit(cache=True, nogil=True)
+def maxpool_planes_backward(dy, winner, dx):
+    """Writes dx (N, C, K, P) in pool order: dy (N, C, P) in plane k where the
+    window's winner is k, 0 elsewhere."""
+    n, c, k_count, p = dx.shape
+    for s in range(n):
+        for ch in range(c):
+            d = dy[s, ch]
+            w = winner[s, ch]
+            for k in range(k_count):
+                plane = dx[s, ch, k]
+                for t in range(p):
+                    plane[t] = d[t] if w[t] == k else 0.0
+
+
 # ------------------------------------------------------------ batch norm
 # The per-channel passes of layers/batchnorm.py in training mode, on x viewed
 # as (N, C, L) (L = H W for images, 1 for features). NumPy takes five passes

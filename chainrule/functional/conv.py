@@ -97,6 +97,7 @@ def im2col_per_sample(
     stride: tuple[int, int],
     padding: tuple[int, int],
     ones_row: bool = False,
+    pool_window: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """The same columns grouped by sample: shape (N, C * kH * kW, OH * OW).
 
@@ -109,16 +110,63 @@ def im2col_per_sample(
     ``[W | b] @ [cols; 1] = W @ cols + b``, and its gradient comes out of the
     weight-gradient product as that column, sum over pixels of dy. Both save a
     pass over the layer's output.
+
+    With ``pool_window`` (pK, pL), which must tile the output (OH and OW
+    multiples of it), each sample's OH * OW columns are in the pool order of
+    ``pooling.py`` instead of row-major: ``W @ cols`` then comes out ready
+    for a max-pooling of that window.
     """
-    v = _windows(x, kernel, stride, padding, "nckhwl")
-    n, c, kh, kw, oh, ow = v.shape
-    k = c * kh * kw
+    if pool_window is not None:
+        v = _windows_in_pool_order(x, kernel, stride, padding, pool_window)
+    else:
+        v = _windows(x, kernel, stride, padding, "nckhwl")
+    n, c, kh, kw = v.shape[:4]
+    k, pixels = c * kh * kw, int(np.prod(v.shape[4:]))
     if not ones_row:
-        return v.reshape(n, k, oh * ow)
-    cols = np.empty((n, k + 1, oh * ow), dtype=x.dtype)
+        return v.reshape(n, k, pixels)
+    cols = np.empty((n, k + 1, pixels), dtype=x.dtype)
     cols[:, k] = 1
-    np.copyto(cols[:, :k].reshape(n, c, kh, kw, oh, ow), v)
+    np.copyto(cols[:, :k].reshape(v.shape), v)
     return cols
+
+
+def _windows_in_pool_order(x, kernel, stride, padding, window) -> np.ndarray:
+    """The windows of :func:`im2col_per_sample` with the output pixels in pool
+    order for a pooling ``window`` (pK, pL) that tiles the output: axes (N, C,
+    kH, kW, a, b, I, J) for output pixel (I pK + a, J pL + b).
+
+    Read straight from x, the innermost run would step over pL - 1 pixels at a
+    time, a slow copy. So the rows and columns that pool offsets and kernel
+    offsets share are first gathered into
+    ``part[n, c, r, t, I, J] = x[n, c, I pK sH + r, J pL sW + t]``
+    (r < kH + sH (pK - 1), t likewise): a few times x's size, far less than
+    the columns, and its (I, J) planes are then copied whole.
+    """
+    kh, kw = kernel
+    sh, sw = stride
+    pk, pl = window
+    xp = _pad(x, *padding)
+    n, c, h, w = xp.shape
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    r, t = kh + sh * (pk - 1), kw + sw * (pl - 1)  # the offsets r and t take
+    s0, s1, s2, s3 = xp.strides
+    part = np.empty((n, c, r, t, oh // pk, ow // pl), dtype=x.dtype)
+    np.copyto(
+        part,
+        as_strided(
+            xp,
+            shape=part.shape,
+            strides=(s0, s1, s2, s3, s2 * sh * pk, s3 * sw * pl),
+            writeable=False,
+        ),
+    )
+    p0, p1, p2, p3, p4, p5 = part.strides
+    return as_strided(
+        part,
+        shape=(n, c, kh, kw, pk, pl, oh // pk, ow // pl),
+        strides=(p0, p1, p2, p3, p2 * sh, p3 * sw, p4, p5),
+        writeable=False,
+    )
 
 
 def col2im(

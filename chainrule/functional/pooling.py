@@ -18,6 +18,24 @@ pixels):
 
 With ``cr.fast.enable()`` (the ``[fast]`` extra), 2x2 windows with stride 2
 run a compiled kernel instead (``compiled.py``): one pass, the same winners.
+
+Pool order
+----------
+Both ways above compare strided slices: a window's neighbours sit next to
+each other in memory, so NumPy's loops step over every other number. When the
+layer before can write its output in another order (a convolution can: it
+chooses the order of its columns), the pixels are better grouped by their
+offset (a, b) inside the window:
+
+    x_pool_order[n, c, (a kW + b) OH + i, j] = x[n, c, i kH + a, j kW + b],
+
+a (N, C, kH kW OH, OW) array of kH kW planes, each (OH, OW): plane (a, b)
+holds every window's pixel (a, b). Max-pooling is then an elementwise max of
+kH kW contiguous planes, with the same winners (the tie rule runs over the
+planes in row-major window order), and its backward writes whole planes. It
+needs windows that tile the image exactly (stride = kernel, H and W
+multiples of it). ``Sequential`` arranges it (see ``Sequential.forward``);
+:func:`to_pool_order` and :func:`from_pool_order` convert.
 """
 
 from __future__ import annotations
@@ -51,8 +69,34 @@ def _first_max(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return best, index
 
 
-def maxpool2d_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]):
+def to_pool_order(x: np.ndarray, kernel: tuple[int, int]) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, kH kW OH, OW): the pixels grouped by their offset
+    in the window (module notes). H and W must be multiples of the kernel."""
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    x6 = x.reshape(n, c, h // kh, kh, w // kw, kw).transpose(0, 1, 3, 5, 2, 4)
+    return x6.reshape(n, c, h * kw, w // kw)
+
+
+def from_pool_order(x: np.ndarray, kernel: tuple[int, int]) -> np.ndarray:
+    """The inverse of :func:`to_pool_order`: back to (N, C, H, W)."""
+    n, c, rows, ow = x.shape
+    kh, kw = kernel
+    oh = rows // (kh * kw)
+    x6 = x.reshape(n, c, kh, kw, oh, ow).transpose(0, 1, 4, 2, 5, 3)
+    return x6.reshape(n, c, oh * kh, ow * kw)
+
+
+def maxpool2d_forward(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pool_order: bool = False,
+):
     """y[n, c, i, j] = max over the window at (i*S, j*S) of x[n, c].
+
+    With ``pool_order`` x is in pool order (module notes; stride = kernel),
+    and backward returns dx in pool order too.
 
     Returns
     -------
@@ -64,6 +108,18 @@ def maxpool2d_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int,
     oh, ow = pool_output_size(x.shape, kernel, stride)
     n, c = x.shape[:2]
     compiled = fast.kernels()  # the [fast] extra's kernels, if enabled
+    if pool_order:
+        oh, ow = x.shape[2] // (kh * kw), x.shape[3]
+        planes = x.reshape(n, c, kh * kw, oh * ow)
+        if compiled is not None and kh * kw <= 127:  # winners fit an int8
+            y = np.empty((n, c, oh * ow), x.dtype)
+            index = np.empty((n, c, oh * ow), np.int8)
+            compiled.maxpool_planes_forward(np.ascontiguousarray(planes), y, index)
+            kind = "pool order compiled"
+        else:
+            y, index = _first_max([planes[:, :, k] for k in range(kh * kw)])
+            kind = "pool order"
+        return y.reshape(n, c, oh, ow), (kind, index, None, x.shape)
     if compiled is not None and (kh, kw) == (2, 2) == tuple(stride):
         y = np.empty((n, c, oh, ow), x.dtype)
         winner = np.empty((n, c, oh, ow), np.int8)
@@ -95,11 +151,23 @@ def maxpool2d_backward(
     """dx[n, c, i*S + a, j*S + b] += dy[n, c, i, j] where (a, b) won the window.
 
     Windows that overlap (stride < kernel) add their contributions to a shared
-    pixel; every other pixel gets 0.
+    pixel; every other pixel gets 0. dx is in pool order when x was.
     """
     kind, first, second, x_shape = winners
     kh, kw = kernel
     n, c, oh, ow = dy.shape
+    if kind.startswith("pool order"):
+        # Plane k of dx is dy where the window's winner is offset k, else 0.
+        dx = np.empty((n, c, kh * kw, oh * ow), dtype=dy.dtype)
+        dy3 = dy.reshape(n, c, oh * ow)
+        if kind == "pool order compiled":
+            from . import compiled  # loaded already: forward used it
+
+            compiled.maxpool_planes_backward(np.ascontiguousarray(dy3), first, dx)
+        else:
+            for k in range(kh * kw):
+                np.multiply(dy3, first == k, out=dx[:, :, k])
+        return dx.reshape(x_shape)
     if kind == "2x2 compiled":
         from . import compiled  # loaded already: forward used it
 

@@ -32,6 +32,8 @@ class LinearActivation(Module):
     [[2.0, -6.0]]
     """
 
+    commutes_with_pixel_order = True  # elementwise (see Sequential.forward)
+
     def __init__(self, k: float = 1.0) -> None:
         super().__init__()
         self.k = real("LinearActivation", "k", k)
@@ -112,6 +114,8 @@ class Step(Module):
     [[0.0, 1.0, 1.0]]
     """
 
+    commutes_with_pixel_order = True  # elementwise (see Sequential.forward)
+
     def __init__(self, threshold: float = 0.0) -> None:
         super().__init__()
         self.threshold = real("Step", "threshold", threshold)
@@ -157,6 +161,8 @@ class Sigmoid(Module):
     Backward: dx = dy * y (1 - y)   (keep y, not x: sigma' = sigma (1 - sigma))
     """
 
+    commutes_with_pixel_order = True  # elementwise (see Sequential.forward)
+
     def forward(self, x):
         y = sigmoid(as_float_array(self, x))
         self.keep_cache(y)
@@ -185,6 +191,8 @@ class Tanh(Module):
     Backward: dx = dy * (1 - y^2)   (keep y: tanh' = 1 - tanh^2)
     """
 
+    commutes_with_pixel_order = True  # elementwise (see Sequential.forward)
+
     def forward(self, x):
         y = np.tanh(as_float_array(self, x))
         self.keep_cache(y)
@@ -212,6 +220,8 @@ class HardTanh(Module):
     Forward:  y = min(max(x, min_val), max_val)
     Backward: dx = dy where min_val < x < max_val, else 0 (as PyTorch).
     """
+
+    commutes_with_pixel_order = True  # elementwise (see Sequential.forward)
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
         super().__init__()
@@ -262,6 +272,8 @@ class ReLU(Module):
               from y (y > 0 exactly where x > 0), so x need not be kept.
     """
 
+    commutes_with_pixel_order = True  # elementwise (see Sequential.forward)
+
     def forward(self, x):
         y = relu(as_float_array(self, x))
         self.keep_cache(y)
@@ -282,20 +294,6 @@ class ReLU(Module):
         backward loses the property."""
         cls = type(self)
         return cls.forward is ReLU.forward and cls.backward is ReLU.backward
-
-    # When a Sequential ran this layer after the max-pooling that follows it,
-    # dL/dy of this layer's own (full-size) output is not needed for training;
-    # it is kept as a call and computed only if someone reads it.
-    @property
-    def output_grad(self):
-        g = self.__dict__.get("_output_grad")
-        if callable(g):
-            g = self._output_grad = g()
-        return g
-
-    @output_grad.setter
-    def output_grad(self, g) -> None:
-        self._output_grad = g
 
     spec_pattern = "relu"
     spec_usage = "relu"

@@ -314,6 +314,9 @@ class BatchNorm2D(_BatchNorm):
     """
 
     _axes = (0, 2, 3)
+    # Per-channel statistics over every pixel: the pixels' order within a
+    # channel does not matter (see Sequential.forward).
+    commutes_with_pixel_order = True
     _shape_text = "(batch, C, height, width)"
     _sample_text = "(channels, height, width)"
     spec_pattern = "batchnorm2d"

@@ -97,6 +97,37 @@ class Conv2D(Module):
         return (self.out_channels, oh, ow)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._forward(x, None)
+
+    def pool_order_possible(self, x: np.ndarray, window: tuple[int, int]) -> bool:
+        """Whether :meth:`forward_in_pool_order` can run on ``x``: this layer
+        makes per-sample products (few rows per column, e.g. the first layer
+        on grey images, whose columns it lays out anyway) and ``window`` tiles
+        its output exactly."""
+        if self.weight.size // self.out_channels >= _PER_SAMPLE_BELOW:
+            return False
+        oh, ow = self._check_input(as_float_array(self, x, self.weight.dtype))
+        return oh % window[0] == 0 and ow % window[1] == 0
+
+    def forward_in_pool_order(
+        self, x: np.ndarray, window: tuple[int, int]
+    ) -> np.ndarray:
+        """The output of :meth:`forward` with its pixels in the pool order of a
+        max-pooling of ``window`` that follows (``functional/pooling.py``):
+        shape (N, OC, pK pL OH / pK, OW / pL). Its columns are laid out in
+        that order, so it costs no extra pass; ``Sequential`` calls it when
+        :meth:`pool_order_possible`, and :meth:`backward` then takes dy in the
+        same order."""
+        return self._forward(x, window)
+
+    @property
+    def orders_for_pool(self) -> bool:
+        """True: a Sequential may call :meth:`forward_in_pool_order` in place of
+        ``forward``. A subclass that changes forward or backward loses it."""
+        cls = type(self)
+        return cls.forward is Conv2D.forward and cls.backward is Conv2D.backward
+
+    def _forward(self, x: np.ndarray, window) -> np.ndarray:
         w = self.weight.data
         x = as_float_array(self, x, w.dtype)
         oh, ow = self._check_input(x)
@@ -107,7 +138,12 @@ class Conv2D(Module):
             # bias as one more weight column against a row of ones.
             has_bias = self.bias is not None
             cols = im2col_per_sample(
-                x, self.kernel_size, self.stride, self.padding, ones_row=has_bias
+                x,
+                self.kernel_size,
+                self.stride,
+                self.padding,
+                ones_row=has_bias,
+                pool_window=window,
             )
             if has_bias:
                 w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
@@ -123,16 +159,19 @@ class Conv2D(Module):
                 np.add(by_sample, self.bias.data[:, None], out=y)
             else:
                 np.copyto(y, by_sample)
-        self.keep_cache((cols, x.shape))
+        self.keep_cache((cols, x.shape, window))
+        if window is not None:
+            return y.reshape(n, oc, oh * window[1], ow // window[1])
         return y.reshape(n, oc, oh, ow)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        cols, x_shape = self.take_cache()
+        cols, x_shape, window = self.take_cache()
         n, oc = dy.shape[:2]
         dy3 = dy.reshape(n, oc, -1)
         if cols.ndim == 3:  # per-sample columns (N, C kH kW [+ 1], OH OW)
             # [dW | db] = sum over samples of dy[s] @ cols[s].T; the row of
             # ones (when there is a bias) turns into db = sum over pixels of dy.
+            # (In pool order dy and the columns list the pixels alike.)
             g = np.matmul(dy3, cols.transpose(0, 2, 1)).sum(axis=0)
             k = self.weight.size // oc
             self.weight.accumulate(g[:, :k].reshape(self.weight.shape))
@@ -148,8 +187,13 @@ class Conv2D(Module):
                 self.bias.add_sum(dy3, axis=(0, 2))  # db = sum over s, i, j of dy
         if self.skip_input_grad:
             return None
-        # dx = col2im(W.T @ dy), with dy's columns sample-last for col2im.
-        dy_last = dy.transpose(1, 2, 3, 0).reshape(oc, -1)
+        # dx = col2im(W.T @ dy), with dy's columns sample-last for col2im:
+        # (OC, OH, OW, N), read from pool order (OC, pK, pL, I, J) if need be.
+        if window is None:
+            dy_last = dy.transpose(1, 2, 3, 0).reshape(oc, -1)
+        else:
+            dy6 = dy.reshape(n, oc, *window, dy.shape[2] // (window[0] * window[1]), -1)
+            dy_last = dy6.transpose(1, 4, 2, 5, 3, 0).reshape(oc, -1)
         dcols = self.weight.data.reshape(oc, -1).T @ dy_last
         return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding)
 

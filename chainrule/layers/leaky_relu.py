@@ -31,6 +31,8 @@ class LeakyReLU(Module):
     [[-0.2, 3.0]]
     """
 
+    commutes_with_pixel_order = True  # elementwise (see Sequential.forward)
+
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
         self.negative_slope = real("LeakyReLU", "negative_slope", negative_slope)

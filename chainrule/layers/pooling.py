@@ -70,6 +70,21 @@ class MaxPool2D(Module):
         winner = self.take_cache()
         return maxpool2d_backward(dy, winner, self.kernel_size, self.stride)
 
+    def forward_from_pool_order(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`forward` of an input in pool order (``functional/pooling.py``),
+        shape (N, C, kH kW OH, OW), as ``Conv2D.forward_in_pool_order`` writes
+        it. The output is the usual (N, C, OH, OW); backward then returns dx in
+        pool order. A Sequential calls this when the layers allow it."""
+        kh, kw = self.kernel_size
+        if x.ndim != 4 or x.shape[2] % (kh * kw):
+            raise ValueError(
+                f"{self!r}: an input in pool order has shape (batch, channels, "
+                f"{kh * kw} * height, width); got {x.shape}."
+            )
+        y, winner = maxpool2d_forward(x, self.kernel_size, self.stride, pool_order=True)
+        self.keep_cache(winner)
+        return y
+
     @property
     def takes_window_max(self) -> bool:
         """True: y is the maximum of each window and backward can run more
@@ -79,6 +94,13 @@ class MaxPool2D(Module):
         backward loses the property."""
         cls = type(self)
         return cls.forward is MaxPool2D.forward and cls.backward is MaxPool2D.backward
+
+    @property
+    def takes_pool_order(self) -> bool:
+        """True when the windows tile (stride = kernel_size) and forward and
+        backward are MaxPool2D's: a Sequential may then have the layer before
+        write its output in pool order and call :meth:`forward_from_pool_order`."""
+        return self.takes_window_max and self.stride == self.kernel_size
 
     def get_config(self) -> dict:
         return {"kernel_size": self.kernel_size, "stride": self.stride}

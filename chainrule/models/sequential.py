@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..functional.pooling import from_pool_order
 from ..module import Module
 
 
@@ -74,53 +75,75 @@ class Sequential(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Apply the layers in order.
 
-        One rewrite, invisible in the result: an activation that
-        ``commutes_with_max`` (ReLU) followed by a layer that
-        ``takes_window_max`` (MaxPool2D) runs in the other order, pooling
-        first, because relu(max of a window) = max of relu(window): the
-        activation then works on the pooled array, a quarter of the numbers
-        for 2x2 windows. The output is the same, and so are dL/dx and every
-        parameter's gradient (relu'(0) = 0: a window whose inputs are all <= 0
-        passes no gradient either way). Only the activation's ``output_grad``
-        (its delta, computed when read) can differ, in such windows alone:
-        its all-zero output is a tie, which the plain order gives to the
-        window's first pixel and the rewrite to its largest input.
+        Two rewrites, invisible in the result, worked out once from the layer
+        list and again only when it changes:
+
+        - An activation that ``commutes_with_max`` (ReLU) followed by a layer
+          that ``takes_window_max`` (MaxPool2D) runs in the other order,
+          pooling first, because relu(max of a window) = max of relu(window):
+          the activation then works on the pooled array, a quarter of the
+          numbers for 2x2 windows. The output is the same, and so are dL/dx
+          and every parameter's gradient (relu'(0) = 0: a window whose inputs
+          are all <= 0 passes no gradient either way). Only the activation's
+          ``output_grad`` (its delta, computed when read) can differ, in such
+          windows alone: its all-zero output is a tie, which the plain order
+          gives to the window's first pixel and the rewrite to its largest
+          input.
+        - A Conv2D that ``orders_for_pool``, followed (in the order they run)
+          by layers that ``commutes_with_pixel_order`` (elementwise
+          activations, BatchNorm2D) and then by a max-pooling that
+          ``takes_pool_order`` (windows that tile), writes its output in pool
+          order (``functional/pooling.py``): each window offset's pixels in a
+          plane of their own, so that pooling compares whole planes instead
+          of neighbouring numbers, about twice as fast both ways. The layers
+          between work on the reordered pixels as they would on the others.
+          The results are the same up to float rounding (the sums over
+          pixels of the weight gradient and of batch statistics run in
+          another order), and every ``output_grad`` is given in the usual
+          layout. It applies when the convolution can
+          (``Conv2D.pool_order_possible``).
         """
         layers = self.layers
         if not layers:
             raise RuntimeError("Sequential: the model has no layers.")
         self.input_shape = x.shape[1:] if type(x) is np.ndarray else np.shape(x)[1:]
-        # Which pairs to swap depends on the layers alone: worked out once
-        # and again only when the list changes (a C-speed identity compare).
+        # The plan depends on the layers alone; it is checked with a C-speed
+        # identity compare of the list.
         plan = self.__dict__.get("_swap_plan")
         if plan is None or plan[0] != layers:
-            plan = self._swap_plan = (list(layers), _swaps(layers))
-        swapped = plan[1]
+            plan = self._swap_plan = _plan(layers)
+        _, swapped, order, groups = plan
         # A layer object listed twice shares weights; each use needs its own
         # cache, so they are collected here instead of left on the layer.
-        caches = []
-        if not swapped:
+        if order is None:  # no rewrite: the plain loop, the MLP's hot path
+            caches = []
             for layer in layers:
                 x = layer.forward(x)
                 caches.append(layer.cache)
-            self.keep_cache((caches, swapped))
+            self.keep_cache((caches, swapped, None))
             return x
         caches = [None] * len(layers)
-        i = 0
-        while i < len(layers):
+        # Layers whose output is in pool order, with the pooling's window.
+        reordered: dict[int, tuple[int, int]] = {}
+        window = None  # the window of the group running, if any
+        for i in order:
             layer = layers[i]
-            if i in swapped:
-                pool = layers[i + 1]
-                x = pool.forward(x)
-                caches[i + 1] = pool.cache
+            if i in groups and groups[i][0] == "conv":
+                if layer.pool_order_possible(x, groups[i][1]):
+                    window = groups[i][1]
+                    x = layer.forward_in_pool_order(x, window)
+                    reordered[i] = window
+                else:
+                    x = layer.forward(x)
+            elif window is not None and groups.get(i, ("",))[0] == "pool":
+                x = layer.forward_from_pool_order(x)
+                window = None
+            else:
                 x = layer.forward(x)
-                caches[i] = layer.cache
-                i += 2
-                continue
-            x = layer.forward(x)
+                if window is not None:
+                    reordered[i] = window  # a layer between, on pool order
             caches[i] = layer.cache
-            i += 1
-        self.keep_cache((caches, swapped))
+        self.keep_cache((caches, swapped, reordered))
         return x
 
     def backward(
@@ -137,7 +160,7 @@ class Sequential(Module):
         """
         if input_grad is None:
             input_grad = not self.skip_input_grad
-        caches, swapped = self.take_cache()
+        caches, swapped, reordered = self.take_cache()
         stop = 0
         if not input_grad:
             stop = next(
@@ -147,14 +170,20 @@ class Sequential(Module):
         i = len(self.layers) - 1
         while i >= stop:
             layer = self.layers[i]
-            layer.output_grad = dy
+            if reordered and i in reordered:
+                # dy is in pool order; the delta is shown in the usual layout.
+                layer.output_grad = _plain_order_later(dy, reordered[i])
+            else:
+                layer.output_grad = dy
             if swapped and i - 1 in swapped:
                 # The pair forward ran pool-then-activation: backward runs
                 # the activation's mask on the pooled gradient, then the pool.
                 act = self.layers[i - 1]
                 act.cache = caches[i - 1]
                 d = act.backward(dy)
-                act.output_grad = _pool_backward_later(layer, caches[i], dy)
+                act.output_grad = _pool_backward_later(
+                    layer, caches[i], dy, reordered and reordered.get(i - 2)
+                )
                 layer.cache = caches[i]
                 dy = layer.backward(d)
                 i -= 2
@@ -201,6 +230,50 @@ class Sequential(Module):
         return "\n".join(lines)
 
 
+def _plan(layers: list[Module]):
+    """(the layers, swapped, order, groups) for Sequential.forward.
+
+    ``swapped``: the indices i where layers i and i + 1 run swapped. ``order``:
+    the order the layers run in, or None when no rewrite applies.
+    ``groups``: layer index -> ("conv", window) or ("pool", window) for each
+    Conv2D and max-pooling that may pass pool order between them.
+    """
+    swapped = _swaps(layers)
+    order = list(range(len(layers)))
+    for i in swapped:
+        order[i], order[i + 1] = order[i + 1], order[i]
+    groups = {}
+    for p, i in enumerate(order):
+        if not getattr(layers[i], "orders_for_pool", False):
+            continue
+        q = p + 1
+        while q < len(order) and _declares(
+            layers[order[q]], "commutes_with_pixel_order"
+        ):
+            q += 1
+        if q < len(order) and getattr(layers[order[q]], "takes_pool_order", False):
+            window = tuple(layers[order[q]].kernel_size)
+            groups[i] = ("conv", window)
+            groups[order[q]] = ("pool", window)
+    if not swapped and not groups:
+        return list(layers), swapped, None, {}
+    return list(layers), swapped, order, groups
+
+
+def _declares(layer: Module, name: str) -> bool:
+    """True when ``layer``'s class, or the base that sets the class attribute
+    ``name``, sets it True and ``layer`` runs that class's own forward and
+    backward (a subclass that changes either loses the promise)."""
+    for cls in type(layer).__mro__:
+        if name in vars(cls):
+            return (
+                vars(cls)[name] is True
+                and type(layer).forward is cls.forward
+                and type(layer).backward is cls.backward
+            )
+    return False
+
+
 def _swaps(layers: list[Module]) -> frozenset[int]:
     """The indices i where layers i and i + 1 run swapped: an activation that
     ``commutes_with_max`` before a layer that ``takes_window_max``."""
@@ -219,20 +292,34 @@ def _swaps(layers: list[Module]) -> frozenset[int]:
 
 class _pool_backward_later:  # noqa: N801 - used like a function
     """The delta of the activation a Sequential ran after ``pool``: the pool's
-    backward of the unmasked dy, as a call made only when someone reads it.
+    backward of the unmasked dy, as a call made only when someone reads it
+    (in the usual layout when the pool took pool order: ``window``).
     (A class, not a closure, so that a model holding one can be pickled, as
     scikit-learn does with estimators.)"""
 
-    __slots__ = ("pool", "cache", "dy")
+    __slots__ = ("pool", "cache", "dy", "window")
 
-    def __init__(self, pool: Module, cache, dy: np.ndarray) -> None:
-        self.pool, self.cache, self.dy = pool, cache, dy
+    def __init__(self, pool: Module, cache, dy: np.ndarray, window=None) -> None:
+        self.pool, self.cache, self.dy, self.window = pool, cache, dy, window
 
     def __call__(self) -> np.ndarray:
         pool = self.pool
         kept = pool.cache
         pool.cache = self.cache
         try:
-            return pool.backward(self.dy)
+            d = pool.backward(self.dy)
         finally:
             pool.cache = kept
+        return from_pool_order(d, self.window) if self.window else d
+
+
+class _plain_order_later:  # noqa: N801 - used like a function
+    """A delta in pool order, put back in the usual layout when read."""
+
+    __slots__ = ("dy", "window")
+
+    def __init__(self, dy: np.ndarray, window: tuple[int, int]) -> None:
+        self.dy, self.window = dy, window
+
+    def __call__(self) -> np.ndarray:
+        return from_pool_order(self.dy, self.window)
