@@ -133,6 +133,13 @@ class Conv2D(Module):
         oh, ow = self._check_input(x)
         n, oc = x.shape[0], self.out_channels
         w2 = w.reshape(oc, -1)
+        if window is not None and (
+            w2.shape[1] >= _PER_SAMPLE_BELOW or oh % window[0] or ow % window[1]
+        ):
+            raise ValueError(
+                f"{self!r}: cannot write pool order for a {window[0]}x{window[1]} "
+                f"window here (output {oh}x{ow}); ask pool_order_possible first."
+            )
         if w2.shape[1] < _PER_SAMPLE_BELOW:
             # Few rows per column: N small products, already NCHW, with the
             # bias as one more weight column against a row of ones.

@@ -197,6 +197,17 @@ def test_a_subclass_that_changes_a_layer_gets_the_usual_order(rng):
         check_against_the_plain_chain(model, x, rng, reordered=False)
 
 
+def test_pool_order_where_it_cannot_apply_is_refused(rng):
+    conv = Conv2D(1, 2, 3, rng=0)
+    x = rng.standard_normal((2, 1, 8, 8))  # a 6x6 output
+    assert conv.pool_order_possible(x, (2, 2))
+    assert not conv.pool_order_possible(x, (4, 4))
+    with pytest.raises(ValueError, match=r"Conv2D.*4x4 window.*6x6"):
+        conv.forward_in_pool_order(x, (4, 4))
+    wide = Conv2D(8, 2, 3, rng=0)  # 72 rows per column: one wide product
+    assert not wide.pool_order_possible(np.zeros((1, 8, 8, 8)), (2, 2))
+
+
 def test_gradcheck_through_pool_order(off_zero):
     net = cr.Sequential(
         Conv2D(1, 2, 3, bias=False, rng=0),
