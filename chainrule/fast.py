@@ -14,6 +14,10 @@ the parts where they measured faster (``benchmarks/speed.py --fast``):
   pool order (``functional/pooling.py``; a Sequential arranges it after a
   convolution), a max over whole planes: in the seed CNN, forward 232 ->
   71 us and backward 177 -> 43 us against NumPy's pool order.
+- SGD's update (``optim.SGD``, with or without momentum, Nesterov or weight
+  decay): one pass over each parameter array, where NumPy takes two to four.
+  In the MLP at batch 32, whose step is short, that is 11% more samples a
+  second (4% at batch 512).
 - BatchNorm1D and BatchNorm2D in training mode: three passes forward
   (channel sums; centring with the sums of squares; scale and shift) and two
   backward (both channel sums at once; dx), where NumPy takes five and six.
@@ -21,8 +25,9 @@ the parts where they measured faster (``benchmarks/speed.py --fast``):
 
 Results are those of the NumPy path: max-pooling's bit for bit (the same
 maxima and winners, the first maximum in row-major order within the window,
-NaN propagated as ``np.maximum`` does), batch norm's to float32 rounding (its
-sums run in float64, in another order). ``tests/test_fast.py`` runs both
+NaN propagated as ``np.maximum`` does), SGD's bit for bit (the same
+operations in the same order), batch norm's to float32 rounding (its sums
+run in float64, in another order). ``tests/test_fast.py`` runs both
 paths on the same inputs, gradients and whole training runs included.
 
 The kernels are compiled on first use (1.2 s for all of them here) and

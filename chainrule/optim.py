@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from . import fast
 from ._checks import integer
 from .module import Module
 from .parameter import Parameter
@@ -192,8 +193,11 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        compiled = fast.kernels()  # the [fast] extra's one-pass update, if enabled
         for name, p in self.named_params:
             g = p.grad
+            if compiled is not None and self._compiled_step(compiled, name, p, g):
+                continue
             if wd:
                 g = g + wd * p.data
             if mu:
@@ -211,6 +215,32 @@ class SGD(Optimizer):
             np.multiply(g, lr, out=step)
             p.data -= step
         self.steps += 1
+
+    def _compiled_step(self, compiled, name: str, p: Parameter, g) -> bool:
+        """The same update as one compiled pass (``[fast]``); False when it
+        does not apply: the first step with momentum (it creates the
+        velocity), or arrays that are not laid out alike in one block."""
+        data = p.data
+        v = data  # not read without momentum
+        if self.momentum:
+            s = self.state.get(name)
+            if s is None:
+                return False
+            v = s["velocity"]
+        order = "C" if data.flags.c_contiguous else "F"
+        if not all(a.flags[f"{order}_CONTIGUOUS"] for a in (data, g, v)):
+            return False
+        t = data.dtype.type  # the scalars in the arrays' dtype, as NumPy uses them
+        compiled.sgd_update(
+            data.reshape(-1, order=order),
+            g.reshape(-1, order=order),
+            v.reshape(-1, order=order),
+            t(self.lr),
+            t(self.momentum),
+            self.nesterov,
+            t(self.weight_decay),
+        )
+        return True
 
 
 class Adam(Optimizer):

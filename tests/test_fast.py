@@ -191,6 +191,39 @@ def test_a_batchnorm_cnn_trains_the_same_to_rounding(fast):
         )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"momentum": 0.9},
+        {"momentum": 0.0},
+        {"momentum": 0.8, "nesterov": True},
+        {"momentum": 0.9, "weight_decay": 1e-3},
+    ],
+)
+def test_sgd_updates_are_the_same_bit_for_bit(fast, rng, dtype, options):
+    """Five SGD steps of a Linear (column-major weight) and a Conv2D."""
+    x = rng.standard_normal((8, 1, 6, 6)).astype(dtype)
+
+    def run():
+        cr.seed(0)
+        model = cr.Sequential(
+            cr.layers.Conv2D(1, 2, 3), cr.layers.Flatten(), cr.layers.Linear(32, 3)
+        ).to(dtype)
+        opt = cr.optim.SGD(model, lr=0.05, **options)
+        target = np.sin(np.arange(24, dtype=dtype)).reshape(8, 3)
+        for _ in range(5):
+            opt.zero_grad()
+            model.backward((model(x) - target) / 8)  # squared error's dL/dy
+            opt.step()
+        return [p.data.copy() for p in model.parameters()]
+
+    reference, compiled = both_paths(run)
+    for a, b in zip(reference, compiled):
+        assert b.dtype == dtype
+        np.testing.assert_array_equal(b, a)
+
+
 def test_off_by_default_and_import_stays_numpy_only():
     code = (
         "import sys, chainrule as cr; "

@@ -192,3 +192,28 @@ def batchnorm_dx(dy, xc, on_dy, on_xc, shift, dx):
             a, k, b = on_dy[ch], on_xc[ch], shift[ch]
             for t in range(l):
                 dx[s, ch, t] = dy[s, ch, t] * a - xc[s, ch, t] * k - b
+
+
+# ------------------------------------------------------------- optimizer
+@njit(cache=True, nogil=True)
+def sgd_update(p, g, v, lr, mu, nesterov, wd):
+    """One step of optim.SGD over flat arrays, in one pass where NumPy takes
+    two to four (a call each, for each parameter array).
+
+    The formulas and their order are NumPy's, element by element, in the
+    arrays' dtype (the scalars come cast to it), so the results are the same
+    bit for bit (no fastmath, so no fused multiply-add either):
+        g' = g + wd p                          (when wd)
+        v = mu v + g';  g' = g' + mu v if nesterov else v   (when mu; v is
+                                                written back)
+        p -= g' lr
+    """
+    for i in range(p.size):
+        gi = g[i]
+        if wd != 0:
+            gi = gi + wd * p[i]
+        if mu != 0:
+            vi = v[i] * mu + gi
+            v[i] = vi
+            gi = gi + mu * vi if nesterov else vi
+        p[i] -= gi * lr
