@@ -105,7 +105,6 @@ def maxpool2d_forward(
         What backward needs to send each window's gradient to its winner.
     """
     kh, kw = kernel
-    oh, ow = pool_output_size(x.shape, kernel, stride)
     n, c = x.shape[:2]
     compiled = fast.kernels()  # the [fast] extra's kernels, if enabled
     if pool_order:
@@ -120,6 +119,7 @@ def maxpool2d_forward(
             y, index = _first_max([planes[:, :, k] for k in range(kh * kw)])
             kind = "pool order"
         return y.reshape(n, c, oh, ow), (kind, index, None, x.shape)
+    oh, ow = pool_output_size(x.shape, kernel, stride)
     if compiled is not None and (kh, kw) == (2, 2) == tuple(stride):
         y = np.empty((n, c, oh, ow), x.dtype)
         winner = np.empty((n, c, oh, ow), np.int8)

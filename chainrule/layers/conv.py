@@ -115,7 +115,8 @@ class Conv2D(Module):
         """The output of :meth:`forward` with its pixels in the pool order of a
         max-pooling of ``window`` that follows (``functional/pooling.py``):
         shape (N, OC, pK pL OH / pK, OW / pL). Its columns are laid out in
-        that order, so it costs no extra pass; ``Sequential`` calls it when
+        that order, which costs about what the usual order does
+        (``benchmarks/pool_order.py``); ``Sequential`` calls it when
         :meth:`pool_order_possible`, and :meth:`backward` then takes dy in the
         same order."""
         return self._forward(x, window)
