@@ -8,6 +8,7 @@ parameter gradients and every layer's delta must agree to float64 rounding
 
 import numpy as np
 import pytest
+from _plain_chain import plain_chain
 
 import chainrule as cr
 from chainrule.functional.conv import im2col_per_sample
@@ -85,22 +86,6 @@ def test_pooling_in_pool_order_finds_the_same_winners(rng, kernel):
 
 
 # ------------------------------------------------------------- in a model
-def plain_chain(layers, x, dy):
-    """Forward and backward one layer at a time; returns y, dx, deltas."""
-    h = x
-    caches = []
-    for layer in layers:
-        h = layer.forward(h)
-        caches.append(layer.cache)
-    y = h
-    deltas = [None] * len(layers)
-    for i in range(len(layers) - 1, -1, -1):
-        layers[i].cache = caches[i]
-        deltas[i] = dy
-        dy = layers[i].backward(dy)
-    return y, dy, deltas
-
-
 def spy_on_pool_order(model):
     """Count the calls of every forward_in_pool_order in the model."""
     calls = []

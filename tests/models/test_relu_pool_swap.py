@@ -7,25 +7,10 @@ windows whose inputs are all <= 0 (a tie of zeros; see Sequential.forward).
 
 import numpy as np
 import pytest
+from _plain_chain import plain_chain
 
 import chainrule as cr
 from chainrule.layers import Conv2D, Flatten, Linear, MaxPool2D, ReLU
-
-
-def plain_chain(layers, x, dy):
-    """Forward and backward in the written order; returns y, dx, deltas."""
-    h = x
-    caches = []
-    for layer in layers:
-        h = layer.forward(h)
-        caches.append(layer.cache)
-    y = h
-    deltas = [None] * len(layers)
-    for i in range(len(layers) - 1, -1, -1):
-        layers[i].cache = caches[i]
-        deltas[i] = dy
-        dy = layers[i].backward(dy)
-    return y, dy, deltas
 
 
 def with_zeros_and_negative_windows(rng, shape):
