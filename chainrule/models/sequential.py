@@ -181,9 +181,10 @@ class Sequential(Module):
                 act = self.layers[i - 1]
                 act.cache = caches[i - 1]
                 d = act.backward(dy)
-                act.output_grad = _pool_backward_later(
-                    layer, caches[i], dy, reordered and reordered.get(i - 2)
-                )
+                # The pool ran right after layer i - 2; if that one wrote pool
+                # order, the pool's input, and so this delta, is in it.
+                window = reordered.get(i - 2) if reordered else None
+                act.output_grad = _pool_backward_later(layer, caches[i], dy, window)
                 layer.cache = caches[i]
                 dy = layer.backward(d)
                 i -= 2
