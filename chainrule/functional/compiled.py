@@ -73,33 +73,46 @@ def maxpool2x2_backward(dy, winner, dx):
 @njit(cache=True, nogil=True)
 def maxpool_planes_forward(x, y, winner):
     """Max-pooling of an input in pool order (pooling.py), viewed as (N, C,
-    K, P): K = kH kW planes of P = OH OW pixels, one plane per window offset.
+    kH, kW, P): one plane of P = OH OW pixels per window offset (a, b).
 
-    Writes y (N, C, P), the max over the K planes, and winner (N, C, P), the
-    first plane holding it, found as pooling.py's ``_first_max`` finds it.
+    Writes y (N, C, P) and winner (N, C, P), the winning offset a kW + b,
+    found as pooling.py's ``_planes_max`` finds it: the first maximum of each
+    window row, then the first of the rows' maxima.
     """
-    n, c, k_count, p = x.shape
+    n, c, kh, kw, p = x.shape
+    row_best = np.empty(p, x.dtype)  # one window row's maxima and columns
+    row_col = np.empty(p, np.int8)
     for s in range(n):
         for ch in range(c):
             best = y[s, ch]
             w = winner[s, ch]
-            first = x[s, ch, 0]
-            for t in range(p):
-                best[t] = first[t]
-                w[t] = 0
-            for k in range(1, k_count):
-                plane = x[s, ch, k]
+            for a in range(kh):
+                first = x[s, ch, a, 0]
                 for t in range(p):
-                    v = plane[t]
-                    if v > best[t]:  # strictly: a tie keeps the earlier plane
-                        w[t] = k
-                    best[t] = _max(best[t], v)
+                    row_best[t] = first[t]
+                    row_col[t] = 0
+                for b in range(1, kw):
+                    plane = x[s, ch, a, b]
+                    for t in range(p):
+                        v = plane[t]
+                        if v > row_best[t]:  # strictly: a tie keeps the earlier
+                            row_col[t] = b
+                        row_best[t] = _max(row_best[t], v)
+                if a == 0:
+                    for t in range(p):
+                        best[t] = row_best[t]
+                        w[t] = row_col[t]
+                else:
+                    for t in range(p):
+                        if row_best[t] > best[t]:  # strictly, as above
+                            w[t] = a * kw + row_col[t]
+                        best[t] = _max(best[t], row_best[t])
 
 
 @njit(cache=True, nogil=True)
 def maxpool_planes_backward(dy, winner, dx):
-    """Writes dx (N, C, K, P) in pool order: dy (N, C, P) in plane k where the
-    window's winner is k, 0 elsewhere."""
+    """Writes dx (N, C, K, P) in pool order (K = kH kW planes): dy (N, C, P)
+    in plane k where the window's winner is k, 0 elsewhere."""
     n, c, k_count, p = dx.shape
     for s in range(n):
         for ch in range(c):

@@ -31,8 +31,9 @@ offset (a, b) inside the window:
 
 a (N, C, kH kW OH, OW) array of kH kW planes, each (OH, OW): plane (a, b)
 holds every window's pixel (a, b). Max-pooling is then an elementwise max of
-kH kW contiguous planes, with the same winners (the tie rule runs over the
-planes in row-major window order), and its backward writes whole planes. It
+kH kW contiguous planes, with the same winners (found as the tiled path
+finds them, each window row first, so ties and NaN resolve alike), and its
+backward writes whole planes. It
 needs windows that tile the image exactly (stride = kernel, H and W
 multiples of it). ``Sequential`` arranges it (see ``Sequential.forward``);
 :func:`to_pool_order` and :func:`from_pool_order` convert.
@@ -67,6 +68,25 @@ def _first_max(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         np.maximum(best, parts[k], out=best)
         index = index + better * (k - index)  # k where better, else unchanged
     return best, index
+
+
+def _planes_max(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Max-pooling of pool order, viewed as (N, C, kH, kW, OH OW) planes: the
+    maximum and the winner's offset a kW + b.
+
+    The winner is found as the tiled path finds it, each window row first
+    (the first maximum of its kW planes), then across the rows: so ties, and
+    windows holding NaN, send their gradient to the same pixel either way.
+    """
+    kh, kw = planes.shape[2:4]
+    rows = [_first_max([planes[:, :, a, b] for b in range(kw)]) for a in range(kh)]
+    y, row_index = _first_max([row_max for row_max, _ in rows])
+    dtype = np.int8 if kh * kw <= 127 else np.int16
+    index = rows[0][1].astype(dtype)
+    for a in range(1, kh):  # the winning row's column, as offset a kW + b
+        col = rows[a][1].astype(dtype) + np.array(a * kw, dtype)
+        index += (row_index == a) * (col - index)
+    return y, index
 
 
 def to_pool_order(x: np.ndarray, kernel: tuple[int, int]) -> np.ndarray:
@@ -109,14 +129,14 @@ def maxpool2d_forward(
     compiled = fast.kernels()  # the [fast] extra's kernels, if enabled
     if pool_order:
         oh, ow = x.shape[2] // (kh * kw), x.shape[3]
-        planes = x.reshape(n, c, kh * kw, oh * ow)
+        planes = x.reshape(n, c, kh, kw, oh * ow)
         if compiled is not None and kh * kw <= 127:  # winners fit an int8
             y = np.empty((n, c, oh * ow), x.dtype)
             index = np.empty((n, c, oh * ow), np.int8)
             compiled.maxpool_planes_forward(np.ascontiguousarray(planes), y, index)
             kind = "pool order compiled"
         else:
-            y, index = _first_max([planes[:, :, k] for k in range(kh * kw)])
+            y, index = _planes_max(planes)
             kind = "pool order"
         return y.reshape(n, c, oh, ow), (kind, index, None, x.shape)
     oh, ow = pool_output_size(x.shape, kernel, stride)
