@@ -421,6 +421,14 @@ class Module(ForwardCache):
         return y.shape[1:]
 
 
+def runs_methods_of(layer: Module, cls: type) -> bool:
+    """True when ``layer`` runs ``cls``'s own forward and backward: what a
+    property a class promises about its function (``ReLU.commutes_with_max``,
+    say) needs, since a subclass that overrides either may break it."""
+    kind = type(layer)
+    return kind.forward is cls.forward and kind.backward is cls.backward
+
+
 def as_float_array(owner: Module, x, dtype=None) -> np.ndarray:
     """``x`` as a floating array of ``dtype``, or a TypeError naming ``owner``.
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..functional.activations import log_softmax, relu, sigmoid, softmax
 from ..interop.torch import torch_nn
-from ..module import Module, as_float_array
+from ..module import Module, as_float_array, runs_methods_of
 from ..registry import register_layer
 from ._checks import real
 
@@ -292,8 +292,7 @@ class ReLU(Module):
         layer after a max-pooling that follows it, on a quarter of the numbers
         (see ``Sequential.forward``). A subclass that changes forward or
         backward loses the property."""
-        cls = type(self)
-        return cls.forward is ReLU.forward and cls.backward is ReLU.backward
+        return runs_methods_of(self, ReLU)
 
     spec_pattern = "relu"
     spec_usage = "relu"

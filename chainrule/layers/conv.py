@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import DEFAULT_DTYPE
-from ..functional.conv import col2im, im2col, im2col_per_sample
+from ..functional.conv import col2im, conv_output_size, im2col, im2col_per_sample
 from ..init import check_method, reset_weight_and_bias
 from ..interop.torch import torch_nn
-from ..module import Module, as_float_array
+from ..module import Module, as_float_array, runs_methods_of
 from ..parameter import Parameter
 from ..random import get_rng
 from ..registry import register_layer
@@ -104,10 +104,23 @@ class Conv2D(Module):
         makes per-sample products (few rows per column, e.g. the first layer
         on grey images, whose columns it lays out anyway) and ``window`` tiles
         its output exactly."""
-        if self.weight.size // self.out_channels >= _PER_SAMPLE_BELOW:
-            return False
-        oh, ow = self._check_input(as_float_array(self, x, self.weight.dtype))
-        return oh % window[0] == 0 and ow % window[1] == 0
+        shape = np.shape(x)
+        if len(shape) != 4:
+            return False  # forward names the problem
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        oh = conv_output_size(shape[2], kh, sh, ph)
+        ow = conv_output_size(shape[3], kw, sw, pw)
+        return self._pool_order_fits(oh, ow, window)
+
+    def _pool_order_fits(self, oh: int, ow: int, window: tuple[int, int]) -> bool:
+        """Per-sample products, and a window that tiles the (OH, OW) output."""
+        return (
+            self.weight.size // self.out_channels < _PER_SAMPLE_BELOW
+            and oh > 0
+            and ow > 0
+            and oh % window[0] == 0
+            and ow % window[1] == 0
+        )
 
     def forward_in_pool_order(
         self, x: np.ndarray, window: tuple[int, int]
@@ -125,8 +138,7 @@ class Conv2D(Module):
     def orders_for_pool(self) -> bool:
         """True: a Sequential may call :meth:`forward_in_pool_order` in place of
         ``forward``. A subclass that changes forward or backward loses it."""
-        cls = type(self)
-        return cls.forward is Conv2D.forward and cls.backward is Conv2D.backward
+        return runs_methods_of(self, Conv2D)
 
     def _forward(self, x: np.ndarray, window) -> np.ndarray:
         w = self.weight.data
@@ -134,9 +146,7 @@ class Conv2D(Module):
         oh, ow = self._check_input(x)
         n, oc = x.shape[0], self.out_channels
         w2 = w.reshape(oc, -1)
-        if window is not None and (
-            w2.shape[1] >= _PER_SAMPLE_BELOW or oh % window[0] or ow % window[1]
-        ):
+        if window is not None and not self._pool_order_fits(oh, ow, window):
             raise ValueError(
                 f"{self!r}: cannot write pool order for a {window[0]}x{window[1]} "
                 f"window here (output {oh}x{ow}); ask pool_order_possible first."

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..functional.pooling import maxpool2d_backward, maxpool2d_forward
 from ..interop.torch import torch_nn
-from ..module import Module, as_float_array
+from ..module import Module, as_float_array, runs_methods_of
 from ..registry import register_layer
 from ._checks import pair, require_image_shape
 
@@ -92,8 +92,7 @@ class MaxPool2D(Module):
         Sequential may run an activation that ``commutes_with_max`` after
         this layer instead of before it. A subclass that changes forward or
         backward loses the property."""
-        cls = type(self)
-        return cls.forward is MaxPool2D.forward and cls.backward is MaxPool2D.backward
+        return runs_methods_of(self, MaxPool2D)
 
     @property
     def takes_pool_order(self) -> bool:

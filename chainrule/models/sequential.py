@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 
 from ..functional.pooling import from_pool_order
-from ..module import Module
+from ..module import Module, runs_methods_of
 
 
 class Sequential(Module):
@@ -112,7 +113,7 @@ class Sequential(Module):
         plan = self.__dict__.get("_swap_plan")
         if plan is None or plan[0] != layers:
             plan = self._swap_plan = _plan(layers)
-        _, swapped, order, groups = plan
+        _, swapped, order, groups = plan  # groups: conv index -> (window, pool index)
         # A layer object listed twice shares weights; each use needs its own
         # cache, so they are collected here instead of left on the layer.
         if order is None:  # no rewrite: the plain loop, the MLP's hot path
@@ -125,19 +126,16 @@ class Sequential(Module):
         caches = [None] * len(layers)
         # Layers whose output is in pool order, with the pooling's window.
         reordered: dict[int, tuple[int, int]] = {}
-        window = None  # the window of the group running, if any
+        window = pool = None  # while a group runs in pool order
         for i in order:
             layer = layers[i]
-            if i in groups and groups[i][0] == "conv":
-                if layer.pool_order_possible(x, groups[i][1]):
-                    window = groups[i][1]
-                    x = layer.forward_in_pool_order(x, window)
-                    reordered[i] = window
-                else:
-                    x = layer.forward(x)
-            elif window is not None and groups.get(i, ("",))[0] == "pool":
+            if i == pool:
                 x = layer.forward_from_pool_order(x)
-                window = None
+                window = pool = None
+            elif i in groups and layer.pool_order_possible(x, groups[i][0]):
+                window, pool = groups[i]
+                x = layer.forward_in_pool_order(x, window)
+                reordered[i] = window
             else:
                 x = layer.forward(x)
                 if window is not None:
@@ -172,7 +170,7 @@ class Sequential(Module):
             layer = self.layers[i]
             if reordered and i in reordered:
                 # dy is in pool order; the delta is shown in the usual layout.
-                layer.output_grad = _plain_order_later(dy, reordered[i])
+                layer.output_grad = partial(from_pool_order, dy, reordered[i])
             else:
                 layer.output_grad = dy
             if swapped and i - 1 in swapped:
@@ -184,7 +182,7 @@ class Sequential(Module):
                 # The pool ran right after layer i - 2; if that one wrote pool
                 # order, the pool's input, and so this delta, is in it.
                 window = reordered.get(i - 2) if reordered else None
-                act.output_grad = _pool_backward_later(layer, caches[i], dy, window)
+                act.output_grad = _PoolBackwardLater(layer, caches[i], dy, window)
                 layer.cache = caches[i]
                 dy = layer.backward(d)
                 i -= 2
@@ -236,8 +234,8 @@ def _plan(layers: list[Module]):
 
     ``swapped``: the indices i where layers i and i + 1 run swapped. ``order``:
     the order the layers run in, or None when no rewrite applies.
-    ``groups``: layer index -> ("conv", window) or ("pool", window) for each
-    Conv2D and max-pooling that may pass pool order between them.
+    ``groups``: the index of each Conv2D that may write pool order ->
+    (the pooling's window, the pooling's index).
     """
     swapped = _swaps(layers)
     order = list(range(len(layers)))
@@ -253,9 +251,7 @@ def _plan(layers: list[Module]):
         ):
             q += 1
         if q < len(order) and getattr(layers[order[q]], "takes_pool_order", False):
-            window = tuple(layers[order[q]].kernel_size)
-            groups[i] = ("conv", window)
-            groups[order[q]] = ("pool", window)
+            groups[i] = (tuple(layers[order[q]].kernel_size), order[q])
     if not swapped and not groups:
         return list(layers), swapped, None, {}
     return list(layers), swapped, order, groups
@@ -267,11 +263,7 @@ def _declares(layer: Module, name: str) -> bool:
     backward (a subclass that changes either loses the promise)."""
     for cls in type(layer).__mro__:
         if name in vars(cls):
-            return (
-                vars(cls)[name] is True
-                and type(layer).forward is cls.forward
-                and type(layer).backward is cls.backward
-            )
+            return vars(cls)[name] is True and runs_methods_of(layer, cls)
     return False
 
 
@@ -291,7 +283,7 @@ def _swaps(layers: list[Module]) -> frozenset[int]:
     return frozenset(found)
 
 
-class _pool_backward_later:  # noqa: N801 - used like a function
+class _PoolBackwardLater:
     """The delta of the activation a Sequential ran after ``pool``: the pool's
     backward of the unmasked dy, as a call made only when someone reads it
     (in the usual layout when the pool took pool order: ``window``).
@@ -312,15 +304,3 @@ class _pool_backward_later:  # noqa: N801 - used like a function
         finally:
             pool.cache = kept
         return from_pool_order(d, self.window) if self.window else d
-
-
-class _plain_order_later:  # noqa: N801 - used like a function
-    """A delta in pool order, put back in the usual layout when read."""
-
-    __slots__ = ("dy", "window")
-
-    def __init__(self, dy: np.ndarray, window: tuple[int, int]) -> None:
-        self.dy, self.window = dy, window
-
-    def __call__(self) -> np.ndarray:
-        return from_pool_order(self.dy, self.window)
