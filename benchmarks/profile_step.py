@@ -64,9 +64,13 @@ def main() -> None:
 
     for j, layer in enumerate(model.layers):
         name = type(layer).__name__
-        for method in ("forward", "forward_in_pool_order", "forward_from_pool_order"):
+        for method, label in (
+            ("forward", ""),
+            ("forward_in_pool_order", " (pool order)"),
+            ("forward_from_pool_order", " (pool order)"),
+            ("forward_batch_last", " (batch last)"),
+        ):
             if hasattr(layer, method):
-                label = "" if method == "forward" else " (pool order)"
                 key = f"forward  {j:2d} {name}{label}"
                 setattr(layer, method, timed(key, getattr(layer, method)))
         layer.backward = timed(f"backward {j:2d} {name}", layer.backward)

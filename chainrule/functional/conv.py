@@ -28,27 +28,42 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .layout import batch_last_empty, is_batch_last
+
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     """floor((size + 2 padding - kernel) / stride) + 1."""
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _pad(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
-    if ph == 0 and pw == 0:
+def _pad(x: np.ndarray, ph: int, pw: int, batch_last: bool = False) -> np.ndarray:
+    """x with zeros around each image; with ``batch_last`` in batch-last
+    memory (see :func:`batch_last_empty`), copied if x is not already."""
+    if ph == 0 and pw == 0 and (not batch_last or is_batch_last(x)):
         return x
     n, c, h, w = x.shape
-    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    shape = (n, c, h + 2 * ph, w + 2 * pw)
+    if batch_last:
+        xp = batch_last_empty(shape, x.dtype)
+        if ph or pw:  # the border only; the inside is copied next
+            xp[:, :, :ph] = 0
+            xp[:, :, ph + h :] = 0
+            xp[:, :, :, :pw] = 0
+            xp[:, :, :, pw + w :] = 0
+    else:
+        xp = np.zeros(shape, dtype=x.dtype)
     xp[:, :, ph : ph + h, pw : pw + w] = x
     return xp
 
 
-def _windows(x: np.ndarray, kernel, stride, padding, order: str) -> np.ndarray:
+def _windows(
+    x: np.ndarray, kernel, stride, padding, order: str, batch_last: bool = False
+) -> np.ndarray:
     """A read-only strided view of every window of the padded x, axes in
     ``order`` (a permutation of "nckhwl" naming N, C, kH, kW, OH, OW)."""
     kh, kw = kernel
     sh, sw = stride
-    xp = _pad(x, *padding)
+    xp = _pad(x, *padding, batch_last=batch_last)
     n, c, h, w = xp.shape
     oh = (h - kh) // sh + 1
     ow = (w - kw) // sw + 1
@@ -89,6 +104,34 @@ def im2col(
     v = _windows(x, kernel, stride, padding, "ckhnwl")
     c, kh, kw, n, oh, ow = v.shape
     return v.reshape(c * kh * kw, n * oh * ow)  # the one copy
+
+
+def im2col_batch_last(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    ones_row: bool = False,
+) -> np.ndarray:
+    """The columns of :func:`im2col` ordered (i, j, s), sample last, as
+    ``col2im`` takes them: shape (C kH kW [+ 1], OH OW N).
+
+    x is first copied batch-last, padded (a copy of x's size), so that the
+    columns' copy then moves runs of OW N numbers instead of OW: on the
+    two-conv CNN's second convolution, far less loop overhead. ``W @ cols``
+    comes out (OC, OH, OW, N), which is the output in batch-last memory.
+    With ``ones_row``, a last row of ones carries the bias into the product
+    (as in :func:`im2col_per_sample`).
+    """
+    v = _windows(x, kernel, stride, padding, "ckhwln", batch_last=True)
+    c, kh, kw, oh, ow, n = v.shape
+    k, pixels = c * kh * kw, oh * ow * n
+    if not ones_row:
+        return v.reshape(k, pixels)
+    cols = np.empty((k + 1, pixels), dtype=x.dtype)
+    cols[k] = 1
+    np.copyto(cols[:k].reshape(v.shape), v)
+    return cols
 
 
 def im2col_per_sample(

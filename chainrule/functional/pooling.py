@@ -37,6 +37,17 @@ backward writes whole planes. It
 needs windows that tile the image exactly (stride = kernel, H and W
 multiples of it). ``Sequential`` arranges it (see ``Sequential.forward``);
 :func:`to_pool_order` and :func:`from_pool_order` convert.
+
+Batch-last memory
+-----------------
+A wide convolution cannot write pool order cheaply, but it can hand over its
+output in batch-last memory (``layout.py``): the same (N, C, H, W)
+array in value, with the batch innermost in memory. The tiled path then
+compares runs of N contiguous numbers, as fast as pool order; the pooled
+output, a quarter of the size, is copied back to NCHW memory for the layers
+after it, and backward returns dx in batch-last memory, the order the
+convolution's backward reads. The compiled kernels take C-contiguous arrays
+only, so batch-last input takes this NumPy path with ``[fast]`` too.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ import numpy as np
 
 from .. import fast
 from .conv import conv_output_size
+from .layout import batch_last_empty, is_batch_last
 
 
 def pool_output_size(x_shape, kernel, stride) -> tuple[int, int]:
@@ -87,6 +99,13 @@ def _planes_max(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         col = rows[a][1].astype(dtype) + np.array(a * kw, dtype)
         index += (row_index == a) * (col - index)
     return y, index
+
+
+def _copied(a: np.ndarray, empty) -> np.ndarray:
+    """a copied into an array made by ``empty`` (its memory layout)."""
+    out = empty(a.shape, dtype=a.dtype)
+    np.copyto(out, a)
+    return out
 
 
 def to_pool_order(x: np.ndarray, kernel: tuple[int, int]) -> np.ndarray:
@@ -140,18 +159,21 @@ def maxpool2d_forward(
             kind = "pool order"
         return y.reshape(n, c, oh, ow), (kind, index, None, x.shape)
     oh, ow = pool_output_size(x.shape, kernel, stride)
-    if compiled is not None and (kh, kw) == (2, 2) == tuple(stride):
+    batch_last = is_batch_last(x)
+    if compiled is not None and (kh, kw) == (2, 2) == tuple(stride) and not batch_last:
         y = np.empty((n, c, oh, ow), x.dtype)
         winner = np.empty((n, c, oh, ow), np.int8)
         compiled.maxpool2x2_forward(np.ascontiguousarray(x), y, winner)
         return y, ("2x2 compiled", winner, None, x.shape)
     if tuple(stride) == tuple(kernel) and kh * kw > 1:
         # Tiling windows: crop to whole windows, then reduce width, then height.
+        # (Slices, not a reshape, so that batch-last memory is read as it is.)
         xc = x[:, :, : oh * kh, : ow * kw]
-        rows = xc.reshape(n, c, oh * kh, ow, kw)
-        row_max, col_index = _first_max([rows[..., b] for b in range(kw)])
-        stacked = row_max.reshape(n, c, oh, kh, ow)
+        row_max, col_index = _first_max([xc[..., b::kw] for b in range(kw)])
+        stacked = row_max.reshape(n, c, oh, kh, ow)  # a view in either layout
         y, row_index = _first_max([stacked[:, :, :, a] for a in range(kh)])
+        if batch_last:  # what follows (a flatten, an activation) reads NCHW best
+            y = np.ascontiguousarray(y)
         return y, ("tiled", col_index, row_index, x.shape)
     # General windows: one strided view of the input per offset (a, b).
     parts = [
@@ -196,20 +218,26 @@ def maxpool2d_backward(
         return dx
     if kind == "tiled":
         col_index, row_index = first, second
+        # Every array in the layout forward's input had (module notes).
+        empty = np.empty
+        if is_batch_last(row_index):
+            empty = batch_last_empty
+            if not is_batch_last(dy):
+                dy = _copied(dy, empty)
         # Undo the height step: each window row gets dy where it won.
-        d_rows = np.empty((n, c, oh, kh, ow), dtype=dy.dtype)
+        d_rows = empty((n, c, oh, kh, ow), dtype=dy.dtype)
         for a in range(kh):
             np.multiply(dy, row_index == a, out=d_rows[:, :, :, a])
         d_rows = d_rows.reshape(n, c, oh * kh, ow)
         # Undo the width step, writing straight into dx's whole windows.
         # Every pixel of whole windows is written, so no zero-fill is needed.
-        target = np.empty((n, c, oh * kh, ow * kw), dtype=dy.dtype)
-        dx_rows = target.reshape(n, c, oh * kh, ow, kw)
+        target = empty((n, c, oh * kh, ow * kw), dtype=dy.dtype)
         for b in range(kw):
-            np.multiply(d_rows, col_index == b, out=dx_rows[..., b])
+            np.multiply(d_rows, col_index == b, out=target[..., b::kw])
         if (oh * kh, ow * kw) == tuple(x_shape[2:]):
             return target
-        dx = np.zeros(x_shape, dtype=dy.dtype)  # pixels past the last window: 0
+        dx = empty(x_shape, dtype=dy.dtype)
+        dx[...] = 0  # pixels past the last window
         dx[:, :, : oh * kh, : ow * kw] = target
         return dx
     dx = np.zeros(x_shape, dtype=dy.dtype)

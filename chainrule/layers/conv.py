@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import DEFAULT_DTYPE
-from ..functional.conv import col2im, conv_output_size, im2col, im2col_per_sample
+from ..functional.conv import (
+    col2im,
+    conv_output_size,
+    im2col,
+    im2col_batch_last,
+    im2col_per_sample,
+)
 from ..init import check_method, reset_weight_and_bias
 from ..interop.torch import torch_nn
 from ..module import Module, as_float_array, runs_methods_of
@@ -99,6 +105,22 @@ class Conv2D(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self._forward(x, None)
 
+    def batch_last_possible(self, x: np.ndarray) -> bool:
+        """Whether :meth:`forward_batch_last` lays out its output differently
+        from :meth:`forward`: this layer makes one wide product (many rows
+        per column). It reads only the weight's shape."""
+        return self.weight.size // self.out_channels >= _PER_SAMPLE_BELOW
+
+    def forward_batch_last(self, x: np.ndarray) -> np.ndarray:
+        """The output of :meth:`forward`, the same (N, OC, OH, OW) array in
+        value, held in batch-last memory (``functional/layout.py``)
+        when :meth:`batch_last_possible`: the product's own order for columns
+        taken sample last, so no copy puts it back in NCHW, and a max-pooling
+        that follows compares runs of N numbers. ``Sequential`` calls it when
+        the pooling comes next; :meth:`backward` then takes dy in either
+        layout."""
+        return self._forward(x, "batch last" if self.batch_last_possible(x) else None)
+
     def pool_order_possible(self, x: np.ndarray, window: tuple[int, int]) -> bool:
         """Whether :meth:`forward_in_pool_order` can run on ``x``: this layer
         makes per-sample products (few rows per column, e.g. the first layer
@@ -141,11 +163,27 @@ class Conv2D(Module):
         return runs_methods_of(self, Conv2D)
 
     def _forward(self, x: np.ndarray, window) -> np.ndarray:
+        """forward in one of three output layouts: ``window`` None (NCHW),
+        a pooling window (pool order, per-sample products only) or "batch
+        last" (wide products only)."""
         w = self.weight.data
         x = as_float_array(self, x, w.dtype)
         oh, ow = self._check_input(x)
         n, oc = x.shape[0], self.out_channels
         w2 = w.reshape(oc, -1)
+        if window == "batch last":
+            # (OC, C kH kW [+ 1]) @ (C kH kW [+ 1], OH OW N): the bias rides in
+            # the product as in the per-sample path, and the result is the
+            # output in batch-last memory, read through an NCHW view.
+            has_bias = self.bias is not None
+            cols = im2col_batch_last(
+                x, self.kernel_size, self.stride, self.padding, ones_row=has_bias
+            )
+            if has_bias:
+                w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
+            y2 = w2 @ cols
+            self.keep_cache((cols, x.shape, window))
+            return np.moveaxis(y2.reshape(oc, oh, ow, n), -1, 0)
         if window is not None and not self._pool_order_fits(oh, ow, window):
             raise ValueError(
                 f"{self!r}: cannot write pool order for a {window[0]}x{window[1]} "
@@ -185,8 +223,17 @@ class Conv2D(Module):
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         cols, x_shape, window = self.take_cache()
         n, oc = dy.shape[:2]
-        dy3 = dy.reshape(n, oc, -1)
-        if cols.ndim == 3:  # per-sample columns (N, C kH kW [+ 1], OH OW)
+        if window == "batch last":
+            # Columns sample last: dy in that order is a view when dy came
+            # in batch-last memory (from a pooling that read it so), else a copy.
+            dy_last = dy.transpose(1, 2, 3, 0).reshape(oc, -1)
+            g = (cols @ dy_last.T).T  # [dW | db], db from the row of ones
+            k = self.weight.size // oc
+            self.weight.accumulate(g[:, :k].reshape(self.weight.shape))
+            if self.bias is not None:
+                self.bias.accumulate(g[:, k])
+        elif cols.ndim == 3:  # per-sample columns (N, C kH kW [+ 1], OH OW)
+            dy3 = dy.reshape(n, oc, -1)
             # [dW | db] = sum over samples of dy[s] @ cols[s].T; the row of
             # ones (when there is a bias) turns into db = sum over pixels of dy.
             # (In pool order dy and the columns list the pixels alike.)
@@ -197,6 +244,7 @@ class Conv2D(Module):
                 self.bias.accumulate(g[:, k])
         else:
             # dy in the column order of the forward product: (OC, N OH OW).
+            dy3 = dy.reshape(n, oc, -1)
             dy2 = dy3.transpose(1, 0, 2).reshape(oc, -1)
             # dW = dy @ cols.T, computed as (cols @ dy.T).T: OpenBLAS runs this
             # orientation of the product (long side first) markedly faster.
@@ -206,10 +254,11 @@ class Conv2D(Module):
         if self.skip_input_grad:
             return None
         # dx = col2im(W.T @ dy), with dy's columns sample-last for col2im:
-        # (OC, OH, OW, N), read from pool order (OC, pK, pL, I, J) if need be.
+        # (OC, OH, OW, N), read from pool order (OC, pK, pL, I, J) if need be
+        # (and already made in the batch-last case).
         if window is None:
             dy_last = dy.transpose(1, 2, 3, 0).reshape(oc, -1)
-        else:
+        elif window != "batch last":
             dy6 = dy.reshape(n, oc, *window, dy.shape[2] // (window[0] * window[1]), -1)
             dy_last = dy6.transpose(1, 4, 2, 5, 3, 0).reshape(oc, -1)
         dcols = self.weight.data.reshape(oc, -1).T @ dy_last

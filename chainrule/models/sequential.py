@@ -76,7 +76,7 @@ class Sequential(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Apply the layers in order.
 
-        Two rewrites, invisible in the result, worked out once from the layer
+        Three rewrites, invisible in the result, worked out once from the layer
         list and again only when it changes:
 
         - An activation that ``commutes_with_max`` (ReLU) followed by a layer
@@ -103,6 +103,11 @@ class Sequential(Module):
           another order), and every ``output_grad`` is given in the usual
           layout. It applies when the convolution can
           (``Conv2D.pool_order_possible``).
+        - A Conv2D that makes one wide product instead, with the max-pooling
+          right after it, hands its output over in batch-last memory
+          (``Conv2D.forward_batch_last``): the same array in value, which the
+          pooling reads with long inner loops and whose gradient it returns
+          in that memory, the order the convolution's backward wants.
         """
         layers = self.layers
         if not layers:
@@ -113,7 +118,8 @@ class Sequential(Module):
         plan = self.__dict__.get("_swap_plan")
         if plan is None or plan[0] != layers:
             plan = self._swap_plan = _plan(layers)
-        _, swapped, order, groups = plan  # groups: conv index -> (window, pool index)
+        # groups: conv index -> (window, pool index, whether the pool runs next)
+        _, swapped, order, groups = plan
         # A layer object listed twice shares weights; each use needs its own
         # cache, so they are collected here instead of left on the layer.
         if order is None:  # no rewrite: the plain loop, the MLP's hot path
@@ -133,9 +139,11 @@ class Sequential(Module):
                 x = layer.forward_from_pool_order(x)
                 window = pool = None
             elif i in groups and layer.pool_order_possible(x, groups[i][0]):
-                window, pool = groups[i]
+                window, pool, _ = groups[i]
                 x = layer.forward_in_pool_order(x, window)
                 reordered[i] = window
+            elif i in groups and groups[i][2]:
+                x = layer.forward_batch_last(x)  # same values, other memory
             else:
                 x = layer.forward(x)
                 if window is not None:
@@ -235,7 +243,8 @@ def _plan(layers: list[Module]):
     ``swapped``: the indices i where layers i and i + 1 run swapped. ``order``:
     the order the layers run in, or None when no rewrite applies.
     ``groups``: the index of each Conv2D that may write pool order ->
-    (the pooling's window, the pooling's index).
+    (the pooling's window, the pooling's index, whether the pooling runs
+    right after it, which lets a wide convolution hand over batch-last memory).
     """
     swapped = _swaps(layers)
     order = list(range(len(layers)))
@@ -251,7 +260,7 @@ def _plan(layers: list[Module]):
         ):
             q += 1
         if q < len(order) and getattr(layers[order[q]], "takes_pool_order", False):
-            groups[i] = (tuple(layers[order[q]].kernel_size), order[q])
+            groups[i] = (tuple(layers[order[q]].kernel_size), order[q], q == p + 1)
     if not swapped and not groups:
         return list(layers), swapped, None, {}
     return list(layers), swapped, order, groups

@@ -1,0 +1,33 @@
+"""Memory layouts that keep an array's meaning.
+
+A batch of images is always indexed (N, C, H, W). Where the batch sits in
+memory is a separate choice: NumPy's loops follow memory, so an operation
+runs fast when its inner loop meets long contiguous runs. *Batch-last*
+memory keeps the batch innermost, a C-contiguous (C, H, W, N) array seen
+through an (N, C, H, W) view. A wide convolution's product comes out in that
+order (``conv.im2col_batch_last``), and a 2x2 max-pooling then compares runs
+of N numbers instead of numbers one apart (``pooling.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def batch_last_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An uninitialised array of ``shape`` (N, ...) whose memory holds the
+    batch innermost: a view of a C-contiguous (..., N) array. Its meaning is
+    the usual one; only NumPy's loops, which follow memory, see the change."""
+    a = np.empty((*shape[1:], shape[0]), dtype=dtype)
+    return np.moveaxis(a, -1, 0)
+
+
+def is_batch_last(a: np.ndarray) -> bool:
+    """Whether a is laid out as :func:`batch_last_empty` makes it (and is
+    not C-contiguous too, as a batch of one is)."""
+    return (
+        a.ndim >= 2
+        and not a.flags.c_contiguous
+        and a.strides[0] == a.itemsize
+        and np.moveaxis(a, 0, -1).flags.c_contiguous
+    )
