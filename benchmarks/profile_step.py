@@ -75,26 +75,23 @@ def main() -> None:
                 setattr(layer, method, timed(key, getattr(layer, method)))
         layer.backward = timed(f"backward {j:2d} {name}", layer.backward)
 
+    def loss_and_zero_grad(out, target):
+        loss.forward(out, target)
+        dy = loss.backward()
+        opt.zero_grad()
+        return dy
+
+    loss_and_zero_grad = timed("loss and zero_grad", loss_and_zero_grad)
+    step = timed("optimizer step", opt.step)
+
     for _ in range(2):  # the first pass warms up; the second is reported
         times.clear()
         started = time.perf_counter()
         for i in range(args.steps):
             s = (i * bs) % (n - bs)
-            t = time.perf_counter()
             out = model.forward(x[s : s + bs])
-            t = time.perf_counter()
-            loss.forward(out, y[s : s + bs])
-            dy = loss.backward()
-            opt.zero_grad()
-            times["loss and zero_grad"] = (
-                times.get("loss and zero_grad", 0.0) + time.perf_counter() - t
-            )
-            model.backward(dy, input_grad=False)
-            t = time.perf_counter()
-            opt.step()
-            times["optimizer step"] = (
-                times.get("optimizer step", 0.0) + time.perf_counter() - t
-            )
+            model.backward(loss_and_zero_grad(out, y[s : s + bs]), input_grad=False)
+            step()
         elapsed = time.perf_counter() - started
     times["the rest (Sequential's loops)"] = elapsed - sum(times.values())
     total = elapsed

@@ -102,8 +102,7 @@ def im2col(
         weight gradient another, ``(cols @ dy.T).T``.
     """
     v = _windows(x, kernel, stride, padding, "ckhnwl")
-    c, kh, kw, n, oh, ow = v.shape
-    return v.reshape(c * kh * kw, n * oh * ow)  # the one copy
+    return _columns(v, 0)
 
 
 def im2col_batch_last(
@@ -124,14 +123,7 @@ def im2col_batch_last(
     (as in :func:`im2col_per_sample`).
     """
     v = _windows(x, kernel, stride, padding, "ckhwln", batch_last=True)
-    c, kh, kw, oh, ow, n = v.shape
-    k, pixels = c * kh * kw, oh * ow * n
-    if not ones_row:
-        return v.reshape(k, pixels)
-    cols = np.empty((k + 1, pixels), dtype=x.dtype)
-    cols[k] = 1
-    np.copyto(cols[:k].reshape(v.shape), v)
-    return cols
+    return _columns(v, 0, ones_row)
 
 
 def im2col_per_sample(
@@ -163,13 +155,21 @@ def im2col_per_sample(
         v = _windows_in_pool_order(x, kernel, stride, padding, pool_window)
     else:
         v = _windows(x, kernel, stride, padding, "nckhwl")
-    n, c, kh, kw = v.shape[:4]
-    k, pixels = c * kh * kw, int(np.prod(v.shape[4:]))
+    return _columns(v, 1, ones_row)
+
+
+def _columns(v: np.ndarray, lead: int, ones_row: bool = False) -> np.ndarray:
+    """The window view ``v`` copied as columns: its first ``lead`` axes kept
+    (the sample, for per-sample columns), the next three (C, kH, kW) as the
+    rows, the rest as the columns; with ``ones_row``, a last row of ones.
+    The one copy each im2col makes."""
+    rows = v.shape[lead] * v.shape[lead + 1] * v.shape[lead + 2]
+    shape = (*v.shape[:lead], rows + ones_row, int(np.prod(v.shape[lead + 3 :])))
     if not ones_row:
-        return v.reshape(n, k, pixels)
-    cols = np.empty((n, k + 1, pixels), dtype=x.dtype)
-    cols[:, k] = 1
-    np.copyto(cols[:, :k].reshape(v.shape), v)
+        return v.reshape(shape)
+    cols = np.empty(shape, dtype=v.dtype)
+    cols[..., rows, :] = 1
+    np.copyto(cols[..., :rows, :].reshape(v.shape), v)
     return cols
 
 

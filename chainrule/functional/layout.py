@@ -31,3 +31,12 @@ def is_batch_last(a: np.ndarray) -> bool:
         and a.strides[0] == a.itemsize
         and np.moveaxis(a, 0, -1).flags.c_contiguous
     )
+
+
+def as_batch_last(a: np.ndarray) -> np.ndarray:
+    """a in batch-last memory: a itself when it is, else a copy."""
+    if is_batch_last(a):
+        return a
+    out = batch_last_empty(a.shape, a.dtype)
+    np.copyto(out, a)
+    return out

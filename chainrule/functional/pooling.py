@@ -56,7 +56,7 @@ import numpy as np
 
 from .. import fast
 from .conv import conv_output_size
-from .layout import batch_last_empty, is_batch_last
+from .layout import as_batch_last, batch_last_empty, is_batch_last
 
 
 def pool_output_size(x_shape, kernel, stride) -> tuple[int, int]:
@@ -99,13 +99,6 @@ def _planes_max(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         col = rows[a][1].astype(dtype) + np.array(a * kw, dtype)
         index += (row_index == a) * (col - index)
     return y, index
-
-
-def _copied(a: np.ndarray, empty) -> np.ndarray:
-    """a copied into an array made by ``empty`` (its memory layout)."""
-    out = empty(a.shape, dtype=a.dtype)
-    np.copyto(out, a)
-    return out
 
 
 def to_pool_order(x: np.ndarray, kernel: tuple[int, int]) -> np.ndarray:
@@ -221,9 +214,7 @@ def maxpool2d_backward(
         # Every array in the layout forward's input had (module notes).
         empty = np.empty
         if is_batch_last(row_index):
-            empty = batch_last_empty
-            if not is_batch_last(dy):
-                dy = _copied(dy, empty)
+            empty, dy = batch_last_empty, as_batch_last(dy)
         # Undo the height step: each window row gets dy where it won.
         d_rows = empty((n, c, oh, kh, ow), dtype=dy.dtype)
         for a in range(kh):

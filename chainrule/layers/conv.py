@@ -105,11 +105,17 @@ class Conv2D(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self._forward(x, None)
 
-    def batch_last_possible(self, x: np.ndarray) -> bool:
+    @property
+    def _per_sample(self) -> bool:
+        """Few rows per column (C kH kW), e.g. the first layer on grey
+        images: N small products beat one wide product (functional/conv.py)."""
+        return self.weight.size // self.out_channels < _PER_SAMPLE_BELOW
+
+    def batch_last_possible(self) -> bool:
         """Whether :meth:`forward_batch_last` lays out its output differently
         from :meth:`forward`: this layer makes one wide product (many rows
         per column). It reads only the weight's shape."""
-        return self.weight.size // self.out_channels >= _PER_SAMPLE_BELOW
+        return not self._per_sample
 
     def forward_batch_last(self, x: np.ndarray) -> np.ndarray:
         """The output of :meth:`forward`, the same (N, OC, OH, OW) array in
@@ -119,7 +125,7 @@ class Conv2D(Module):
         that follows compares runs of N numbers. ``Sequential`` calls it when
         the pooling comes next; :meth:`backward` then takes dy in either
         layout."""
-        return self._forward(x, "batch last" if self.batch_last_possible(x) else None)
+        return self._forward(x, "batch last" if self.batch_last_possible() else None)
 
     def pool_order_possible(self, x: np.ndarray, window: tuple[int, int]) -> bool:
         """Whether :meth:`forward_in_pool_order` can run on ``x``: this layer
@@ -137,7 +143,7 @@ class Conv2D(Module):
     def _pool_order_fits(self, oh: int, ow: int, window: tuple[int, int]) -> bool:
         """Per-sample products, and a window that tiles the (OH, OW) output."""
         return (
-            self.weight.size // self.out_channels < _PER_SAMPLE_BELOW
+            self._per_sample
             and oh > 0
             and ow > 0
             and oh % window[0] == 0
@@ -158,90 +164,87 @@ class Conv2D(Module):
 
     @property
     def orders_for_pool(self) -> bool:
-        """True: a Sequential may call :meth:`forward_in_pool_order` in place of
-        ``forward``. A subclass that changes forward or backward loses it."""
+        """True: a Sequential may call :meth:`forward_in_pool_order` or
+        :meth:`forward_batch_last` in place of ``forward``. A subclass that
+        changes forward or backward loses it."""
         return runs_methods_of(self, Conv2D)
 
-    def _forward(self, x: np.ndarray, window) -> np.ndarray:
-        """forward in one of three output layouts: ``window`` None (NCHW),
-        a pooling window (pool order, per-sample products only) or "batch
-        last" (wide products only)."""
+    def _weight_columns(self) -> np.ndarray:
+        """W as (OC, C kH kW), with the bias as one more column when there is
+        one: [W | b] @ [cols; 1] = W @ cols + b, for columns with a row of
+        ones. The bias then costs no pass over the output, and its gradient
+        comes out of the weight gradient's product as that column."""
+        w2 = self.weight.data.reshape(self.out_channels, -1)
+        if self.bias is None:
+            return w2
+        return np.concatenate([w2, self.bias.data[:, None]], axis=1)
+
+    def _accumulate_columns(self, g: np.ndarray) -> None:
+        """dW (and db, its last column) from the product of dy with columns
+        that carry a row of ones (see :meth:`_weight_columns`)."""
+        k = self.weight.size // self.out_channels
+        self.weight.accumulate(g[:, :k].reshape(self.weight.shape))
+        if self.bias is not None:
+            self.bias.accumulate(g[:, k])
+
+    def _forward(self, x: np.ndarray, layout) -> np.ndarray:
+        """forward with the output in one of three layouts: ``layout`` None
+        (NCHW), a pooling window (pool order, per-sample products only) or
+        "batch last" (wide products only)."""
         w = self.weight.data
         x = as_float_array(self, x, w.dtype)
         oh, ow = self._check_input(x)
         n, oc = x.shape[0], self.out_channels
-        w2 = w.reshape(oc, -1)
-        if window == "batch last":
-            # (OC, C kH kW [+ 1]) @ (C kH kW [+ 1], OH OW N): the bias rides in
-            # the product as in the per-sample path, and the result is the
+        has_bias = self.bias is not None
+        args = (self.kernel_size, self.stride, self.padding)
+        if layout == "batch last":
+            # (OC, C kH kW [+ 1]) @ (C kH kW [+ 1], OH OW N): the result is the
             # output in batch-last memory, read through an NCHW view.
-            has_bias = self.bias is not None
-            cols = im2col_batch_last(
-                x, self.kernel_size, self.stride, self.padding, ones_row=has_bias
-            )
-            if has_bias:
-                w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
-            y2 = w2 @ cols
-            self.keep_cache((cols, x.shape, window))
+            cols = im2col_batch_last(x, *args, ones_row=has_bias)
+            y2 = self._weight_columns() @ cols
+            self.keep_cache((cols, x.shape, layout))
             return np.moveaxis(y2.reshape(oc, oh, ow, n), -1, 0)
-        if window is not None and not self._pool_order_fits(oh, ow, window):
+        if layout is not None and not self._pool_order_fits(oh, ow, layout):
             raise ValueError(
-                f"{self!r}: cannot write pool order for a {window[0]}x{window[1]} "
+                f"{self!r}: cannot write pool order for a {layout[0]}x{layout[1]} "
                 f"window here (output {oh}x{ow}); ask pool_order_possible first."
             )
-        if w2.shape[1] < _PER_SAMPLE_BELOW:
-            # Few rows per column: N small products, already NCHW, with the
-            # bias as one more weight column against a row of ones.
-            has_bias = self.bias is not None
-            cols = im2col_per_sample(
-                x,
-                self.kernel_size,
-                self.stride,
-                self.padding,
-                ones_row=has_bias,
-                pool_window=window,
-            )
-            if has_bias:
-                w2 = np.concatenate([w2, self.bias.data[:, None]], axis=1)
-            y = np.matmul(w2, cols)
+        if self._per_sample:
+            # Few rows per column: N small products, already NCHW (or in pool
+            # order), with the bias as one more weight column.
+            cols = im2col_per_sample(x, *args, ones_row=has_bias, pool_window=layout)
+            y = np.matmul(self._weight_columns(), cols)
         else:
             # One product for the whole batch: (OC, C kH kW) @ (C kH kW, N OH OW),
             # then back to NCHW adding the bias on the way (one pass, not two).
-            cols = im2col(x, self.kernel_size, self.stride, self.padding)
-            y2 = w2 @ cols
+            cols = im2col(x, *args)
+            y2 = w.reshape(oc, -1) @ cols
             y = np.empty((n, oc, oh * ow), dtype=y2.dtype)
             by_sample = y2.reshape(oc, n, oh * ow).transpose(1, 0, 2)
-            if self.bias is not None:
+            if has_bias:
                 np.add(by_sample, self.bias.data[:, None], out=y)
             else:
                 np.copyto(y, by_sample)
-        self.keep_cache((cols, x.shape, window))
-        if window is not None:
-            return y.reshape(n, oc, oh * window[1], ow // window[1])
+        self.keep_cache((cols, x.shape, layout))
+        if layout is not None:
+            return y.reshape(n, oc, oh * layout[1], ow // layout[1])
         return y.reshape(n, oc, oh, ow)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        cols, x_shape, window = self.take_cache()
+        cols, x_shape, layout = self.take_cache()
         n, oc = dy.shape[:2]
-        if window == "batch last":
+        if layout == "batch last":
             # Columns sample last: dy in that order is a view when dy came
             # in batch-last memory (from a pooling that read it so), else a copy.
             dy_last = dy.transpose(1, 2, 3, 0).reshape(oc, -1)
-            g = (cols @ dy_last.T).T  # [dW | db], db from the row of ones
-            k = self.weight.size // oc
-            self.weight.accumulate(g[:, :k].reshape(self.weight.shape))
-            if self.bias is not None:
-                self.bias.accumulate(g[:, k])
+            self._accumulate_columns((cols @ dy_last.T).T)
         elif cols.ndim == 3:  # per-sample columns (N, C kH kW [+ 1], OH OW)
+            # [dW | db] = sum over samples of dy[s] @ cols[s].T. (In pool
+            # order dy and the columns list the pixels alike.)
             dy3 = dy.reshape(n, oc, -1)
-            # [dW | db] = sum over samples of dy[s] @ cols[s].T; the row of
-            # ones (when there is a bias) turns into db = sum over pixels of dy.
-            # (In pool order dy and the columns list the pixels alike.)
-            g = np.matmul(dy3, cols.transpose(0, 2, 1)).sum(axis=0)
-            k = self.weight.size // oc
-            self.weight.accumulate(g[:, :k].reshape(self.weight.shape))
-            if self.bias is not None:
-                self.bias.accumulate(g[:, k])
+            self._accumulate_columns(
+                np.matmul(dy3, cols.transpose(0, 2, 1)).sum(axis=0)
+            )
         else:
             # dy in the column order of the forward product: (OC, N OH OW).
             dy3 = dy.reshape(n, oc, -1)
@@ -256,10 +259,10 @@ class Conv2D(Module):
         # dx = col2im(W.T @ dy), with dy's columns sample-last for col2im:
         # (OC, OH, OW, N), read from pool order (OC, pK, pL, I, J) if need be
         # (and already made in the batch-last case).
-        if window is None:
+        if layout is None:
             dy_last = dy.transpose(1, 2, 3, 0).reshape(oc, -1)
-        elif window != "batch last":
-            dy6 = dy.reshape(n, oc, *window, dy.shape[2] // (window[0] * window[1]), -1)
+        elif layout != "batch last":
+            dy6 = dy.reshape(n, oc, *layout, dy.shape[2] // (layout[0] * layout[1]), -1)
             dy_last = dy6.transpose(1, 4, 2, 5, 3, 0).reshape(oc, -1)
         dcols = self.weight.data.reshape(oc, -1).T @ dy_last
         return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding)

@@ -118,7 +118,7 @@ class Sequential(Module):
         plan = self.__dict__.get("_swap_plan")
         if plan is None or plan[0] != layers:
             plan = self._swap_plan = _plan(layers)
-        # groups: conv index -> (window, pool index, whether the pool runs next)
+        # groups: conv index -> (window, pool index, "pool order" | "batch last")
         _, swapped, order, groups = plan
         # A layer object listed twice shares weights; each use needs its own
         # cache, so they are collected here instead of left on the layer.
@@ -138,12 +138,12 @@ class Sequential(Module):
             if i == pool:
                 x = layer.forward_from_pool_order(x)
                 window = pool = None
+            elif i in groups and groups[i][2] == "batch last":
+                x = layer.forward_batch_last(x)  # same values, other memory
             elif i in groups and layer.pool_order_possible(x, groups[i][0]):
                 window, pool, _ = groups[i]
                 x = layer.forward_in_pool_order(x, window)
                 reordered[i] = window
-            elif i in groups and groups[i][2]:
-                x = layer.forward_batch_last(x)  # same values, other memory
             else:
                 x = layer.forward(x)
                 if window is not None:
@@ -242,9 +242,11 @@ def _plan(layers: list[Module]):
 
     ``swapped``: the indices i where layers i and i + 1 run swapped. ``order``:
     the order the layers run in, or None when no rewrite applies.
-    ``groups``: the index of each Conv2D that may write pool order ->
-    (the pooling's window, the pooling's index, whether the pooling runs
-    right after it, which lets a wide convolution hand over batch-last memory).
+    ``groups``: the index of each Conv2D that may lay out its output for the
+    max-pooling after it -> (the pooling's window, the pooling's index, how):
+    "pool order" for per-sample products (if the input's size lets the
+    window tile the output, which forward asks each time), "batch last" for
+    a wide product with the pooling right after it.
     """
     swapped = _swaps(layers)
     order = list(range(len(layers)))
@@ -260,7 +262,9 @@ def _plan(layers: list[Module]):
         ):
             q += 1
         if q < len(order) and getattr(layers[order[q]], "takes_pool_order", False):
-            groups[i] = (tuple(layers[order[q]].kernel_size), order[q], q == p + 1)
+            how = "batch last" if layers[i].batch_last_possible() else "pool order"
+            if how == "pool order" or q == p + 1:
+                groups[i] = (tuple(layers[order[q]].kernel_size), order[q], how)
     if not swapped and not groups:
         return list(layers), swapped, None, {}
     return list(layers), swapped, order, groups
