@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .layout import batch_last_empty, is_batch_last
+from .layout import as_batch_first, batch_last_empty, is_batch_last
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -238,12 +238,39 @@ def col2im(
     kh, kw = kernel
     sh, sw = stride
     ph, pw = padding
-    hp, wp = h + 2 * ph, w + 2 * pw
-    oh = (hp - kh) // sh + 1
-    ow = (wp - kw) // sw + 1
+    oh = conv_output_size(h, kh, sh, ph)
+    ow = conv_output_size(w, kw, sw, pw)
     d = dcols.reshape(c, kh, kw, oh, ow, n)
-    dxp = np.zeros((c, hp, wp, n), dtype=dcols.dtype)
+    # dx is built batch-last, (C, H, W, N), so that each add moves runs of
+    # N numbers or more. Only the part of each slab that lands inside the
+    # image is added (the padding's share is dropped, not summed and cut).
+    dx = np.empty((c, h, w, n), dtype=dcols.dtype)
+    # A "same" convolution (stride 1, OH = H, OW = W) has one offset, the
+    # kernel's centre (ph, pw), whose slab covers the image exactly: copy it
+    # in first instead of zero-filling and adding.
+    same = (sh, sw) == (1, 1) and (oh, ow) == (h, w)
+    if same:
+        np.copyto(dx, d[:, ph, pw])
+    else:
+        dx[...] = 0
     for i in range(kh):
+        rows = _inside(i - ph, sh, oh, h)
         for j in range(kw):
-            dxp[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += d[:, i, j]
-    return dxp[:, ph : ph + h, pw : pw + w].transpose(3, 0, 1, 2).copy()
+            cols = _inside(j - pw, sw, ow, w)
+            if rows is None or cols is None or (same and (i, j) == (ph, pw)):
+                continue
+            (o0, o1, r0), (q0, q1, t0) = rows, cols
+            dx[:, r0 : r0 + sh * (o1 - o0) : sh, t0 : t0 + sw * (q1 - q0) : sw] += d[
+                :, i, j, o0:o1, q0:q1
+            ]
+    return as_batch_first(np.moveaxis(dx, -1, 0))
+
+
+def _inside(shift: int, stride: int, out: int, size: int):
+    """The outputs o (o0 <= o < o1) of a kernel offset whose pixel o stride + shift
+    lies in [0, size), and that first pixel, or None when there are none."""
+    o0 = max(0, -(shift // stride))  # ceil(-shift / stride)
+    o1 = min(out, (size - 1 - shift) // stride + 1)
+    if o1 <= o0:
+        return None
+    return o0, o1, o0 * stride + shift

@@ -40,3 +40,41 @@ def as_batch_last(a: np.ndarray) -> np.ndarray:
     out = batch_last_empty(a.shape, a.dtype)
     np.copyto(out, a)
     return out
+
+
+def as_batch_first(a: np.ndarray) -> np.ndarray:
+    """a in the usual C-contiguous memory: a itself when it is, else a copy."""
+    if a.flags.c_contiguous:
+        return a
+    out = np.empty(a.shape, a.dtype)
+    if is_batch_last(a):
+        _copy_transposed(out.reshape(a.shape[0], -1),
+                         np.moveaxis(a, 0, -1).reshape(-1, a.shape[0]))  # fmt: skip
+    else:
+        np.copyto(out, a)
+    return out
+
+
+#: Numbers a block of :func:`_copy_transposed` reads: 32 KiB of float32,
+#: which stay in the L1 cache while they are written out.
+_BLOCK = 8192
+
+
+def _copy_transposed(out: np.ndarray, src: np.ndarray) -> None:
+    """out[...] = src.T for 2-D arrays, src (many, few), in blocks of its rows.
+
+    A plain transposing copy writes out row by row and reads src one number
+    per cache line; by the time it comes back for the next number of a line,
+    the line has left the L1 cache (a batch of 64 images of 32 x 14 x 14:
+    400 KB between two visits). A few rows of src at a time use each line
+    whole while it is near: 2 to 3 times faster for a batch of 64 or 128.
+    (The other way, batch-first to batch-last, blocking gained nothing
+    consistent in the same measurements, so ``as_batch_last`` copies plainly.)
+    """
+    rows, cols = src.shape
+    step = max(16, _BLOCK // max(1, cols))
+    if step >= rows:
+        np.copyto(out, src.T)
+        return
+    for start in range(0, rows, step):
+        np.copyto(out[:, start : start + step], src[start : start + step].T)

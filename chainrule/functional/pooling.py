@@ -56,7 +56,7 @@ import numpy as np
 
 from .. import fast
 from .conv import conv_output_size
-from .layout import as_batch_last, batch_last_empty, is_batch_last
+from .layout import as_batch_first, as_batch_last, batch_last_empty, is_batch_last
 
 
 def pool_output_size(x_shape, kernel, stride) -> tuple[int, int]:
@@ -166,7 +166,7 @@ def maxpool2d_forward(
         stacked = row_max.reshape(n, c, oh, kh, ow)  # a view in either layout
         y, row_index = _first_max([stacked[:, :, :, a] for a in range(kh)])
         if batch_last:  # what follows (a flatten, an activation) reads NCHW best
-            y = np.ascontiguousarray(y)
+            y = as_batch_first(y)
         return y, ("tiled", col_index, row_index, x.shape)
     # General windows: one strided view of the input per offset (a, b).
     parts = [

@@ -9,8 +9,8 @@ import pytest
 from _plain_chain import assert_matches_plain_chain
 
 import chainrule as cr
-from chainrule.functional.conv import im2col, im2col_batch_last
-from chainrule.functional.layout import as_batch_last, is_batch_last
+from chainrule.functional.conv import col2im, im2col, im2col_batch_last
+from chainrule.functional.layout import as_batch_first, as_batch_last, is_batch_last
 from chainrule.functional.pooling import maxpool2d_backward, maxpool2d_forward
 from chainrule.layers import BatchNorm2D, Conv2D, Flatten, Linear, MaxPool2D, ReLU
 from chainrule.spec import build_spec
@@ -23,6 +23,45 @@ def test_batch_last_memory_keeps_the_meaning(rng):
     assert b.shape == x.shape and b.strides[0] == b.itemsize
     np.testing.assert_array_equal(b, x)
     assert not is_batch_last(as_batch_last(x[:1]))  # one sample: plain C order
+
+
+@pytest.mark.parametrize("n", [1, 3, 40])  # 40: a blocked transposing copy
+def test_batch_first_memory_undoes_batch_last(rng, n):
+    x = rng.standard_normal((n, 3, 5, 4)).astype(np.float32)
+    back = as_batch_first(as_batch_last(x))
+    assert back.flags.c_contiguous
+    np.testing.assert_array_equal(back, x)
+    assert as_batch_first(x) is x
+    odd = x[:, :, ::2]  # neither layout: a plain copy
+    np.testing.assert_array_equal(as_batch_first(odd), odd)
+
+
+@pytest.mark.parametrize(
+    "kernel, stride, padding",
+    [
+        ((3, 3), (1, 1), (1, 1)),  # "same": the centre's slab is copied in
+        ((5, 5), (1, 1), (2, 2)),
+        ((3, 2), (2, 1), (0, 1)),  # pixels past the last window get 0
+        ((2, 3), (3, 2), (2, 0)),  # stride past the kernel: pixels no window reads
+        ((3, 3), (1, 1), (3, 2)),  # padding past the kernel: offsets that miss
+        ((1, 1), (1, 1), (0, 0)),
+    ],
+)
+def test_col2im_is_the_adjoint_of_im2col(rng, kernel, stride, padding):
+    """<im2col(x), D> = <x, col2im(D)> for every x and D: col2im adds each
+    column entry back to the pixel it was copied from, and nothing else."""
+    x = rng.standard_normal((3, 2, 7, 6))
+    cols = im2col_batch_last(x, kernel, stride, padding)
+    d = rng.standard_normal(cols.shape)
+    dx = col2im(d, x.shape, kernel, stride, padding)
+    assert dx.shape == x.shape and dx.flags.c_contiguous
+    np.testing.assert_allclose(np.sum(x * dx), np.sum(cols * d), rtol=1e-12)
+    # And entry by entry: dx[pixel] is the sum of the D entries at its copies.
+    for index in [(0, 0, 0, 0), (2, 1, 6, 5), (1, 0, 3, 2)]:
+        unit = np.zeros_like(x)
+        unit[index] = 1.0
+        expected = np.sum(im2col_batch_last(unit, kernel, stride, padding) * d)
+        np.testing.assert_allclose(dx[index], expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(
