@@ -4,6 +4,7 @@
     python benchmarks/speed.py --quick         # fewer steps, a smoke test
     python benchmarks/speed.py --only mlp,cnn  # some sections
     python benchmarks/speed.py --fast          # chainrule with its [fast] extra
+    python benchmarks/speed.py --keep-freed-memory  # malloc as the command line sets it
 
 Both libraries run in this one process, on the same data, from the same
 initial weights, in float32 with 2 threads. Each measurement is repeated
@@ -15,6 +16,12 @@ Before timing, each pair is checked to compute the same thing: after the same
 precision. Memory is measured in separate processes (one library each), and
 one epoch of ``chainrule train --data fashion-mnist --model cnn`` in a
 subprocess, as a user runs it, against the same epoch in a PyTorch loop.
+
+The command line has glibc keep freed memory for reuse (``chainrule/allocator.py``):
+without it, fresh pages cost each step hundreds of page faults, in both
+libraries. ``--keep-freed-memory`` sets the same in this process, for both
+sides; without it, this process runs with glibc's defaults, as a program
+that imports either library does.
 
 PyTorch is a benchmark dependency only: ``pip install torch==2.13.0``.
 """
@@ -427,8 +434,16 @@ def main() -> None:
         action="store_true",
         help="chainrule with the [fast] extra's compiled kernels (cr.fast.enable())",
     )
+    ap.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="this process (both libraries) keeps freed memory, as the command "
+        "line's does (cr.allocator.keep_freed_memory())",
+    )
     ap.add_argument("--memory-child", choices=("chainrule", "torch"))
     args = ap.parse_args()
+    if args.keep_freed_memory:
+        cr.allocator.keep_freed_memory()
     if args.memory_child:
         memory_child(args.memory_child)
         return
@@ -443,6 +458,9 @@ def main() -> None:
         f"({torch.get_num_threads()} threads), OPENBLAS_CORETYPE="
         f"{os.environ.get('OPENBLAS_CORETYPE', 'unset')}; chainrule kernels: "
         + ("[fast] (numba)" if cr.fast.is_enabled() else "NumPy only")
+        + "; malloc: "
+        + ("keeps freed memory (both)" if args.keep_freed_memory else "glibc's defaults")
+        + " (the epoch's chainrule train always keeps it)"
     )
     scale = 0.2 if args.quick else 1.0
     (x, y), _ = cr.data.load("fashion-mnist")

@@ -7,6 +7,7 @@ loss = cr.losses.CrossEntropy()
 """
 
 from . import (
+    allocator,
     callbacks,
     data,
     distributed,
@@ -83,6 +84,7 @@ __all__ = [
     "Parameter",
     "Sequential",
     "__version__",
+    "allocator",
     "callbacks",
     "data",
     "distributed",

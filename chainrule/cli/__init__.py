@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..allocator import keep_freed_memory
 from ..distributed import report_failure
 from ._common import (
     EXIT_INTERRUPTED,
@@ -410,7 +411,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def run() -> int:
+    """The ``chainrule`` program: :func:`main` in a process of its own.
+
+    The process is the command's, so it may set process-wide things a
+    library must not: glibc keeps freed memory for the next training step
+    instead of returning it to the system (``chainrule/allocator.py``), which
+    saves the page faults of fresh pages every step.
+    """
+    keep_freed_memory()
+    return main()
+
+
 def main(argv=None) -> int:
+    """Run one command line (``argv``, default ``sys.argv[1:]``); returns the
+    exit status. Changes nothing process-wide: :func:`run` is the program."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
