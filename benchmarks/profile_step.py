@@ -4,6 +4,7 @@
     python benchmarks/profile_step.py seed-cnn --batch 64
     python benchmarks/profile_step.py cnn --batch 64 --steps 20
     python benchmarks/profile_step.py cnn --fast   # with the [fast] extra
+    python benchmarks/profile_step.py cnn --keep-freed-memory   # malloc as the CLI sets it
 
 Runs the model's own forward / loss / backward / SGD-momentum step, as ``cr.fit`` does, on
 Fashion-MNIST batches (random data if it is not installed), timing every
@@ -28,7 +29,14 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--fast", action="store_true", help="with cr.fast.enable()")
+    ap.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="with cr.allocator.keep_freed_memory(), as the command line runs",
+    )
     args = ap.parse_args()
+    if args.keep_freed_memory:
+        cr.allocator.keep_freed_memory()
     if args.fast:
         cr.fast.enable()
     try:

@@ -6,9 +6,10 @@ blocks above its mmap threshold (128 KiB, raised as large blocks are freed)
 as fresh pages from the operating system and gives them back on free, and it
 trims the top of its heap once more than its trim threshold lies free there.
 Every fresh page costs a page fault when first written, and on a virtual
-machine a fault costs one to two microseconds: the two-conv CNN took 300 to
-500 faults a step at batch 64, 1.4 to 2.4 ms of system time in a step of
-12 to 14 ms (``benchmarks/README.md``, round 6).
+machine a fault costs a few microseconds: the two-conv CNN took 290 to 530
+faults a step at batch 64, 1.4 to 3.0 ms of system time in a step of 12 to
+15 ms, and 10 to 24 faults with the setting below (``benchmarks/README.md``,
+round 6).
 
 :func:`keep_freed_memory` raises both thresholds, so that freed blocks stay
 in the process and the next step reuses them warm. It changes malloc for the
