@@ -48,8 +48,8 @@ def as_batch_first(a: np.ndarray) -> np.ndarray:
         return a
     out = np.empty(a.shape, a.dtype)
     if is_batch_last(a):
-        _copy_transposed(out.reshape(a.shape[0], -1),
-                         np.moveaxis(a, 0, -1).reshape(-1, a.shape[0]))  # fmt: skip
+        n = a.shape[0]
+        _copy_transposed(out.reshape(n, -1), np.moveaxis(a, 0, -1).reshape(-1, n))
     else:
         np.copyto(out, a)
     return out
