@@ -19,6 +19,7 @@ from _requires import importorskip
 from _run_cli import ENV, cli
 
 import chainrule as cr
+from chainrule.functional.layout import as_batch_last
 from chainrule.functional.pooling import maxpool2d_backward, maxpool2d_forward
 from chainrule.spec import build_spec
 
@@ -110,6 +111,28 @@ def test_maxpool_in_pool_order_same_outputs_and_gradients(fast, rng, dtype, kern
     np.testing.assert_array_equal(compiled[0], reference[0])
     np.testing.assert_array_equal(compiled[2], reference[2])
     assert compiled[2].shape == x.shape and compiled[2].dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(64, 8, 14, 14), (3, 2, 7, 9), (5, 1, 2, 2)])
+def test_maxpool2x2_in_batch_last_memory_same_as_numpy(fast, rng, shape, dtype):
+    """Batch-last input (a wide Conv2D's output, functional/layout.py) runs a
+    kernel of its own: the same output, winners and dx as NumPy's path, with
+    ties everywhere and NaN in one pixel of six; dx in batch-last memory."""
+    x = as_batch_last(ties(rng, shape, dtype))
+    x[rng.random(shape) < 1 / 6] = np.nan
+
+    def run():
+        y, winners = maxpool2d_forward(x, (2, 2), (2, 2))
+        dy = np.arange(y.size, dtype=dtype).reshape(y.shape) + 1
+        return y, winners[0], maxpool2d_backward(dy, winners, (2, 2), (2, 2))
+
+    reference, compiled = both_paths(run)
+    assert (reference[1], compiled[1]) == ("tiled", "2x2 compiled batch last")
+    assert compiled[0].flags.c_contiguous
+    np.testing.assert_array_equal(compiled[0], reference[0])
+    np.testing.assert_array_equal(compiled[2], reference[2])
+    assert np.moveaxis(compiled[2], 0, -1).flags.c_contiguous  # (C, H, W, N) memory
 
 
 def test_maxpool2x2_takes_strided_input(fast, rng):

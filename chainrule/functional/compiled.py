@@ -71,6 +71,51 @@ def maxpool2x2_backward(dy, winner, dx):
 
 
 @njit(cache=True, nogil=True)
+def maxpool2x2_forward_batch_last(x, y, winner):
+    """:func:`maxpool2x2_forward` for an input in batch-last memory
+    (``layout.py``), given as its C-contiguous (C, H, W, N) array: writes y
+    and the winners, (C, H // 2, W // 2, N), the same way. The innermost loop
+    runs over the batch, whose numbers are contiguous."""
+    c, oh, ow, n = y.shape
+    for ch in range(c):
+        for i in range(oh):
+            for j in range(ow):
+                a0, a1 = x[ch, 2 * i, 2 * j], x[ch, 2 * i, 2 * j + 1]
+                b0, b1 = x[ch, 2 * i + 1, 2 * j], x[ch, 2 * i + 1, 2 * j + 1]
+                out, win = y[ch, i, j], winner[ch, i, j]
+                for s in range(n):
+                    ma, mb = _max(a0[s], a1[s]), _max(b0[s], b1[s])
+                    if mb > ma:  # strictly: a tie keeps the top row
+                        win[s] = 2 + (1 if b1[s] > b0[s] else 0)
+                    else:
+                        win[s] = 1 if a1[s] > a0[s] else 0
+                    out[s] = _max(ma, mb)
+
+
+@njit(cache=True, nogil=True)
+def maxpool2x2_backward_batch_last(dy, winner, dx):
+    """:func:`maxpool2x2_backward` in batch-last memory: dy and the winners
+    (C, OH, OW, N), dx (C, H, W, N). Each of a window's four pixels is
+    written once, dy times "is the winner" as pooling.py's NumPy path
+    computes it, so only a last row or column no window covers needs zeros
+    first. (A multiply, not a select: numba vectorises it, 5x faster.)"""
+    c, oh, ow, n = dy.shape
+    if dx.shape[1] > 2 * oh or dx.shape[2] > 2 * ow:
+        dx.fill(0)
+    for ch in range(c):
+        for i in range(oh):
+            for j in range(ow):
+                d, k = dy[ch, i, j], winner[ch, i, j]
+                t0, t1 = dx[ch, 2 * i, 2 * j], dx[ch, 2 * i, 2 * j + 1]
+                u0, u1 = dx[ch, 2 * i + 1, 2 * j], dx[ch, 2 * i + 1, 2 * j + 1]
+                for s in range(n):
+                    t0[s] = d[s] * (k[s] == 0)
+                    t1[s] = d[s] * (k[s] == 1)
+                    u0[s] = d[s] * (k[s] == 2)
+                    u1[s] = d[s] * (k[s] == 3)
+
+
+@njit(cache=True, nogil=True)
 def maxpool_planes_forward(x, y, winner):
     """Max-pooling of an input in pool order (pooling.py), viewed as (N, C,
     kH, kW, P): one plane of P = OH OW pixels per window offset (a, b).

@@ -46,8 +46,9 @@ array in value, with the batch innermost in memory. The tiled path then
 compares runs of N contiguous numbers, as fast as pool order; the pooled
 output, a quarter of the size, is copied back to NCHW memory for the layers
 after it, and backward returns dx in batch-last memory, the order the
-convolution's backward reads. The compiled kernels take C-contiguous arrays
-only, so batch-last input takes this NumPy path with ``[fast]`` too.
+convolution's backward reads. With ``[fast]``, 2x2 windows of batch-last
+input run a compiled kernel of their own, which reads and writes that memory
+as it is (the same winners).
 """
 
 from __future__ import annotations
@@ -153,7 +154,13 @@ def maxpool2d_forward(
         return y.reshape(n, c, oh, ow), (kind, index, None, x.shape)
     oh, ow = pool_output_size(x.shape, kernel, stride)
     batch_last = is_batch_last(x)
-    if compiled is not None and (kh, kw) == (2, 2) == tuple(stride) and not batch_last:
+    if compiled is not None and (kh, kw) == (2, 2) == tuple(stride):
+        if batch_last:  # the kernel reads the (C, H, W, N) memory as it is
+            y_last = np.empty((c, oh, ow, n), x.dtype)
+            winner = np.empty((c, oh, ow, n), np.int8)
+            compiled.maxpool2x2_forward_batch_last(np.moveaxis(x, 0, -1), y_last, winner)
+            y = as_batch_first(np.moveaxis(y_last, -1, 0))
+            return y, ("2x2 compiled batch last", winner, None, x.shape)
         y = np.empty((n, c, oh, ow), x.dtype)
         winner = np.empty((n, c, oh, ow), np.int8)
         compiled.maxpool2x2_forward(np.ascontiguousarray(x), y, winner)
@@ -208,6 +215,13 @@ def maxpool2d_backward(
 
         dx = np.empty(x_shape, dy.dtype)
         compiled.maxpool2x2_backward(np.ascontiguousarray(dy), first, dx)
+        return dx
+    if kind == "2x2 compiled batch last":  # dx in the memory forward's x had
+        from . import compiled
+
+        dx = batch_last_empty(x_shape, dy.dtype)
+        dy_last = np.moveaxis(as_batch_last(dy), 0, -1)
+        compiled.maxpool2x2_backward_batch_last(dy_last, first, np.moveaxis(dx, 0, -1))
         return dx
     if kind == "tiled":
         col_index, row_index = first, second
