@@ -19,6 +19,7 @@ from _requires import importorskip
 from _run_cli import ENV, cli
 
 import chainrule as cr
+from chainrule.functional.conv import col2im, im2col_batch_last
 from chainrule.functional.layout import as_batch_last
 from chainrule.functional.pooling import maxpool2d_backward, maxpool2d_forward
 from chainrule.spec import build_spec
@@ -133,6 +134,28 @@ def test_maxpool2x2_in_batch_last_memory_same_as_numpy(fast, rng, shape, dtype):
     np.testing.assert_array_equal(compiled[0], reference[0])
     np.testing.assert_array_equal(compiled[2], reference[2])
     assert np.moveaxis(compiled[2], 0, -1).flags.c_contiguous  # (C, H, W, N) memory
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "x_shape, kernel, stride, padding",
+    [
+        ((64, 32, 14, 14), (3, 3), (1, 1), (1, 1)),  # the two-conv CNN's: "same"
+        ((3, 2, 7, 6), (3, 2), (2, 1), (0, 1)),
+        ((3, 2, 7, 6), (2, 3), (3, 2), (2, 0)),  # pixels no window reads
+        ((3, 2, 7, 6), (3, 3), (1, 1), (3, 2)),  # offsets that miss the image
+        ((2, 3, 4, 4), (1, 1), (1, 1), (0, 0)),
+    ],
+)
+def test_col2im_same_bit_for_bit(fast, rng, dtype, x_shape, kernel, stride, padding):
+    """The compiled col2im adds each pixel's column entries in the NumPy
+    path's order, so dx is the same to the last bit, and C-contiguous."""
+    k = x_shape[1] * kernel[0] * kernel[1]
+    cols = im2col_batch_last(np.zeros(x_shape, dtype), kernel, stride, padding)
+    d = rng.standard_normal((k, cols.shape[1])).astype(dtype)
+    reference, compiled = both_paths(lambda: col2im(d, x_shape, kernel, stride, padding))
+    assert compiled.flags.c_contiguous and compiled.dtype == dtype
+    np.testing.assert_array_equal(compiled, reference)
 
 
 def test_maxpool2x2_takes_strided_input(fast, rng):

@@ -179,6 +179,50 @@ def maxpool_planes_backward(dy, winner, dx):
 # NumPy's float32 sums: the results agree to float32 rounding, not bit for bit.
 
 
+# ------------------------------------------------------------ convolution
+@njit(cache=True, nogil=True)
+def col2im(d, padding, stride, same, dx):
+    """conv.py's col2im in one pass: d (C, kH, kW, OH, OW, N), the column
+    gradients sample last; writes dx (N, C, H, W), C-contiguous.
+
+    Each image row of each channel is summed in a small (W, N) buffer, in
+    the order of the NumPy path (the kernel centre's slab first for a
+    "same" convolution, else zero, then the offsets in row-major order), so
+    the sums are the same bit for bit; the buffer is then written out
+    sample by sample, which is the copy back to NCHW done on the way.
+    """
+    c, kh, kw, oh, ow, n = d.shape
+    h, w = dx.shape[2], dx.shape[3]
+    ph, pw = padding
+    sh, sw = stride
+    acc = np.empty((w, n), d.dtype)
+    for ch in range(c):
+        for r in range(h):
+            if same:
+                acc[:, :] = d[ch, ph, pw, r]
+            else:
+                acc[:, :] = 0
+            for i in range(kh):
+                t = r + ph - i  # the output row o with o sH = t, if any
+                if t < 0 or t % sh != 0 or t // sh >= oh:
+                    continue
+                o = t // sh
+                for j in range(kw):
+                    if same and i == ph and j == pw:
+                        continue
+                    for col in range(w):
+                        u = col + pw - j
+                        if u < 0 or u % sw != 0 or u // sw >= ow:
+                            continue
+                        src = d[ch, i, j, o, u // sw]
+                        a = acc[col]
+                        for s in range(n):
+                            a[s] += src[s]
+            for s in range(n):
+                for col in range(w):
+                    dx[s, ch, r, col] = acc[col, s]
+
+
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
 def channel_sums(x):
     """sum over n and l of x[n, c, l], per channel, in float64."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import fast
 from .layout import as_batch_first, batch_last_empty, is_batch_last
 
 
@@ -241,6 +242,12 @@ def col2im(
     oh = conv_output_size(h, kh, sh, ph)
     ow = conv_output_size(w, kw, sw, pw)
     d = dcols.reshape(c, kh, kw, oh, ow, n)
+    same = (sh, sw) == (1, 1) and (oh, ow) == (h, w)
+    compiled = fast.kernels()  # the [fast] extra's one-pass col2im, if enabled
+    if compiled is not None and d.flags.c_contiguous:
+        dx = np.empty(x_shape, dtype=dcols.dtype)
+        compiled.col2im(d, (ph, pw), (sh, sw), same, dx)
+        return dx
     # dx is built batch-last, (C, H, W, N), so that each add moves runs of
     # N numbers or more. Only the part of each slab that lands inside the
     # image is added (the padding's share is dropped, not summed and cut).
@@ -248,7 +255,6 @@ def col2im(
     # A "same" convolution (stride 1, OH = H, OW = W) has one offset, the
     # kernel's centre (ph, pw), whose slab covers the image exactly: copy it
     # in first instead of zero-filling and adding.
-    same = (sh, sw) == (1, 1) and (oh, ow) == (h, w)
     if same:
         np.copyto(dx, d[:, ph, pw])
     else:
