@@ -26,9 +26,10 @@ The same settings can be given without code, through glibc's environment:
 
 from __future__ import annotations
 
-#: glibc's mallopt parameters (malloc.h).
+#: glibc's mallopt parameters (malloc.h), and the largest value it takes.
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_INT_MAX = 2**31 - 1
 
 #: The largest mmap threshold glibc accepts on 64-bit machines (half its
 #: heap size): blocks larger than this are always mapped afresh.
@@ -45,10 +46,10 @@ def keep_freed_memory(trim_threshold: int = 256 * 2**20) -> bool:
     settings took effect, False where the C library is not glibc (macOS,
     Windows, musl), where this does nothing.
     """
-    if int(trim_threshold) < 0:
+    if not 0 <= int(trim_threshold) <= _INT_MAX:
         raise ValueError(
-            f"keep_freed_memory: trim_threshold must be a number of bytes >= 0; "
-            f"got {trim_threshold}."
+            f"keep_freed_memory: trim_threshold must be a number of bytes from 0 "
+            f"to {_INT_MAX:,} (mallopt takes a C int); got {trim_threshold}."
         )
     libc = _glibc()
     if libc is None:
@@ -57,7 +58,7 @@ def keep_freed_memory(trim_threshold: int = 256 * 2**20) -> bool:
     # glibc's own adaptive raising of them, so both are set.
     return bool(
         libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
-        and libc.mallopt(_M_TRIM_THRESHOLD, min(int(trim_threshold), 2**31 - 1))
+        and libc.mallopt(_M_TRIM_THRESHOLD, int(trim_threshold))
     )
 
 
@@ -67,10 +68,11 @@ def _glibc():
     import ctypes  # here, not at import: most programs never call this
 
     try:
-        libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # noqa: B018 (only glibc has it)
-        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-        libc.mallopt.restype = ctypes.c_int
-    except (OSError, AttributeError, TypeError):
+        libc = ctypes.CDLL(None)  # the process's own symbols, libc's among them
+    except (OSError, TypeError):  # TypeError: Windows wants a library's name
         return None
+    if not (hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt")):
+        return None
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    libc.mallopt.restype = ctypes.c_int
     return libc

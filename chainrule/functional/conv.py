@@ -259,10 +259,10 @@ def col2im(
         np.copyto(dx, d[:, ph, pw])
     else:
         dx[...] = 0
+    col_ranges = [_inside(j - pw, sw, ow, w) for j in range(kw)]
     for i in range(kh):
         rows = _inside(i - ph, sh, oh, h)
-        for j in range(kw):
-            cols = _inside(j - pw, sw, ow, w)
+        for j, cols in enumerate(col_ranges):
             if rows is None or cols is None or (same and (i, j) == (ph, pw)):
                 continue
             (o0, o1, r0), (q0, q1, t0) = rows, cols

@@ -198,27 +198,23 @@ def maxpool2d_backward(
     kind, first, second, x_shape = winners
     kh, kw = kernel
     n, c, oh, ow = dy.shape
+    if "compiled" in kind:
+        from . import compiled  # loaded already: forward used it
     if kind.startswith("pool order"):
         # Plane k of dx is dy where the window's winner is offset k, else 0.
         dx = np.empty((n, c, kh * kw, oh * ow), dtype=dy.dtype)
         dy3 = dy.reshape(n, c, oh * ow)
         if kind == "pool order compiled":
-            from . import compiled  # loaded already: forward used it
-
             compiled.maxpool_planes_backward(np.ascontiguousarray(dy3), first, dx)
         else:
             for k in range(kh * kw):
                 np.multiply(dy3, first == k, out=dx[:, :, k])
         return dx.reshape(x_shape)
     if kind == "2x2 compiled":
-        from . import compiled  # loaded already: forward used it
-
         dx = np.empty(x_shape, dy.dtype)
         compiled.maxpool2x2_backward(np.ascontiguousarray(dy), first, dx)
         return dx
     if kind == "2x2 compiled batch last":  # dx in the memory forward's x had
-        from . import compiled
-
         dx = batch_last_empty(x_shape, dy.dtype)
         dy_last = np.moveaxis(as_batch_last(dy), 0, -1)
         compiled.maxpool2x2_backward_batch_last(dy_last, first, np.moveaxis(dx, 0, -1))
