@@ -144,6 +144,13 @@ def read_npy_header(f, limit: int = MAX_HEADER_BYTES):
         raise ValueError(f"has {len(shape)} dimensions; at most {MAX_NDIM} are read")
     if any(s < 0 for s in shape):
         raise ValueError(f"declares the negative shape {shape}")
+    # An empty array (a 0 in its shape) holds no data whatever its other
+    # dimensions, so the size checks after this pass it; but NumPy multiplies
+    # the dimensions before it meets the 0 and cannot allocate a shape such as
+    # (2**31, 2**31, 0) at all. Counted with its empty axes as 1, the shape
+    # must be one NumPy can index.
+    if _count(max(int(s), 1) for s in shape) * dtype.itemsize > np.iinfo(np.intp).max:
+        raise ValueError(f"declares the shape {shape}, which no array can have")
     return dtype, tuple(int(s) for s in shape), bool(fortran), counting.n
 
 
@@ -155,6 +162,8 @@ def sha256_c_order(a: np.ndarray) -> str:
     """SHA-256 of ``a``'s bytes in C order, as ``np.ascontiguousarray(a)``
     would lay them out, without copying more than a chunk at a time."""
     h = hashlib.sha256()
+    if a.size == 0:  # no bytes (and memoryview will not cast a shape with a 0)
+        return h.hexdigest()
     if a.ndim == 0 or a.flags.c_contiguous:
         h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
         return h.hexdigest()

@@ -263,6 +263,7 @@ def _read_archive(
     with NpzReader(path, who, ModelFileError, "model file") as archive:
         manifest = _read_manifest(archive, expected_format)
         _check_arrays(archive, manifest, max_bytes)
+        _check_optimizer_state(archive)
         shapes = {
             k: m.shape
             for k, m in archive.members.items()
@@ -275,6 +276,24 @@ def _read_archive(
             if key != "__manifest__"
         }
     return manifest, arrays, skeleton
+
+
+def _check_optimizer_state(archive: NpzReader) -> None:
+    """A checkpoint's optimizer state, ``optim/<parameter>/<key>``, from the
+    headers alone: an array kept per parameter (a velocity, Adam's moments)
+    has that parameter's shape. (State named by position, from an optimizer
+    given a list of parameters, is checked when it is loaded into one.)"""
+    for key, m in archive.members.items():
+        if not key.startswith("optim/"):
+            continue
+        name = key[len("optim/") :].rpartition("/")[0]
+        param = archive.members.get(f"param/{name}")
+        if param is not None and m.shape != param.shape:
+            archive.fail(
+                f"optimizer state {key!r} in {{file}} has shape {m.shape}; its "
+                f"parameter {name!r} has {param.shape}. The file was modified or "
+                "damaged."
+            )
 
 
 def _read_manifest(archive: NpzReader, expected_format: str) -> dict:

@@ -475,9 +475,15 @@ def test_huge_declared_shapes_and_sizes_are_refused(originals, check, name, data
             min_size=1, max_size=4,
         )
     )  # fmt: skip
-    header = _header(array.dtype.str, dims, data.draw(st.booleans()))
+    fortran = data.draw(st.booleans())
+    header = _header(array.dtype.str, dims, fortran)
     keep = data.draw(st.sampled_from(["data", "none", "some"]))
     body = {"data": array.tobytes(), "none": b"", "some": bytes(64)}[keep]
+    # The draw can give the member back as it was (its own shape, its own
+    # data, in the same order): that file may load, with the original weights.
+    unchanged = (
+        tuple(dims) == array.shape and keep == "data" and (array.ndim < 2 or not fortran)
+    )
     members[key] = header + body
     if key != "__manifest__.npy" and data.draw(st.booleans()):
         manifest["arrays"][key[: -len(".npy")]]["shape"] = dims  # the manifest agrees
@@ -490,7 +496,8 @@ def test_huge_declared_shapes_and_sizes_are_refused(originals, check, name, data
         usize = min(need, 2**32 - 1)
         csize = data.draw(st.sampled_from([None, usize, 2**32 - 1]))
         blob = _patch_sizes(blob, key, usize, csize)
-    assert check(original, blob, manifest_edited=True) == "refused"
+    outcome = check(original, blob, manifest_edited=True)  # loaded: the same weights
+    assert unchanged or outcome == "refused"
 
 
 @fuzz(200)

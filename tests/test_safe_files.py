@@ -12,6 +12,7 @@ the peak resident size of a subprocess). Also the command line's closed pipe,
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -144,6 +145,58 @@ def test_a_consistent_forged_shape_is_checked_against_the_architecture(saved):
         r"does not fit its architecture: param/0\.bias has shape \(2097152,\), "
         r"the architecture implies \(3,\)",
     )
+
+
+def test_an_empty_member_with_huge_dimensions_is_refused(saved):
+    # No data at all, but NumPy cannot allocate the shape (it multiplies
+    # 2**31 - 1 by itself and the item size before it meets the 0): refused
+    # from the header with the file's error, not NumPy's ValueError.
+    members = _members(saved)
+    members["param/0.bias.npy"] = _npy_header((2**31 - 1, 2**31 - 1, 0))
+    _repack(saved, members)
+    _refused(
+        lambda: cr.load(saved),
+        r"member 'param/0.bias.npy' .* declares the shape "
+        r"\(2147483647, 2147483647, 0\), which no array can have",
+    )
+
+
+def test_the_hash_of_an_empty_array_is_the_hash_of_no_bytes():
+    # As save() computes it (hashlib over tobytes()); memoryview cannot cast a
+    # shape with a 0, which made reading an empty member a TypeError.
+    from chainrule._safe_npz import sha256_c_order
+
+    for a in (np.zeros(0, np.float32), np.zeros((2**31 - 1, 0)), np.zeros((0, 3)).T):
+        assert sha256_c_order(a) == hashlib.sha256(b"").hexdigest()
+
+
+def test_an_optimizer_state_reshaped_to_fit_its_manifest_is_refused(tmp_path):
+    # The same bytes under another shape, manifest and hash agreeing: only the
+    # parameter the state belongs to can tell (Adam's m of a (2, 3) weight).
+    path = tmp_path / "ckpt.npz"
+    x = np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = cr.Sequential(L.Linear(3, 2, rng=0))
+    cr.fit(
+        model, cr.losses.CrossEntropy(), cr.optim.Adam(model), x, y, epochs=1,
+        batch_size=8, seed=0, verbose=0,
+        callbacks=[cr.callbacks.ModelCheckpoint(path)],
+    )  # fmt: skip
+    members = _members(path)
+    key = "optim/0.weight/m"
+    m = np.load(io.BytesIO(members[f"{key}.npy"]), allow_pickle=False)
+    assert m.shape == (2, 3)
+    members[f"{key}.npy"] = _npy_header((6,)) + np.ascontiguousarray(m).tobytes()
+    manifest = _manifest(members)
+    manifest["arrays"][key]["shape"] = [6]
+    _set_manifest(members, manifest)
+    _repack(path, members)
+    with pytest.raises(
+        ModelFileError,
+        match=r"optimizer state 'optim/0.weight/m' in .* has shape \(6,\); its "
+        r"parameter '0.weight' has \(2, 3\)",
+    ):
+        read_checkpoint(path)
 
 
 def test_a_consistent_forged_size_stops_at_the_real_data(tmp_path):
