@@ -189,6 +189,14 @@ def _read_body(stream, name: str, size: int | None, limit: int) -> np.ndarray:
             "(max_bytes=, by default chainrule.data.idx.MAX_FILE_BYTES; raise it "
             "only for a file you trust)."
         )
+    # An empty shape passes the checks above whatever its other dimensions,
+    # but NumPy multiplies them before it meets the 0 and refuses a shape such
+    # as (2**32 - 1, 2**32 - 1, 0) with an error of its own.
+    if math.prod(max(s, 1) for s in shape) * dtype.itemsize > np.iinfo(np.intp).max:
+        raise ValueError(
+            f"read_idx: '{name}' declares shape {shape}, which no array can have. "
+            "The file is damaged or not an IDX file."
+        )
     # Allocated once, filled in place, then swapped to native order in place.
     array = np.empty(shape, dtype)
     view = memoryview(array.reshape(-1).view(np.uint8)) if array.size else None

@@ -107,6 +107,26 @@ def test_extra_bytes(tmp_path):
         read_idx(path)
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_an_empty_shape_no_array_can_have_names_the_file(tmp_path, gz):
+    # No data bytes, as the shape's 0 says; but (2**32 - 1, 2**32 - 1, 0) is a
+    # shape NumPy cannot allocate ("array is too big", naming no file).
+    path = tmp_path / ("empty.gz" if gz else "empty")
+    blob = bytes([0, 0, 0x0D, 3]) + b"".join(
+        n.to_bytes(4, "big") for n in (2**32 - 1, 2**32 - 1, 0)
+    )
+    path.write_bytes(gzip.compress(blob) if gz else blob)
+    with pytest.raises(
+        ValueError,
+        match=r"empty(\.gz)?' declares shape \(4294967295, 4294967295, 0\), "
+        "which no array can have",
+    ):
+        read_idx(path)
+    # A small empty shape is an empty array.
+    path.write_bytes(bytes([0, 0, 8, 2]) + (0).to_bytes(4, "big") + (7).to_bytes(4, "big"))
+    assert read_idx(path).shape == (0, 7)
+
+
 def test_truncated_gzip(tmp_path):
     path = tmp_path / "cut.gz"
     write_idx(path, np.arange(1000, dtype=np.int32))
