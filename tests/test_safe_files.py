@@ -170,6 +170,23 @@ def test_the_hash_of_an_empty_array_is_the_hash_of_no_bytes():
         assert sha256_c_order(a) == hashlib.sha256(b"").hexdigest()
 
 
+def test_a_layer_axis_no_array_has_is_refused(tmp_path):
+    # A Concat's axis edited to 2**64: the layer refuses it by name (NumPy
+    # would raise OverflowError while the file is read).
+    a, b = cr.Input((4,)), cr.Input((3,))
+    model = cr.Graph([a, b], [L.Concat(axis=1)(L.Linear(4, 2, rng=0)(a), b)])
+    path = tmp_path / "graph.npz"
+    model.save(path)
+
+    def edit(manifest):
+        [layer] = [x for x in manifest["architecture"]["layers"] if x["type"] == "Concat"]
+        layer["config"]["axis"] = 2**64
+
+    _with_architecture(path, edit)
+    with pytest.raises(ModelFileError, match=r"Concat: axis must be an integer from -64"):
+        cr.load(path)
+
+
 def test_an_optimizer_state_reshaped_to_fit_its_manifest_is_refused(tmp_path):
     # The same bytes under another shape, manifest and hash agreeing: only the
     # parameter the state belongs to can tell (Adam's m of a (2, 3) weight).

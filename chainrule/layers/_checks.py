@@ -37,6 +37,31 @@ def probability(owner: str, name: str, value, high_open: bool = True) -> float:
     return float(value)
 
 
+#: NumPy's most dimensions: an axis index is at least -MAX_AXES, below MAX_AXES.
+MAX_AXES = 64
+
+
+def axis_index(owner: str, value) -> int:
+    """An axis index (negative ones count from the end). Booleans and floats
+    are refused, and so is an integer no array can have as an axis (one read
+    from a model file may be any size)."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or not -MAX_AXES <= value < MAX_AXES:
+        raise ValueError(
+            f"{owner}: axis must be an integer from -{MAX_AXES} to {MAX_AXES - 1}; "
+            f"got {value!r}."
+        )
+    return int(value)
+
+
+def require_axis(owner, axis: int, x) -> None:
+    """A ValueError naming ``owner`` when ``x`` has no axis ``axis``."""
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(
+            f"{owner!r}: axis {axis} does not exist in an input of shape {x.shape}."
+        )
+
+
 def real(owner: str, name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{owner}: {name} must be a real number; got {value!r}.")

@@ -13,7 +13,7 @@ from ..functional.activations import log_softmax, relu, sigmoid, softmax
 from ..interop.torch import torch_nn
 from ..module import Module, as_float_array, runs_methods_of
 from ..registry import register_layer
-from ._checks import real
+from ._checks import axis_index, real, require_axis
 
 
 @register_layer
@@ -320,10 +320,12 @@ class Softmax(Module):
 
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
-        self.axis = int(axis)
+        self.axis = axis_index("Softmax", axis)
 
     def forward(self, x):
-        y = softmax(as_float_array(self, x), axis=self.axis)
+        x = as_float_array(self, x)
+        require_axis(self, self.axis, x)
+        y = softmax(x, axis=self.axis)
         self.keep_cache(y)
         return y
 
@@ -364,10 +366,12 @@ class LogSoftmax(Module):
 
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
-        self.axis = int(axis)
+        self.axis = axis_index("LogSoftmax", axis)
 
     def forward(self, x):
-        y = log_softmax(as_float_array(self, x), axis=self.axis)
+        x = as_float_array(self, x)
+        require_axis(self, self.axis, x)
+        y = log_softmax(x, axis=self.axis)
         self.keep_cache(y)
         return y
 

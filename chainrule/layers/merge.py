@@ -6,6 +6,7 @@ import numpy as np
 
 from ..module import Module
 from ..registry import register_layer
+from ._checks import axis_index, require_axis
 
 
 @register_layer
@@ -60,13 +61,14 @@ class Concat(Module):
 
     def __init__(self, axis: int = 1) -> None:
         super().__init__()
-        if int(axis) == 0:
+        self.axis = axis_index("Concat", axis)
+        if self.axis == 0:
             raise ValueError(f"Concat: axis must not be the batch axis 0; got {axis}.")
-        self.axis = int(axis)
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
         if len(xs) < 2:
             raise ValueError(f"{self!r}: needs at least 2 inputs; got {len(xs)}.")
+        require_axis(self, self.axis, np.asarray(xs[0]))
         try:
             y = np.concatenate(xs, axis=self.axis)
         except (ValueError, np.exceptions.AxisError) as exc:

@@ -270,3 +270,22 @@ def test_relu_keeps_nan_and_its_zeros_stay_zero():
     from chainrule.functional.activations import _ZEROS
 
     assert len(_ZEROS) <= 16
+
+
+@pytest.mark.parametrize("layer", [Softmax, LogSoftmax])
+@pytest.mark.parametrize("axis", [2**64, 64, 1.5, False])
+def test_softmax_refuses_an_axis_no_array_has(layer, axis):
+    # A model file may carry any number here; NumPy would raise OverflowError.
+    with pytest.raises(
+        ValueError, match=rf"{layer.__name__}: axis must be an integer from -64 to 63"
+    ):
+        layer(axis=axis)
+
+
+@pytest.mark.parametrize("layer", [Softmax, LogSoftmax])
+def test_softmax_names_an_axis_its_input_lacks(layer):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"{layer.__name__}(axis=2): axis 2 does not exist in an input of shape (4, 3)."),
+    ):
+        layer(axis=2)(np.zeros((4, 3), np.float32))

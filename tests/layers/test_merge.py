@@ -90,3 +90,18 @@ def test_concat_refuses_batch_axis():
         ValueError, match="Concat: axis must not be the batch axis 0; got 0."
     ):
         Concat(0)
+
+
+@pytest.mark.parametrize("axis", [2**64, -65, 1.0, True, "1"])
+def test_concat_refuses_an_axis_no_array_has(axis):
+    # A model file may carry any number here; NumPy would raise OverflowError.
+    with pytest.raises(ValueError, match=r"Concat: axis must be an integer from -64 to 63"):
+        Concat(axis)
+
+
+def test_concat_names_an_axis_its_inputs_lack():
+    with pytest.raises(
+        ValueError,
+        match=re.escape("Concat(axis=3): axis 3 does not exist in an input of shape (2, 2)."),
+    ):
+        Concat(3)(np.zeros((2, 2)), np.zeros((2, 2)))
