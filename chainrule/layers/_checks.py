@@ -8,13 +8,21 @@ import numbers
 from .._checks import integer
 from ..functional.conv import conv_output_size
 
+#: The largest size, channel count, kernel, stride or padding a layer takes:
+#: past it NumPy cannot index the arrays (or overflows a C long) and would
+#: fail with errors of its own, naming no layer.
+MAX_SIZE = 2**31 - 1
+
 
 def positive_int(owner: str, name: str, value) -> int:
-    return integer(owner, name, value, minimum=1)
+    value = integer(owner, name, value, minimum=1)
+    if value > MAX_SIZE:
+        raise ValueError(f"{owner}: {name} must be at most {MAX_SIZE:,}; got {value!r}.")
+    return value
 
 
 def pair(owner: str, name: str, value, minimum: int = 1) -> tuple[int, int]:
-    """An int or a pair of ints, each >= ``minimum``, as a pair."""
+    """An int or a pair of ints, each from ``minimum`` to MAX_SIZE, as a pair."""
     items = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
     ok = len(items) == 2 and all(
         isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= minimum
@@ -25,6 +33,8 @@ def pair(owner: str, name: str, value, minimum: int = 1) -> tuple[int, int]:
             f"{owner}: {name} must be an integer >= {minimum} or a pair of them; "
             f"got {value!r}."
         )
+    if max(items) > MAX_SIZE:
+        raise ValueError(f"{owner}: {name} must be at most {MAX_SIZE:,}; got {value!r}.")
     return int(items[0]), int(items[1])
 
 

@@ -255,3 +255,25 @@ def test_torch_state_dict_both_ways(eid):
         np.testing.assert_array_equal(a, theirs[name].numpy(), err_msg=name)
     back = to_torch_state_dict(fresh)
     assert list(back) == list(theirs)
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda n: cr.layers.Linear(n, 2), "Linear: in_features"),
+        (lambda n: cr.layers.Conv2D(1, n, 3), "Conv2D: out_channels"),
+        (lambda n: cr.layers.Conv2D(1, 1, 3, stride=(1, n)), "Conv2D: stride"),
+        (lambda n: cr.layers.Conv2D(1, 1, 3, padding=n), "Conv2D: padding"),
+        (lambda n: cr.layers.ConvTranspose2D(1, 1, n), "ConvTranspose2D: kernel_size"),
+        (lambda n: cr.layers.MaxPool2D(n), "MaxPool2D: kernel_size"),
+        (lambda n: cr.layers.AvgPool2D(2, stride=n), "AvgPool2D: stride"),
+        (lambda n: cr.layers.BatchNorm2D(n), "BatchNorm2D: num_features"),
+    ],
+)
+def test_sizes_past_what_numpy_can_index_are_refused_by_name(make, name):
+    # 2**31 and up: NumPy would fail with an error naming no layer (an
+    # overflow, "Maximum allowed dimension exceeded", "array is too big").
+    for n in (2**31, 2**64):
+        with pytest.raises(ValueError, match=rf"^{name} must be at most 2,147,483,647; got"):
+            make(n)
+    make(3)  # a size in range is taken
