@@ -187,6 +187,21 @@ def test_a_layer_axis_no_array_has_is_refused(tmp_path):
         cr.load(path)
 
 
+def test_a_nan_layer_setting_is_refused(saved):
+    # JSON as Python reads it accepts NaN: a LeakyReLU slope of NaN would make
+    # every negative input NaN, silently.
+    model = cr.Sequential(L.Linear(4, 3, rng=0), L.LeakyReLU(0.1), L.Linear(3, 2, rng=1))
+    model.save(saved)
+    _with_architecture(
+        saved,
+        lambda m: m["architecture"]["layers"][1]["config"].update(negative_slope=float("nan")),
+    )
+    with pytest.raises(
+        ModelFileError, match="LeakyReLU: negative_slope must be a finite real number; got nan"
+    ):
+        cr.load(saved)
+
+
 def test_an_optimizer_state_reshaped_to_fit_its_manifest_is_refused(tmp_path):
     # The same bytes under another shape, manifest and hash agreeing: only the
     # parameter the state belongs to can tell (Adam's m of a (2, 3) weight).

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 from .._checks import integer
@@ -73,8 +74,14 @@ def require_axis(owner, axis: int, x) -> None:
 
 
 def real(owner: str, name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{owner}: {name} must be a real number; got {value!r}.")
+    """A finite real number: a NaN or an infinity here (a model file's JSON can
+    carry both) would spread through every output without an error."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+    ):
+        raise ValueError(f"{owner}: {name} must be a finite real number; got {value!r}.")
     return float(value)
 
 

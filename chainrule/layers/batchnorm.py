@@ -3,6 +3,7 @@ and shifted by trainable weights; running statistics for inference."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -32,8 +33,8 @@ class _BatchNorm(Module):
         super().__init__()
         who = type(self).__name__
         self.num_features = positive_int(who, "num_features", num_features)
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
-            raise ValueError(f"{who}: eps must be a positive number; got {eps!r}.")
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < math.inf:
+            raise ValueError(f"{who}: eps must be a positive finite number; got {eps!r}.")
         self.eps = float(eps)
         self.momentum = probability(who, "momentum", momentum, high_open=False)
         # Allocated empty, then filled: while a model file is loaded

@@ -238,17 +238,33 @@ def test_reprs():
         (
             lambda: HardTanh("a"),
             ValueError,
-            "HardTanh: min_val must be a real number; got 'a'.",
+            "HardTanh: min_val must be a finite real number; got 'a'.",
         ),
         (
             lambda: LinearActivation(None),
             ValueError,
-            "LinearActivation: k must be a real number; got None.",
+            "LinearActivation: k must be a finite real number; got None.",
         ),
         (
             lambda: Step(True),
             ValueError,
-            "Step: threshold must be a real number; got True.",
+            "Step: threshold must be a finite real number; got True.",
+        ),
+        # NaN or inf (a model file's JSON can hold both) would spread silently.
+        (
+            lambda: Step(float("nan")),
+            ValueError,
+            "Step: threshold must be a finite real number; got nan.",
+        ),
+        (
+            lambda: LinearActivation(float("-inf")),
+            ValueError,
+            "LinearActivation: k must be a finite real number; got -inf.",
+        ),
+        (
+            lambda: HardTanh(-1.0, float("inf")),
+            ValueError,
+            "HardTanh: max_val must be a finite real number; got inf.",
         ),
     ],
 )

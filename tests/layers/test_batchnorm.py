@@ -105,10 +105,11 @@ def test_argument_errors():
         ValueError, match="BatchNorm1D: num_features must be a positive integer; got 0"
     ):
         BatchNorm1D(0)
-    with pytest.raises(
-        ValueError, match="BatchNorm2D: eps must be a positive number; got 0"
-    ):
-        BatchNorm2D(3, eps=0)
+    for eps in (0, float("inf"), float("nan")):
+        with pytest.raises(
+            ValueError, match=f"BatchNorm2D: eps must be a positive finite number; got {eps}"
+        ):
+            BatchNorm2D(3, eps=eps)
     with pytest.raises(
         ValueError, match=r"momentum must be a number in \[0, 1\]; got 1.5"
     ):

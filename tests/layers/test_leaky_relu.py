@@ -48,12 +48,13 @@ def test_repr_default():
     assert repr(LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
 
 
-@pytest.mark.parametrize("bad", ["0.1", None, True])
+@pytest.mark.parametrize("bad", ["0.1", None, True, float("nan"), float("inf")])
 def test_invalid_slope(bad):
+    # NaN or inf (a model file's JSON can hold both) would spread silently.
     with pytest.raises(
         ValueError,
         match=re.escape(
-            f"LeakyReLU: negative_slope must be a real number; got {bad!r}."
+            f"LeakyReLU: negative_slope must be a finite real number; got {bad!r}."
         ),
     ):
         LeakyReLU(bad)
