@@ -629,6 +629,15 @@ def load_checkpoint_into(path, trainer, checkpoint=None) -> None:
         trainer.optimizer.load_state_dict(opt_state)
     except ValueError as exc:
         raise ModelFileError(f"resume: {str(path)!r}: {exc}") from exc
-    trainer.load_state_dict(manifest["trainer"])
+    try:
+        trainer.load_state_dict(manifest["trainer"])
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        # A state a checkpoint of this version never holds (a count that is
+        # not a number, a random state that is not one): the file's error.
+        detail = str(exc).removeprefix("resume: ")
+        raise ModelFileError(
+            f"resume: {str(path)!r}: the training state does not fit: {detail}"
+            + ("" if detail.endswith(".") else f" ({type(exc).__name__}).")
+        ) from exc
     if not trainer.metadata:  # the caller's own wins
         trainer.metadata = manifest.get("metadata", {})

@@ -118,13 +118,43 @@ class Optimizer:
                 + "; ".join(problems)
                 + "."
             )
-        for k, v in state["hyperparameters"].items():
-            setattr(self, k, tuple(v) if isinstance(v, list) else v)
-        self.steps = int(state["steps"])
+        self._load_hyperparameters(state["hyperparameters"])
+        self.steps = integer(
+            f"{type(self).__name__}.load_state_dict", "steps", state["steps"], minimum=0
+        )
         self.state = {
             name: {k: _like(names[name].data, v) for k, v in s.items()}
             for name, s in state["state"].items()
         }
+
+    def _load_hyperparameters(self, values) -> None:
+        """Take ``values`` (a saved state's hyperparameters) after the checks
+        the constructor makes: a checkpoint is read from disk, and a NaN
+        learning rate or a name that is not a hyperparameter (``step``, say,
+        over the method) would otherwise be set as it is."""
+        owner = f"{type(self).__name__}.load_state_dict"
+        known = self.hyperparameters()
+        if not isinstance(values, dict) or set(values) - set(known):
+            extra = sorted(set(values) - set(known)) if isinstance(values, dict) else values
+            raise ValueError(
+                f"{owner}: unknown hyperparameters {extra!r}; this optimizer has "
+                f"{sorted(known)}."
+            )
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        # A schedule may have taken the rate to 0 (a warm-up's first step, a
+        # cosine's last), which the constructor, rightly, refuses as a start.
+        lr = values.get("lr")
+        stopped = isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr == 0
+        try:  # the constructor's own checks, on a throwaway optimizer
+            checked = type(self)(
+                self.named_params, **{**known, **values, **({"lr": 1.0} if stopped else {})}
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{owner}: the saved hyperparameters are refused: {exc}") from None
+        for k in values:
+            setattr(self, k, getattr(checked, k))
+        if stopped:
+            self.lr = 0.0
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())

@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from ._checks import integer
 from .backend import no_grad
 from .callbacks import Callback
 from .data.augment import batch_rng
@@ -515,14 +516,23 @@ class Trainer:
                 f"resume: the checkpoint was written with batch_size {state['batch_size']}; "
                 f"got {self.batch_size}. Resume with the same settings."
             )
-        self.epoch = int(state["epoch"])
-        self.batches_done = int(state["batches_done"])
+        # Counts are whole and not negative, sums finite: a checkpoint is read
+        # from disk, and a negative batch position or a NaN loss sum would
+        # fail (or report) far from here.
+        self.epoch = integer("resume", "the checkpoint's epoch", state["epoch"], 0)
+        self.batches_done = integer(
+            "resume", "the checkpoint's batches_done", state["batches_done"], 0
+        )
         self.epoch_rng_state = state["epoch_rng_state"]
+        if self.epoch_rng_state is not None:
+            # Tried now on a spare generator of the same kind, not first when
+            # the epoch starts and sets it on the trainer's own.
+            type(self.rng.bit_generator)().state = self.epoch_rng_state
         random.load_state_dict(state["global_rng_state"])
         self.history = History.from_dict(state["history"])
-        self._loss_sum = float(state["loss_sum"])
-        self._count = int(state["count"])
-        self._epoch_seconds = float(state["epoch_seconds"])
+        self._loss_sum = _finite("loss_sum", state["loss_sum"])
+        self._count = integer("resume", "the checkpoint's count", state["count"], 0)
+        self._epoch_seconds = _finite("epoch_seconds", state["epoch_seconds"])
         for m, s in zip(self.metrics, state["metrics"]):
             # The saved sums are the whole batch's: with several ranks, rank 0
             # carries them on and the others count only what they see next.
@@ -688,3 +698,13 @@ def fit(
 
         load_checkpoint_into(resume, trainer, checkpoint)
     return trainer.run()
+
+
+def _finite(name: str, value) -> float:
+    """A checkpoint's running sum as a finite float, or a ValueError."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value):
+        raise ValueError(
+            f"resume: the checkpoint's {name} must be a finite number; got {value!r}."
+        )
+    return float(value)

@@ -291,6 +291,78 @@ def test_resume_with_other_settings_is_refused(tmp_path):
         )
 
 
+@pytest.mark.parametrize(
+    "part, edit, message",
+    [
+        ("optimizer", {"lr": float("nan")}, "SGD: lr must be a positive number; got nan"),
+        ("optimizer", {"momentum": 5.0}, r"SGD: momentum must be in \[0, 1\); got 5.0"),
+        ("optimizer", {"step": 1.0}, r"unknown hyperparameters \['step'\]"),
+        ("optimizer", {"lr": "fast"}, "could not convert string to float"),
+        ("trainer", {"epoch": -3}, "epoch must be a non-negative integer; got -3"),
+        ("trainer", {"batches_done": -5}, "batches_done must be a non-negative integer"),
+        ("trainer", {"loss_sum": float("nan")}, "loss_sum must be a finite number; got nan"),
+        ("trainer", {"count": "x"}, "count must be a non-negative integer; got 'x'"),
+        ("trainer", {"epoch_rng_state": "zz"}, r"state must be a dict \(TypeError\)"),
+        ("trainer", {"history": 5}, r"\(AttributeError\)"),
+        ("trainer", {"metrics": [5]}, r"\(TypeError\)"),
+    ],
+)
+def test_a_checkpoint_with_a_damaged_training_state_is_refused(tmp_path, part, edit, message):
+    # The training state is read from disk like the weights: a NaN learning
+    # rate, a name over the optimizer's step method, a negative batch position
+    # or a random state that is not one would set itself as it is and fail
+    # (or train on NaN) later, far from the file.
+    from _model_files import manifest, members, repack, set_manifest
+
+    x, y = _data()
+    path = tmp_path / "ckpt.npz"
+    model = _sequential()
+    cr.fit(
+        model, cr.losses.CrossEntropy(), cr.optim.SGD(model, lr=0.1, momentum=0.9),
+        x, y, epochs=1, batch_size=16, verbose=0,
+        callbacks=[cr.callbacks.ModelCheckpoint(path)],
+    )  # fmt: skip
+    items = members(path)
+    state = manifest(items)
+    target = state["optimizer"]["hyperparameters"] if part == "optimizer" else state["trainer"]
+    target.update(edit)
+    set_manifest(items, state)
+    repack(path, items)
+    model = _sequential()
+    with pytest.raises(ModelFileError, match=rf"resume: .*ckpt\.npz.*{message}"):
+        cr.fit(
+            model, cr.losses.CrossEntropy(), cr.optim.SGD(model, lr=0.1, momentum=0.9),
+            x, y, epochs=2, batch_size=16, verbose=0, resume=path,
+        )  # fmt: skip
+
+
+def test_a_checkpoint_whose_schedule_stopped_the_rate_resumes(tmp_path):
+    # A schedule can leave the rate at exactly 0 (a warm-up's first step, a
+    # cosine's last), which the constructor refuses as a start: resumed as is.
+    from _model_files import manifest, members, repack, set_manifest
+
+    x, y = _data()
+    path = tmp_path / "ckpt.npz"
+    model = _sequential()
+    cr.fit(
+        model, cr.losses.CrossEntropy(), cr.optim.SGD(model, lr=0.1, momentum=0.9),
+        x, y, epochs=1, batch_size=16, verbose=0,
+        callbacks=[cr.callbacks.ModelCheckpoint(path)],
+    )  # fmt: skip
+    items = members(path)
+    state = manifest(items)
+    state["optimizer"]["hyperparameters"]["lr"] = 0.0
+    set_manifest(items, state)
+    repack(path, items)
+    model = _sequential()
+    opt = cr.optim.SGD(model, lr=0.1, momentum=0.9)
+    cr.fit(
+        model, cr.losses.CrossEntropy(), opt, x, y, epochs=1, batch_size=16, verbose=0,
+        resume=path,
+    )  # fmt: skip
+    assert opt.lr == 0.0
+
+
 def test_resume_from_a_model_file_is_refused(tmp_path):
     model = _sequential()
     model.save(tmp_path / "m.npz")
