@@ -38,3 +38,14 @@ def manifest(items: dict[str, bytes]) -> dict:
 def set_manifest(items: dict[str, bytes], value: dict) -> None:
     blob = np.frombuffer(json.dumps(value).encode("utf-8"), dtype=np.uint8)
     items["__manifest__.npy"] = npy(blob)
+
+
+def edit_manifest(path, change):
+    """Rewrite the archive at ``path`` with its manifest passed through
+    ``change`` (which edits the dict in place); returns ``path``."""
+    items = members(path)
+    value = manifest(items)
+    change(value)
+    set_manifest(items, value)
+    repack(path, items)
+    return path

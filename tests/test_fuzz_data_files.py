@@ -18,20 +18,19 @@ from __future__ import annotations
 import functools
 import gzip
 import io
-import os
 
 import numpy as np
 import pytest
 from _requires import importorskip
 
 hypothesis = importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from _fuzz import fuzz  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from chainrule._safe_npz import read_npy  # noqa: E402
 from chainrule.data import read_idx  # noqa: E402
 
-SCALE = max(1, int(os.environ.get("CHAINRULE_FUZZ_SCALE", "1")))
 PEAK_BYTES = 16 << 20
 
 # Sizes that break naive readers: 0 beside huge ones (NumPy multiplies the
@@ -40,16 +39,6 @@ DIMS = st.one_of(
     st.sampled_from([0, 1, 2, 3, 2**16, 2**31 - 1, 2**31, 2**32 - 1]),
     st.integers(0, 40),
 )
-
-
-def fuzz(examples: int) -> settings:
-    return settings(
-        max_examples=examples * SCALE,
-        deadline=None,
-        derandomize=True,  # the same files on every run: a failure reproduces
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
 
 
 def _rss_kib() -> tuple[int, int]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import io
 import json
-import os
 import signal
 import struct
 import warnings
@@ -38,26 +37,16 @@ from _model_files import npy as _npy
 from _requires import importorskip
 
 hypothesis = importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from _fuzz import fuzz  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 from chainrule import layers as L  # noqa: E402
 from chainrule.io import ModelFileError, layer_spec, read_checkpoint  # noqa: E402
 
-SCALE = max(1, int(os.environ.get("CHAINRULE_FUZZ_SCALE", "1")))
 SECONDS_PER_FILE = 5.0
 PEAK_BYTES = 16 << 20
-
-
-def fuzz(examples: int) -> settings:
-    return settings(
-        max_examples=examples * SCALE,
-        deadline=None,
-        derandomize=True,  # the same files on every run: a failure reproduces
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 # ------------------------------------------------------------- originals

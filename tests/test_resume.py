@@ -291,6 +291,22 @@ def test_resume_with_other_settings_is_refused(tmp_path):
         )
 
 
+def _sgd_checkpoint_edited(tmp_path, edit) -> Path:
+    """A checkpoint after one epoch of SGD with momentum, its manifest passed
+    through ``edit`` (which changes it in place)."""
+    from _model_files import edit_manifest
+
+    x, y = _data()
+    path = tmp_path / "ckpt.npz"
+    model = _sequential()
+    cr.fit(
+        model, cr.losses.CrossEntropy(), cr.optim.SGD(model, lr=0.1, momentum=0.9),
+        x, y, epochs=1, batch_size=16, verbose=0,
+        callbacks=[cr.callbacks.ModelCheckpoint(path)],
+    )  # fmt: skip
+    return edit_manifest(path, edit)
+
+
 @pytest.mark.parametrize(
     "part, edit, message",
     [
@@ -312,22 +328,13 @@ def test_a_checkpoint_with_a_damaged_training_state_is_refused(tmp_path, part, e
     # rate, a name over the optimizer's step method, a negative batch position
     # or a random state that is not one would set itself as it is and fail
     # (or train on NaN) later, far from the file.
-    from _model_files import manifest, members, repack, set_manifest
-
+    path = _sgd_checkpoint_edited(
+        tmp_path,
+        lambda state: (
+            state["optimizer"]["hyperparameters"] if part == "optimizer" else state["trainer"]
+        ).update(edit),
+    )
     x, y = _data()
-    path = tmp_path / "ckpt.npz"
-    model = _sequential()
-    cr.fit(
-        model, cr.losses.CrossEntropy(), cr.optim.SGD(model, lr=0.1, momentum=0.9),
-        x, y, epochs=1, batch_size=16, verbose=0,
-        callbacks=[cr.callbacks.ModelCheckpoint(path)],
-    )  # fmt: skip
-    items = members(path)
-    state = manifest(items)
-    target = state["optimizer"]["hyperparameters"] if part == "optimizer" else state["trainer"]
-    target.update(edit)
-    set_manifest(items, state)
-    repack(path, items)
     model = _sequential()
     with pytest.raises(ModelFileError, match=rf"resume: .*ckpt\.npz.*{message}"):
         cr.fit(
@@ -339,21 +346,10 @@ def test_a_checkpoint_with_a_damaged_training_state_is_refused(tmp_path, part, e
 def test_a_checkpoint_whose_schedule_stopped_the_rate_resumes(tmp_path):
     # A schedule can leave the rate at exactly 0 (a warm-up's first step, a
     # cosine's last), which the constructor refuses as a start: resumed as is.
-    from _model_files import manifest, members, repack, set_manifest
-
+    path = _sgd_checkpoint_edited(
+        tmp_path, lambda state: state["optimizer"]["hyperparameters"].update(lr=0.0)
+    )
     x, y = _data()
-    path = tmp_path / "ckpt.npz"
-    model = _sequential()
-    cr.fit(
-        model, cr.losses.CrossEntropy(), cr.optim.SGD(model, lr=0.1, momentum=0.9),
-        x, y, epochs=1, batch_size=16, verbose=0,
-        callbacks=[cr.callbacks.ModelCheckpoint(path)],
-    )  # fmt: skip
-    items = members(path)
-    state = manifest(items)
-    state["optimizer"]["hyperparameters"]["lr"] = 0.0
-    set_manifest(items, state)
-    repack(path, items)
     model = _sequential()
     opt = cr.optim.SGD(model, lr=0.1, momentum=0.9)
     cr.fit(

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _model_files import edit_manifest as _edit_manifest
 from _model_files import manifest as _manifest
 from _model_files import members as _members
 from _model_files import repack as _repack
@@ -76,6 +77,19 @@ def _one_line_error(result, match: str) -> None:
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert re.search(match, lines[0]), lines[0]
+
+
+def _adam_checkpoint(path: Path) -> Path:
+    """A checkpoint of a Linear(3, 2) after one epoch of Adam (16 samples)."""
+    x = np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = cr.Sequential(L.Linear(3, 2, rng=0))
+    cr.fit(
+        model, cr.losses.CrossEntropy(), cr.optim.Adam(model), x, y, epochs=1,
+        batch_size=8, seed=0, verbose=0,
+        callbacks=[cr.callbacks.ModelCheckpoint(path)],
+    )  # fmt: skip
+    return path
 
 
 @pytest.fixture
@@ -205,15 +219,7 @@ def test_a_nan_layer_setting_is_refused(saved):
 def test_an_optimizer_state_reshaped_to_fit_its_manifest_is_refused(tmp_path):
     # The same bytes under another shape, manifest and hash agreeing: only the
     # parameter the state belongs to can tell (Adam's m of a (2, 3) weight).
-    path = tmp_path / "ckpt.npz"
-    x = np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64)
-    model = cr.Sequential(L.Linear(3, 2, rng=0))
-    cr.fit(
-        model, cr.losses.CrossEntropy(), cr.optim.Adam(model), x, y, epochs=1,
-        batch_size=8, seed=0, verbose=0,
-        callbacks=[cr.callbacks.ModelCheckpoint(path)],
-    )  # fmt: skip
+    path = _adam_checkpoint(tmp_path / "ckpt.npz")
     members = _members(path)
     key = "optim/0.weight/m"
     m = np.load(io.BytesIO(members[f"{key}.npy"]), allow_pickle=False)
@@ -272,12 +278,7 @@ def test_the_default_limit_is_documented():
 
 # ----------------------------------------------------- architecture bombs
 def _with_architecture(saved, change) -> Path:
-    members = _members(saved)
-    manifest = _manifest(members)
-    change(manifest)
-    _set_manifest(members, manifest)
-    _repack(saved, members)
-    return saved
+    return _edit_manifest(saved, change)
 
 
 def _load_in_a_fresh_process(saved) -> tuple[str, int]:
@@ -431,15 +432,7 @@ def test_a_huge_input_shape_in_the_metadata_is_refused(saved):
 
 
 def test_a_checkpoint_is_checked_against_its_architecture_before_reading(tmp_path):
-    path = tmp_path / "ckpt.npz"
-    x = np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64)
-    model = cr.Sequential(L.Linear(3, 2, rng=0))
-    cr.fit(
-        model, cr.losses.CrossEntropy(), cr.optim.Adam(model), x, y, epochs=1,
-        batch_size=8, seed=0, verbose=0,
-        callbacks=[cr.callbacks.ModelCheckpoint(path)],
-    )  # fmt: skip
+    path = _adam_checkpoint(tmp_path / "ckpt.npz")
     _with_architecture(
         path, lambda m: m["architecture"]["layers"][0]["config"].update(in_features=4)
     )
