@@ -1,5 +1,7 @@
-"""The one integer check of the package, with the one message template:
-``<owner>: <name> must be a positive integer; got <value>.``"""
+"""The package's checks of plain values, each with one message template:
+``<owner>: <name> must be a positive integer; got <value>.`` for a count, and
+``<owner>: <name> must be like <current>; got <value>.`` for a value a saved
+state (a checkpoint) brings back."""
 
 from __future__ import annotations
 
@@ -31,3 +33,18 @@ def integer(owner: str, name: str, value, minimum: int = 1) -> int:
         )
         raise ValueError(f"{owner}: {name} must be {kind}; got {value!r}.")
     return int(value)
+
+
+def like(owner: str, name: str, now, value):
+    """``value``, read from a saved state, when it is of the kind of ``now``,
+    the value it replaces: a number (not NaN) for a number or for None (the
+    "nothing yet" of a best-so-far), else the same type; or a ValueError
+    naming ``owner``. What a checkpoint holds is read from disk."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if (isinstance(now, (int, float)) and not isinstance(now, bool)) or now is None:
+        ok = (value is None and now is None) or (number and value == value)
+    else:
+        ok = type(value) is type(now)
+    if not ok:
+        raise ValueError(f"{owner}: {name} must be like {now!r}; got {value!r}.")
+    return value

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+from ._checks import like
 from .inference import _all_finite
 from .optim import LRSchedule, _improved
 
@@ -46,9 +47,10 @@ class Callback:
         return {k: getattr(self, k) for k in self._resumable}
 
     def load_state_dict(self, state: dict) -> None:
+        owner = f"{type(self).__name__}.load_state_dict"
         for k in self._resumable:
             if k in state:
-                setattr(self, k, state[k])
+                setattr(self, k, like(owner, k, getattr(self, k), state[k]))
 
 
 def _without_validation(monitor: str, mode: str, trainer) -> tuple[str, str]:

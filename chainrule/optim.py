@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from . import fast
-from ._checks import integer
+from ._checks import integer, like
 from .module import Module
 from .parameter import Parameter
 
@@ -405,6 +405,16 @@ class LRSchedule:
         return {k: v for k, v in vars(self).items() if k != "optimizer"}
 
     def load_state_dict(self, state: dict) -> None:
+        """Take a saved state: only the names :meth:`state_dict` gives, each of
+        its kind. A checkpoint is read from disk: an ``optimizer`` entry would
+        replace the optimizer, a NaN ``base_lr`` would train to NaN."""
+        owner = f"{type(self).__name__}.load_state_dict"
+        own = self.state_dict()
+        extra = sorted(set(state) - set(own)) if isinstance(state, dict) else state
+        if not isinstance(state, dict) or extra:
+            raise ValueError(f"{owner}: unknown state {extra!r}; expected {sorted(own)}.")
+        for k, v in state.items():
+            like(owner, k, own[k], v)
         vars(self).update(state)
 
 

@@ -409,3 +409,18 @@ def test_nan_guard_finds_a_nan_in_a_column_major_weight_gradient():
     assert _all_finite(g)
     g[2, 1] = np.nan
     assert not _all_finite(g) and not _all_finite(g.T) and not _all_finite(g[::2])
+
+
+def test_a_callback_takes_a_saved_state_of_its_own_kind_only():
+    # What a checkpoint holds is read from disk: a patience count that is not
+    # a number would fail mid-run, a NaN best would never be beaten.
+    stop = cr.callbacks.EarlyStopping(patience=2)
+    stop.load_state_dict({"best": 0.5, "best_epoch": 3, "wait": 1})
+    assert (stop.best, stop.best_epoch, stop.wait) == (0.5, 3, 1)
+    for bad, message in [
+        ({"wait": "1"}, "wait must be like 0; got '1'"),
+        ({"best": float("nan")}, "best must be like None; got nan"),
+    ]:
+        fresh = cr.callbacks.EarlyStopping(patience=2)
+        with pytest.raises(ValueError, match=f"EarlyStopping.load_state_dict: {message}"):
+            fresh.load_state_dict(bad)

@@ -402,3 +402,26 @@ def test_clip_norm_in_fit_bounds_each_step():
         clip_norm=1.0,
     )
     np.testing.assert_allclose(model[0].weight.data, [[1.0]])
+
+
+def test_a_schedule_takes_a_saved_state_of_its_own_kind_only():
+    # A checkpoint's schedule state is read from disk: an "optimizer" entry
+    # would replace the optimizer, a NaN base rate would train to NaN.
+    opt = SGD([param([1.0])], lr=1.0)
+    sched = ReduceOnPlateau(opt, factor=0.5, patience=1)
+    for loss in (1.0, 0.9):
+        sched.step(loss)
+    saved = sched.state_dict()
+    fresh = ReduceOnPlateau(SGD([param([1.0])], lr=1.0), factor=0.5, patience=1)
+    fresh.load_state_dict(saved)  # best 0.9 over a fresh None: taken
+    assert fresh.state_dict() == saved
+    for bad, message in [
+        ({**saved, "optimizer": 5}, r"unknown state \['optimizer'\]"),
+        ({**saved, "base_lr": float("nan")}, "base_lr must be like 1.0; got nan"),
+        ({**saved, "mode": 3}, "mode must be like 'min'; got 3"),
+        ({**saved, "epoch": "2"}, "epoch must be like 0; got '2'"),
+    ]:
+        other = ReduceOnPlateau(SGD([param([1.0])], lr=1.0), factor=0.5, patience=1)
+        with pytest.raises(ValueError, match=rf"ReduceOnPlateau.load_state_dict: {message}"):
+            other.load_state_dict(bad)
+    assert other.optimizer.lr == 1.0 and other.mode == "min"  # nothing taken
