@@ -528,7 +528,6 @@ class Trainer:
             # Tried now on a spare generator of the same kind, not first when
             # the epoch starts and sets it on the trainer's own.
             type(self.rng.bit_generator)().state = self.epoch_rng_state
-        random.load_state_dict(state["global_rng_state"])
         self.history = History.from_dict(state["history"])
         self._loss_sum = _finite("loss_sum", state["loss_sum"])
         self._count = integer("resume", "the checkpoint's count", state["count"], 0)
@@ -542,6 +541,9 @@ class Trainer:
                 m.reset()
         for cb, s in zip(self.callbacks, state.get("callbacks", [])):
             cb.load_state_dict(s)
+        # Last: the package's generator is global state, changed only once
+        # everything else in the file was taken.
+        random.load_state_dict(state["global_rng_state"])
 
     def save_checkpoint(self, path) -> None:
         """Write a checkpoint of the global state (rank 0 writes; with several
