@@ -1,10 +1,13 @@
 """The package's checks of plain values, each with one message template:
-``<owner>: <name> must be a positive integer; got <value>.`` for a count, and
-``<owner>: <name> must be like <current>; got <value>.`` for a value a saved
-state (a checkpoint) brings back."""
+``<owner>: <name> must be a positive integer; got <value>.`` for a count,
+``<owner>: <name> must be a finite real number; got <value>.`` for a setting,
+and, for what a saved state (a checkpoint) brings back,
+``<owner>: <name> must be like <current>; got <value>.`` and
+``<owner>: unknown <what> <names>; expected <names>.``"""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 
@@ -48,3 +51,26 @@ def like(owner: str, name: str, now, value):
     if not ok:
         raise ValueError(f"{owner}: {name} must be like {now!r}; got {value!r}.")
     return value
+
+
+def real(owner: str, name: str, value) -> float:
+    """``value`` as a finite float, or a ValueError naming ``owner``: a NaN or
+    an infinity (a model file's JSON can carry both, and so can a checkpoint)
+    would spread through every result without an error."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+    ):
+        raise ValueError(f"{owner}: {name} must be a finite real number; got {value!r}.")
+    return float(value)
+
+
+def known_names(owner: str, what: str, values, known) -> dict:
+    """``values``, a saved dict, when it names nothing outside ``known``; else
+    a ValueError naming ``owner`` (a name from a file set as an attribute could
+    replace a method)."""
+    extra = sorted(set(values) - set(known)) if isinstance(values, dict) else values
+    if not isinstance(values, dict) or extra:
+        raise ValueError(f"{owner}: unknown {what} {extra!r}; expected {sorted(known)}.")
+    return values

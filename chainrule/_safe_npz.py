@@ -144,14 +144,23 @@ def read_npy_header(f, limit: int = MAX_HEADER_BYTES):
         raise ValueError(f"has {len(shape)} dimensions; at most {MAX_NDIM} are read")
     if any(s < 0 for s in shape):
         raise ValueError(f"declares the negative shape {shape}")
-    # An empty array (a 0 in its shape) holds no data whatever its other
-    # dimensions, so the size checks after this pass it; but NumPy multiplies
-    # the dimensions before it meets the 0 and cannot allocate a shape such as
-    # (2**31, 2**31, 0) at all. Counted with its empty axes as 1, the shape
-    # must be one NumPy can index.
-    if _count(max(int(s), 1) for s in shape) * dtype.itemsize > np.iinfo(np.intp).max:
+    if not allocatable(shape, dtype):
         raise ValueError(f"declares the shape {shape}, which no array can have")
     return dtype, tuple(int(s) for s in shape), bool(fortran), counting.n
+
+
+def allocatable(shape, dtype) -> bool:
+    """Whether NumPy can allocate an array of ``shape`` and ``dtype`` at all.
+
+    An empty array (a 0 in its shape) holds no data whatever its other
+    dimensions, so a file's size checks pass it; but NumPy multiplies the
+    dimensions before it meets the 0 and refuses a shape such as (2**31,
+    2**31, 0) with an error of its own. Counted with its empty axes as 1, the
+    shape must be one NumPy can index. (Shared by every reader of declared
+    shapes: .npy headers here, IDX headers in ``data/idx.py``.)
+    """
+    nominal = _count(max(int(s), 1) for s in shape) * np.dtype(dtype).itemsize
+    return nominal <= np.iinfo(np.intp).max
 
 
 class PickledArray(ValueError):

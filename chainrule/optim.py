@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from . import fast
-from ._checks import integer, like
+from ._checks import integer, known_names, like
 from .module import Module
 from .parameter import Parameter
 
@@ -134,27 +134,20 @@ class Optimizer:
         over the method) would otherwise be set as it is."""
         owner = f"{type(self).__name__}.load_state_dict"
         known = self.hyperparameters()
-        if not isinstance(values, dict) or set(values) - set(known):
-            extra = sorted(set(values) - set(known)) if isinstance(values, dict) else values
-            raise ValueError(
-                f"{owner}: unknown hyperparameters {extra!r}; this optimizer has "
-                f"{sorted(known)}."
-            )
+        known_names(owner, "hyperparameters", values, known)
+        values = {**known, **values}
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        # A schedule may have taken the rate to 0 (a warm-up's first step, a
-        # cosine's last), which the constructor, rightly, refuses as a start.
-        lr = values.get("lr")
-        stopped = isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr == 0
-        try:  # the constructor's own checks, on a throwaway optimizer
-            checked = type(self)(
-                self.named_params, **{**known, **values, **({"lr": 1.0} if stopped else {})}
-            )
+        try:
+            # A running rate may be 0 (a schedule's warm-up start or cosine
+            # end), which the constructor, rightly, refuses as a start; the
+            # rest gets the constructor's own checks, on a throwaway optimizer.
+            lr = _positive(type(self).__name__, "lr", values["lr"], allow_zero=True)
+            checked = type(self)(self.named_params, **{**values, "lr": 1.0})
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{owner}: the saved hyperparameters are refused: {exc}") from None
         for k in values:
             setattr(self, k, getattr(checked, k))
-        if stopped:
-            self.lr = 0.0
+        self.lr = lr
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
@@ -410,10 +403,7 @@ class LRSchedule:
         replace the optimizer, a NaN ``base_lr`` would train to NaN."""
         owner = f"{type(self).__name__}.load_state_dict"
         own = self.state_dict()
-        extra = sorted(set(state) - set(own)) if isinstance(state, dict) else state
-        if not isinstance(state, dict) or extra:
-            raise ValueError(f"{owner}: unknown state {extra!r}; expected {sorted(own)}.")
-        for k, v in state.items():
+        for k, v in known_names(owner, "state", state, own).items():
             like(owner, k, own[k], v)
         vars(self).update(state)
 

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from ._checks import integer
+from ._checks import integer, real
 from .backend import no_grad
 from .callbacks import Callback
 from .data.augment import batch_rng
@@ -529,9 +529,11 @@ class Trainer:
             # the epoch starts and sets it on the trainer's own.
             type(self.rng.bit_generator)().state = self.epoch_rng_state
         self.history = History.from_dict(state["history"])
-        self._loss_sum = _finite("loss_sum", state["loss_sum"])
+        self._loss_sum = real("resume", "the checkpoint's loss_sum", state["loss_sum"])
         self._count = integer("resume", "the checkpoint's count", state["count"], 0)
-        self._epoch_seconds = _finite("epoch_seconds", state["epoch_seconds"])
+        self._epoch_seconds = real(
+            "resume", "the checkpoint's epoch_seconds", state["epoch_seconds"]
+        )
         for m, s in zip(self.metrics, state["metrics"]):
             # The saved sums are the whole batch's: with several ranks, rank 0
             # carries them on and the others count only what they see next.
@@ -700,13 +702,3 @@ def fit(
 
         load_checkpoint_into(resume, trainer, checkpoint)
     return trainer.run()
-
-
-def _finite(name: str, value) -> float:
-    """A checkpoint's running sum as a finite float, or a ValueError."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not number or not math.isfinite(value):
-        raise ValueError(
-            f"resume: the checkpoint's {name} must be a finite number; got {value!r}."
-        )
-    return float(value)

@@ -21,15 +21,11 @@ import io
 
 import numpy as np
 import pytest
+from _fuzz import fuzz, given, peak_rss_reset, rss_kib, st
 from _requires import importorskip
 
-hypothesis = importorskip("hypothesis")
-from _fuzz import fuzz  # noqa: E402
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from chainrule._safe_npz import read_npy  # noqa: E402
-from chainrule.data import read_idx  # noqa: E402
+from chainrule._safe_npz import read_npy
+from chainrule.data import read_idx
 
 PEAK_BYTES = 16 << 20
 
@@ -41,34 +37,21 @@ DIMS = st.one_of(
 )
 
 
-def _rss_kib() -> tuple[int, int]:
-    """(peak, current) resident size of this process in KiB (Linux)."""
-    with open("/proc/self/status") as f:
-        status = dict(line.split(":", 1) for line in f)
-    return int(status["VmHWM"].split()[0]), int(status["VmRSS"].split()[0])
-
-
 @pytest.fixture(scope="module")
 def bounded():
     """bounded(read) -> read's result, with the peak resident memory it grew
     by held under PEAK_BYTES (where the kernel's peak can be reset)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        measure = True
-    except OSError:
-        measure = False
+    measure = peak_rss_reset()
 
     def run(read):
         if measure:
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")
-            start = _rss_kib()[1]
+            peak_rss_reset()
+            start = rss_kib()[1]
         try:
             return read()
         finally:
             if measure:
-                grown = (_rss_kib()[0] - start) * 1024
+                grown = (rss_kib()[0] - start) * 1024
                 assert grown < PEAK_BYTES, f"a read grew by {grown:,} bytes"
 
     return run

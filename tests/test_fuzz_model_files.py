@@ -32,18 +32,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _fuzz import fuzz, given, peak_rss_reset, rss_kib, st
 from _model_files import manifest as _manifest
 from _model_files import npy as _npy
-from _requires import importorskip
 
-hypothesis = importorskip("hypothesis")
-from _fuzz import fuzz  # noqa: E402
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-import chainrule as cr  # noqa: E402
-from chainrule import layers as L  # noqa: E402
-from chainrule.io import ModelFileError, layer_spec, read_checkpoint  # noqa: E402
+import chainrule as cr
+from chainrule import layers as L
+from chainrule.io import ModelFileError, layer_spec, read_checkpoint
 
 SECONDS_PER_FILE = 5.0
 PEAK_BYTES = 16 << 20
@@ -172,23 +167,6 @@ def _alarm(signum, frame):
     raise _Timeout
 
 
-def _peak_rss_reset() -> bool:
-    """Reset the kernel's peak resident size of this process (Linux)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _rss_kib() -> tuple[int, int]:
-    """(peak, current) resident size of this process in KiB."""
-    with open("/proc/self/status") as f:
-        status = dict(line.split(":", 1) for line in f)
-    return int(status["VmHWM"].split()[0]), int(status["VmRSS"].split()[0])
-
-
 @pytest.fixture(scope="module")
 def check(tmp_path_factory):
     """check(original, data, manifest_edited) -> "loaded" or "refused"."""
@@ -196,15 +174,15 @@ def check(tmp_path_factory):
     previous = signal.signal(signal.SIGALRM, _alarm)
     # Resident memory, which is what takes a machine down (and not the
     # untouched address space a refused architecture may reserve).
-    measure = _peak_rss_reset()
+    measure = peak_rss_reset()
 
     def run(
         original: Original, data: bytes, manifest_edited: bool = False, expected=None
     ) -> str:
         path.write_bytes(data)
         if measure:
-            _peak_rss_reset()
-            start = _rss_kib()[1]
+            peak_rss_reset()
+            start = rss_kib()[1]
         signal.setitimer(signal.ITIMER_REAL, SECONDS_PER_FILE)
         try:
             weights, rest = _read(original.kind, path)
@@ -218,7 +196,7 @@ def check(tmp_path_factory):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         if measure:
-            grown = (_rss_kib()[0] - start) * 1024
+            grown = (rss_kib()[0] - start) * 1024
             assert grown < PEAK_BYTES, (
                 f"{original.name}: a read grew by {grown:,} bytes"
             )

@@ -310,13 +310,13 @@ def _sgd_checkpoint_edited(tmp_path, edit) -> Path:
 @pytest.mark.parametrize(
     "part, edit, message",
     [
-        ("optimizer", {"lr": float("nan")}, "SGD: lr must be a positive number; got nan"),
+        ("optimizer", {"lr": float("nan")}, "SGD: lr must be a non-negative number; got nan"),
         ("optimizer", {"momentum": 5.0}, r"SGD: momentum must be in \[0, 1\); got 5.0"),
         ("optimizer", {"step": 1.0}, r"unknown hyperparameters \['step'\]"),
         ("optimizer", {"lr": "fast"}, "could not convert string to float"),
         ("trainer", {"epoch": -3}, "epoch must be a non-negative integer; got -3"),
         ("trainer", {"batches_done": -5}, "batches_done must be a non-negative integer"),
-        ("trainer", {"loss_sum": float("nan")}, "loss_sum must be a finite number; got nan"),
+        ("trainer", {"loss_sum": float("nan")}, "loss_sum must be a finite real number; got nan"),
         ("trainer", {"count": "x"}, "count must be a non-negative integer; got 'x'"),
         ("trainer", {"epoch_rng_state": "zz"}, r"state must be a dict \(TypeError\)"),
         ("trainer", {"history": 5}, r"\(AttributeError\)"),

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_write
+from .._safe_npz import allocatable
 
 #: IDX dtype code -> big-endian NumPy dtype.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -189,10 +190,8 @@ def _read_body(stream, name: str, size: int | None, limit: int) -> np.ndarray:
             "(max_bytes=, by default chainrule.data.idx.MAX_FILE_BYTES; raise it "
             "only for a file you trust)."
         )
-    # An empty shape passes the checks above whatever its other dimensions,
-    # but NumPy multiplies them before it meets the 0 and refuses a shape such
-    # as (2**32 - 1, 2**32 - 1, 0) with an error of its own.
-    if math.prod(max(s, 1) for s in shape) * dtype.itemsize > np.iinfo(np.intp).max:
+    # An empty shape passes the checks above whatever its other dimensions.
+    if not allocatable(shape, dtype):
         raise ValueError(
             f"read_idx: '{name}' declares shape {shape}, which no array can have. "
             "The file is damaged or not an IDX file."

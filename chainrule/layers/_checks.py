@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-import math
 import numbers
+
+import numpy as np
 
 from .._checks import integer
 from ..functional.conv import conv_output_size
@@ -65,24 +66,13 @@ def axis_index(owner: str, value) -> int:
     return int(value)
 
 
-def require_axis(owner, axis: int, x) -> None:
-    """A ValueError naming ``owner`` when ``x`` has no axis ``axis``."""
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(
-            f"{owner!r}: axis {axis} does not exist in an input of shape {x.shape}."
-        )
-
-
-def real(owner: str, name: str, value) -> float:
-    """A finite real number: a NaN or an infinity here (a model file's JSON can
-    carry both) would spread through every output without an error."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-    ):
-        raise ValueError(f"{owner}: {name} must be a finite real number; got {value!r}.")
-    return float(value)
+def missing_axis(owner, axis: int, x) -> ValueError:
+    """The error for an input ``x`` without axis ``axis``, naming ``owner``:
+    raised from NumPy's AxisError, so that forward checks nothing when the
+    axis is there."""
+    return ValueError(
+        f"{owner!r}: axis {axis} does not exist in an input of shape {np.shape(x)}."
+    )
 
 
 def require_image_shape(owner: str, input_shape: tuple) -> None:

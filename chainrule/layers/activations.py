@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import real
 from ..functional.activations import log_softmax, relu, sigmoid, softmax
 from ..interop.torch import torch_nn
 from ..module import Module, as_float_array, runs_methods_of
 from ..registry import register_layer
-from ._checks import axis_index, real, require_axis
+from ._checks import axis_index, missing_axis
 
 
 @register_layer
@@ -324,8 +325,10 @@ class Softmax(Module):
 
     def forward(self, x):
         x = as_float_array(self, x)
-        require_axis(self, self.axis, x)
-        y = softmax(x, axis=self.axis)
+        try:
+            y = softmax(x, axis=self.axis)
+        except np.exceptions.AxisError:
+            raise missing_axis(self, self.axis, x) from None
         self.keep_cache(y)
         return y
 
@@ -370,8 +373,10 @@ class LogSoftmax(Module):
 
     def forward(self, x):
         x = as_float_array(self, x)
-        require_axis(self, self.axis, x)
-        y = log_softmax(x, axis=self.axis)
+        try:
+            y = log_softmax(x, axis=self.axis)
+        except np.exceptions.AxisError:
+            raise missing_axis(self, self.axis, x) from None
         self.keep_cache(y)
         return y
 

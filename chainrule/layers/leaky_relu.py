@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import real
 from ..interop.torch import torch_nn
 from ..module import Module, as_float_array
 from ..registry import register_layer
-from ._checks import real
 
 
 @register_layer

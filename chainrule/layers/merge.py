@@ -6,7 +6,7 @@ import numpy as np
 
 from ..module import Module
 from ..registry import register_layer
-from ._checks import axis_index, require_axis
+from ._checks import axis_index, missing_axis
 
 
 @register_layer
@@ -68,10 +68,11 @@ class Concat(Module):
     def forward(self, *xs: np.ndarray) -> np.ndarray:
         if len(xs) < 2:
             raise ValueError(f"{self!r}: needs at least 2 inputs; got {len(xs)}.")
-        require_axis(self, self.axis, np.asarray(xs[0]))
         try:
             y = np.concatenate(xs, axis=self.axis)
-        except (ValueError, np.exceptions.AxisError) as exc:
+        except np.exceptions.AxisError:
+            raise missing_axis(self, self.axis, xs[0]) from None
+        except ValueError as exc:
             raise ValueError(
                 f"{self!r}: inputs must match on every axis but {self.axis}; got "
                 f"{', '.join(str(x.shape) for x in xs)}."
