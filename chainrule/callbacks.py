@@ -11,8 +11,7 @@ import sys
 
 import numpy as np
 
-from ._checks import like
-from .inference import _all_finite
+from ._checks import all_finite, like
 from .optim import LRSchedule, _improved
 
 
@@ -195,7 +194,7 @@ class NaNGuard(Callback):
             )
 
     def before_step(self, trainer, loss: float) -> bool:
-        bad_grad = next((n for n, p in self._params if not _all_finite(p.grad)), None)
+        bad_grad = next((n for n, p in self._params if not all_finite(p.grad)), None)
         if bad_grad is None and math.isfinite(loss):
             return True
         where = trainer.diagnose_non_finite(bad_grad)
@@ -374,7 +373,7 @@ class ModelCheckpoint(Callback):
         self.monitor, self.mode = _without_validation(self.monitor, self.mode, trainer)
 
     def _save(self, trainer) -> None:
-        if not all(np.isfinite(p.data).all() for p in trainer.model.parameters()):
+        if not all(all_finite(p.data) for p in trainer.model.parameters()):
             return  # a poisoned model is never written
         trainer.save_checkpoint(self.path)
         self.saved += 1

@@ -3,11 +3,9 @@ and the input checks that ``fit`` shares with them."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ._checks import integer
+from ._checks import all_finite, integer
 from .backend import no_grad
 from .losses import BinaryCrossEntropy, Loss
 from .metrics import Metric, get_metric
@@ -24,23 +22,10 @@ def _as_inputs(owner: str, x, dtype) -> np.ndarray:
         )
     if x.dtype != dtype:
         x = x.astype(dtype)
-    if x.dtype.kind == "f" and not _all_finite(x):
+    if x.dtype.kind == "f" and not all_finite(x):
         row = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
         raise ValueError(f"{owner}: x contains NaN or inf (first at row {row}).")
     return x
-
-
-def _all_finite(x: np.ndarray) -> bool:
-    """No NaN or inf in x (its dtype a float)."""
-    # x . x, one BLAS call, is NaN or inf whenever x holds a NaN or inf. It can
-    # also overflow for huge finite values, so only then is every element
-    # looked at. For one sample this is half the cost of np.isfinite(x).all(),
-    # and it needs no boolean temporary. vdot would copy a strided x, so that
-    # takes the elementwise test; a column-major x is read as its transpose.
-    flat = x if x.flags.c_contiguous else x.T if x.flags.f_contiguous else None
-    if flat is not None and math.isfinite(np.vdot(flat, flat)):
-        return True
-    return bool(np.isfinite(x).all())
 
 
 def _check_pair(owner: str, x: np.ndarray, y) -> np.ndarray:

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import random as _random
 from ._atomic import atomic_write
+from ._checks import all_finite
 from ._deferred import MAX_SAMPLE_ELEMENTS as _MAX_SAMPLE_ELEMENTS
 from ._deferred import ParameterBudgetError, deferred_init
 from ._safe_npz import NpzReader, sha256_c_order
@@ -182,7 +183,25 @@ def _sha256(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
+def _non_finite(a: np.ndarray) -> int:
+    """How many NaN or infinite values a float array holds (0 for the others)."""
+    if a.dtype.kind not in "fc" or all_finite(a):
+        return 0
+    return int(a.size - np.count_nonzero(np.isfinite(a)))
+
+
 def _write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
+    # A weight that is NaN or infinite makes every prediction NaN: a model
+    # that diverged is refused here, before anything is written, rather than
+    # found out by whoever loads it (load refuses such a file too).
+    for key, a in arrays.items():
+        if bad := _non_finite(a):
+            raise ValueError(
+                f"save: {key} holds {bad:,} NaN or infinite value(s) of {a.size:,}: "
+                "the model diverged, so nothing was written. Train with a smaller "
+                "learning rate, or with the NaNGuard callback, which stops (or "
+                "rolls back) before a bad step reaches the weights."
+            )
     manifest = dict(manifest)
     manifest["arrays"] = {
         k: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": _sha256(a)}
@@ -471,6 +490,12 @@ def _read_checked(archive: NpzReader, key: str, info: dict) -> np.ndarray:
         archive.fail(
             f"array {key!r} in {{file}} fails its SHA-256 check; the file was "
             "modified or damaged."
+        )
+    if bad := _non_finite(a):
+        archive.fail(
+            f"array {key!r} in {{file}} holds {bad:,} NaN or infinite value(s) of "
+            f"{a.size:,}: the model it was saved from had diverged, and every "
+            "prediction would be NaN."
         )
     return a
 

@@ -403,12 +403,12 @@ def test_callbacks_must_be_callbacks():
 
 def test_nan_guard_finds_a_nan_in_a_column_major_weight_gradient():
     # Linear stores its weight column-major; the finiteness test must read it.
-    from chainrule.inference import _all_finite
+    from chainrule._checks import all_finite
 
     g = np.asfortranarray(np.zeros((3, 4), np.float32))
-    assert _all_finite(g)
+    assert all_finite(g)
     g[2, 1] = np.nan
-    assert not _all_finite(g) and not _all_finite(g.T) and not _all_finite(g[::2])
+    assert not all_finite(g) and not all_finite(g.T) and not all_finite(g[::2])
 
 
 def test_a_callback_takes_a_saved_state_of_its_own_kind_only():

@@ -30,6 +30,7 @@ import pytest
 from _model_files import edit_manifest as _edit_manifest
 from _model_files import manifest as _manifest
 from _model_files import members as _members
+from _model_files import npy as _npy
 from _model_files import repack as _repack
 from _model_files import set_manifest as _set_manifest
 from _requires import importorskip
@@ -212,6 +213,34 @@ def test_a_nan_layer_setting_is_refused(saved):
     )
     with pytest.raises(
         ModelFileError, match="LeakyReLU: negative_slope must be a finite real number; got nan"
+    ):
+        cr.load(saved)
+
+
+def test_a_diverged_model_is_neither_saved_nor_loaded(saved, tmp_path):
+    # NaN weights make every prediction NaN without an error: save refuses to
+    # write them (nothing is left behind), and load refuses a file holding
+    # them, forged with its hash agreeing (a NaN buffer or optimizer state is
+    # refused by the same check of every float array).
+    model = cr.load(saved)
+    model[0].weight.data[1, 2] = np.inf
+    model[2].bias.data[0] = np.nan
+    target = tmp_path / "diverged.npz"
+    with pytest.raises(ValueError, match=r"save: param/0.weight holds 1 NaN or infinite"):
+        model.save(target)
+    assert not target.exists()
+
+    members = _members(saved)
+    key = "param/2.bias"
+    value = np.load(io.BytesIO(members[f"{key}.npy"]), allow_pickle=False)
+    value[1] = np.nan
+    members[f"{key}.npy"] = _npy(value)
+    manifest = _manifest(members)
+    manifest["arrays"][key]["sha256"] = hashlib.sha256(value.tobytes()).hexdigest()
+    _set_manifest(members, manifest)
+    _repack(saved, members)
+    with pytest.raises(
+        ModelFileError, match=r"array 'param/2.bias' in .* holds 1 NaN or infinite value\(s\) of 2"
     ):
         cr.load(saved)
 
