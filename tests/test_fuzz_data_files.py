@@ -19,9 +19,10 @@ import functools
 import gzip
 import io
 
+import _fuzz
 import numpy as np
 import pytest
-from _fuzz import fuzz, given, peak_rss_reset, rss_kib, st
+from _fuzz import fuzz, given, st
 from _requires import importorskip
 
 from chainrule._safe_npz import read_npy
@@ -41,20 +42,7 @@ DIMS = st.one_of(
 def bounded():
     """bounded(read) -> read's result, with the peak resident memory it grew
     by held under PEAK_BYTES (where the kernel's peak can be reset)."""
-    measure = peak_rss_reset()
-
-    def run(read):
-        if measure:
-            peak_rss_reset()
-            start = rss_kib()[1]
-        try:
-            return read()
-        finally:
-            if measure:
-                grown = (rss_kib()[0] - start) * 1024
-                assert grown < PEAK_BYTES, f"a read grew by {grown:,} bytes"
-
-    return run
+    return functools.partial(_fuzz.bounded, limit=PEAK_BYTES)
 
 
 @fuzz(300)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fuzz import fuzz, given, peak_rss_reset, rss_kib, st
+from _fuzz import bounded, fuzz, given, st
 from _model_files import manifest as _manifest
 from _model_files import npy as _npy
 
@@ -172,35 +172,30 @@ def check(tmp_path_factory):
     """check(original, data, manifest_edited) -> "loaded" or "refused"."""
     path = tmp_path_factory.mktemp("mutant") / "mutant.npz"
     previous = signal.signal(signal.SIGALRM, _alarm)
-    # Resident memory, which is what takes a machine down (and not the
-    # untouched address space a refused architecture may reserve).
-    measure = peak_rss_reset()
+
+    def attempt(kind: str):
+        signal.setitimer(signal.ITIMER_REAL, SECONDS_PER_FILE)
+        try:
+            return _read(kind, path), "loaded"
+        except ModelFileError:
+            return None, "refused"
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
     def run(
         original: Original, data: bytes, manifest_edited: bool = False, expected=None
     ) -> str:
         path.write_bytes(data)
-        if measure:
-            peak_rss_reset()
-            start = rss_kib()[1]
-        signal.setitimer(signal.ITIMER_REAL, SECONDS_PER_FILE)
+        # Resident memory, which is what takes a machine down (and not the
+        # untouched address space a refused architecture may reserve).
         try:
-            weights, rest = _read(original.kind, path)
-            outcome = "loaded"
-        except ModelFileError:
-            outcome = "refused"
+            read, outcome = bounded(
+                lambda: attempt(original.kind), PEAK_BYTES, f"{original.name}: a read"
+            )
         except _Timeout:
-            pytest.fail(
-                f"{original.name}: reading a mutant took over {SECONDS_PER_FILE} s"
-            )
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        if measure:
-            grown = (rss_kib()[0] - start) * 1024
-            assert grown < PEAK_BYTES, (
-                f"{original.name}: a read grew by {grown:,} bytes"
-            )
+            pytest.fail(f"{original.name}: reading a mutant took over {SECONDS_PER_FILE} s")
         if outcome == "loaded":
+            weights, rest = read
             # Whatever the mutation, the weights are the original's, bit for bit.
             assert weights == original.weights, original.name
             if not manifest_edited:
