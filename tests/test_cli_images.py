@@ -87,7 +87,7 @@ def test_digits_are_framed_as_mnist_was(tmp_path, model_file, digits, capsys):
     assert predict(model_file, wide, capsys) == digits[1]
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "BMP", "TIFF", "GIF"])
+@pytest.mark.parametrize("fmt", ["JPEG", "MPO", "BMP", "TIFF", "GIF"])
 def test_other_image_formats(tmp_path, model_file, digits, capsys, fmt):
     paths = []
     for k, digit in enumerate(digits[0]):
@@ -112,6 +112,21 @@ def test_framing_an_mnist_digit_gives_it_back(digits):
         assert abs(cy - 13.5) <= 1 and abs(cx - 13.5) <= 1
         assert np.corrcoef(framed.ravel(), digit.ravel())[0, 1] > 0.7
     assert not frame_like_mnist(np.zeros((40, 30))).any()
+
+
+def test_a_picture_is_decoded_only_as_the_formats_predict_reads(
+    tmp_path, model_file, capsys
+):
+    # The first bytes of a PNG, then not a PNG: no other of Pillow's decoders
+    # is tried on it (one of them hands PostScript to Ghostscript).
+    (tmp_path / "odd.png").write_bytes(b"\x89PNG%!PS-Adobe-3.0 EPSF-3.0\n")
+    capsys.readouterr()
+    assert main(["predict", str(model_file), str(tmp_path / "odd.png")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"chainrule predict: error: cannot read image '{tmp_path / 'odd.png'}': it is "
+        "not a PNG, JPEG, BMP, TIFF or GIF picture.\n"
+    )
 
 
 def test_a_damaged_image_is_one_line(tmp_path, model_file, capsys):

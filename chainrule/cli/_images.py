@@ -29,6 +29,12 @@ IMAGE_MAGIC = {
     b"GIF8": "GIF",
 }
 
+#: What Pillow may decode a picture as (a camera's JPEG holding several
+#: pictures, MPO, is read as a JPEG). Pillow goes by the content and has
+#: decoders for many more formats, one of which hands PostScript to
+#: Ghostscript, a program of its own.
+PILLOW_FORMATS = tuple(dict.fromkeys(IMAGE_MAGIC.values()))
+
 #: The most pixels (width x height) of an image ``predict`` decodes; the size
 #: is read from the header, before decoding.
 MAX_IMAGE_PIXELS = 50_000_000
@@ -71,12 +77,17 @@ def read_image(path: Path, shape, digits: bool = False) -> np.ndarray:
         with warnings.catch_warnings():
             # Pillow warns, then refuses, at its own (higher) limits.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:  # reads the header only
+            with Image.open(path, formats=PILLOW_FORMATS) as img:  # the header only
                 if img.width * img.height > MAX_IMAGE_PIXELS:
                     raise CLIError(too_big)
                 grey = _grey_on_white(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise CLIError(too_big) from None
+    except Image.UnidentifiedImageError:
+        raise CLIError(
+            f"cannot read image {str(path)!r}: it is not a PNG, JPEG, BMP, TIFF "
+            "or GIF picture."
+        ) from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise CLIError(f"cannot read image {str(path)!r}: {exc}") from None
     # The digits are light strokes on a dark ground; a photo or a drawing is

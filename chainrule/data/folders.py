@@ -32,6 +32,11 @@ import numpy as np
 from ._progress import ReadProgress
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+#: What Pillow may decode a file as, whatever its name: the formats those
+#: names stand for (a camera's JPEG holding several pictures, MPO, is read
+#: as a JPEG). Pillow goes by the content, so without this a file named .png
+#: that holds PostScript would be handed to Ghostscript, a program of its own.
+PILLOW_FORMATS = ("PNG", "JPEG", "BMP")
 #: Largest source image, in pixels (Pillow's own bomb limit is about 89 M).
 MAX_IMAGE_PIXELS = 40_000_000
 #: Largest --image-size side.
@@ -189,9 +194,13 @@ def read_headers(files: list[Path]) -> ImageHeaders:
     sizes, modes = [], []
     for f in files:
         try:
-            with Image.open(f) as img:
+            with Image.open(f, formats=PILLOW_FORMATS) as img:
                 sizes.append(img.size)
                 modes.append(img.mode)
+        except Image.UnidentifiedImageError:
+            raise ImageFolderError(
+                f"cannot read image {str(f)!r}: it is not a PNG, JPEG or BMP picture."
+            ) from None
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise ImageFolderError(f"cannot read image {str(f)!r}: {exc}") from None
         if sizes[-1][0] * sizes[-1][1] > MAX_IMAGE_PIXELS:
@@ -249,7 +258,7 @@ def read_images(
     )
     for i, f in enumerate(files):
         try:
-            with Image.open(f) as img:
+            with Image.open(f, formats=PILLOW_FORMATS) as img:
                 img.load()
                 if _has_alpha(img):
                     alpha += 1

@@ -88,3 +88,26 @@ def test_unreadable_and_oversized_images_are_named(tmp_path, monkeypatch):
         read_images([big], (2000, 5), 1)
     with pytest.raises(ImageFolderError, match="--channels must be 1 or 3"):
         read_images([big], (5, 5), 2)
+
+
+def test_only_the_formats_the_names_stand_for_are_decoded(tmp_path):
+    # Pillow goes by a file's content: PostScript named .png would reach its
+    # EPS decoder, which runs Ghostscript. A GIF is refused the same way; a
+    # camera's JPEG holding two pictures (MPO) is a JPEG and reads.
+    eps = tmp_path / "drawing.png"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")
+    gif = make(tmp_path / "anim.png", "L").with_suffix(".gif")
+    Image.new("L", (6, 4), 9).save(gif, "GIF")
+    gif = gif.rename(tmp_path / "gif.png")
+    for path in (eps, gif):
+        with pytest.raises(
+            ImageFolderError, match=f"'{path}': it is not a PNG, JPEG or BMP picture"
+        ):
+            read_headers([path])
+    mpo = tmp_path / "camera.jpg"
+    first, second = Image.new("RGB", (6, 4), (200, 0, 0)), Image.new("RGB", (6, 4))
+    first.save(mpo, "MPO", save_all=True, append_images=[second])
+    with Image.open(mpo) as img:
+        assert img.format == "MPO"
+    x, _ = read_images([mpo], (4, 6), 3)
+    assert x.shape == (1, 3, 4, 6) and abs(x[0, 0].mean() - 200 / 255) < 0.02
