@@ -63,8 +63,8 @@ def bounded(read, limit: int, what: str = "a read"):
     peak can be reset (Linux).
 
     The resident size can also grow for reasons outside the read: once in a
-    60x hunt (12,000 pictures, after 20 minutes of model files) one read
-    that allocates nothing of the kind grew it by 27.7 MB, and the same read
+    40x hunt (12,000 pictures, after 4 minutes of model files) one read that
+    allocates nothing of the kind grew it by 27.7 MB, and the same read
     repeated did not (the kernel fills huge pages in the background, among
     others). A read that allocates from its file's content does so every
     time, so a first measure over the limit is taken again once, after the
