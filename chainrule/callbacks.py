@@ -151,6 +151,10 @@ class NaNGuard(Callback):
     The bad batch is undone entirely: its optimizer step is skipped, and the
     buffers its forward pass changed (BatchNorm's running statistics, already
     non-finite) are put back as they were before it.
+
+    Without a NaNGuard, ``fit`` still stops before the step of a batch whose
+    loss is NaN or infinite, with a RuntimeWarning; it does not look at the
+    gradients (a finite loss can have an overflowing gradient), nor roll back.
     """
 
     _resumable = ("rollbacks",)

@@ -23,9 +23,14 @@ def _as_inputs(owner: str, x, dtype) -> np.ndarray:
     if x.dtype != dtype:
         x = x.astype(dtype)
     if x.dtype.kind == "f" and not all_finite(x):
-        row = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
-        raise ValueError(f"{owner}: x contains NaN or inf (first at row {row}).")
+        raise ValueError(
+            f"{owner}: x contains NaN or inf (first at row {_first_non_finite_row(x)})."
+        )
     return x
+
+
+def _first_non_finite_row(a: np.ndarray) -> int:
+    return int(np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).all(axis=1))[0])
 
 
 def _check_pair(owner: str, x: np.ndarray, y) -> np.ndarray:
@@ -88,7 +93,20 @@ def predict(model: Module, x, batch_size: int = 256) -> np.ndarray:
     ndarray, shape (N, ...)
     """
     batch_size = _positive_int("predict", "batch_size", batch_size)
-    return _outputs(model, _as_inputs("predict", x, _model_dtype(model)), batch_size)
+    out = _outputs(model, _as_inputs("predict", x, _model_dtype(model)), batch_size)
+    if out.dtype.kind == "f" and not all_finite(out):
+        # The inputs were finite: the model overflows (weights that grew huge
+        # in a run that diverged, or inputs far outside what it was trained on).
+        largest = max(
+            (float(np.abs(p.data).max()) for p in model.parameters() if p.data.size),
+            default=0.0,
+        )
+        raise ValueError(
+            f"predict: the model's output for row {_first_non_finite_row(out)} is NaN "
+            f"or infinite, from a finite input; its weights reach {largest:.3g} in "
+            f"size, and its computation overflows {out.dtype}."
+        )
+    return out
 
 
 def _outputs(model: Module, x: np.ndarray, batch_size: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -196,6 +197,8 @@ class Trainer:
         self.epoch_rng_state = None
         self.stop_training = False
         self.stop_reason: str | None = None
+        # Set when a non-finite loss ended this run without a NaNGuard.
+        self.diverged_unguarded: str | None = None
         self._loss_sum = 0.0
         self._count = 0
         self._epoch_seconds = 0.0
@@ -334,6 +337,12 @@ class Trainer:
             go = True
             for cb in self.callbacks:
                 go = cb.before_step(self, value) and go
+            if go and not math.isfinite(value):
+                # Without a NaNGuard to decide (it would have said no), a loss
+                # of NaN or inf stops the run here: its gradients would make
+                # every weight NaN, and no later step could undo that.
+                self._stop_diverged(value)
+                go = False
             if go:
                 optimizer.step()
             if self.stop_training:
@@ -356,6 +365,16 @@ class Trainer:
         self._epoch_seconds += time.perf_counter() - started
         self._epoch_started = None
         self._end_epoch(bar)
+
+    def _stop_diverged(self, value: float) -> None:
+        """End the run at a non-finite loss (``fit`` warns with the message)."""
+        self.stop_training = True
+        self.stop_reason = self.history.diverged = self.diverged_unguarded = (
+            f"fit: the loss became {value} at epoch {self.epoch + 1}, batch "
+            f"{self.batch + 1}; training stopped before that batch's step, so the "
+            "weights are those of the step before. Use a smaller learning rate, or "
+            "callbacks=[NaNGuard(rollback=True)] to retry with one."
+        )
 
     def _running(self) -> dict[str, float]:
         values = {"loss": _set_loss(self.loss, self._loss_sum, self._count)}
@@ -618,7 +637,10 @@ def fit(
         classification losses.
     callbacks : list of Callback, optional
         EarlyStopping, NaNGuard, ModelCheckpoint, LearningRateScheduler,
-        GradientNorms, or your own.
+        GradientNorms, or your own. Without a NaNGuard, a loss that becomes
+        NaN or infinite stops training before that batch's step (the weights
+        stay finite) with a RuntimeWarning, and ``History.diverged`` says
+        where; NaNGuard also watches the gradients and can roll back.
     seed : int, optional
         Seeds the shuffles and the split; without it they come from ``cr.seed``.
     verbose : {0, 1, 2}
@@ -701,4 +723,7 @@ def fit(
         from .io import load_checkpoint_into
 
         load_checkpoint_into(resume, trainer, checkpoint)
-    return trainer.run()
+    history = trainer.run()
+    if trainer.diverged_unguarded:
+        warnings.warn(trainer.diverged_unguarded, RuntimeWarning, stacklevel=2)
+    return history

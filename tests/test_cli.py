@@ -270,6 +270,20 @@ def test_predict_npy_and_idx(tmp_path, model_file, test_set):
         assert sum(g == e for g, e in zip(got, expected)) >= 5, name
 
 
+def test_predict_with_a_model_that_overflows_is_one_line(tmp_path):
+    # Finite weights so large that the output overflows: predict's own error,
+    # and no NumPy warning lines beside it (in a real process, where they show).
+    model = cr.Sequential(cr.layers.Flatten(), cr.layers.Linear(784, 10, rng=0))
+    model[1].weight.data[...] = 3e38
+    model.save(tmp_path / "huge.npz")
+    np.save(tmp_path / "x.npy", np.ones((2, 1, 28, 28), np.float32))
+    assert_fails(
+        cli("predict", tmp_path / "huge.npz", tmp_path / "x.npy"),
+        r"^chainrule predict: error: predict: the model's output for row 0 is NaN or "
+        r"infinite, from a finite input; its weights reach 3e\+38 in size",
+    )
+
+
 # --------------------------------------------------------- gradcheck, info
 @pytest.mark.parametrize(
     "model", ["seed-cnn", "conv2x3s2p1-tanh-maxpool2-flatten-linear5-sigmoid"]

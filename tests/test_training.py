@@ -713,6 +713,59 @@ def test_predict_accepts_huge_finite_inputs():
     assert cr.predict(mlp(4, 2), x).shape == (2, 2)
 
 
+def test_predict_refuses_an_output_that_overflows():
+    # Finite inputs, finite weights, and an output of inf: the model overflows
+    # float32 (a run that diverged leaves weights like these).
+    model = mlp(4, 2)
+    model[0].weight.data[...] = 1e30
+    x = np.zeros((3, 4), np.float32)
+    x[1:] = 1e10
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
+        ValueError,
+        match=r"predict: the model's output for row 1 is NaN or infinite, from a "
+        r"finite input; its weights reach 1e\+30 in size, and its computation "
+        r"overflows float32\.$",
+    ):
+        cr.predict(model, x)
+
+
+def _diverging_fit(callbacks=None):
+    x = np.random.default_rng(0).standard_normal((256, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = mlp(4, 8, 2)
+    with np.errstate(all="ignore"):
+        h = cr.fit(
+            model, losses.CrossEntropy(), cr.optim.SGD(model, lr=1e6), x, y,
+            epochs=3, batch_size=32, seed=0, verbose=0, callbacks=callbacks,
+        )  # fmt: skip
+    return model, h
+
+
+def test_a_diverging_fit_stops_before_the_step_that_would_poison_the_weights():
+    # The loss turned NaN in epoch 1: that batch's step would make every weight
+    # NaN for good. The run stops there, says so, and keeps finite weights.
+    # (Before, it went on, and each later epoch's loss read 0.0.)
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"^fit: the loss became nan at epoch 1, batch 5; training stopped "
+        r"before that batch's step, so the weights are those of the step before\.",
+    ):
+        model, h = _diverging_fit()
+    assert h.diverged.startswith("fit: the loss became nan at epoch 1, batch 5")
+    assert h.stop_reason == h.diverged and h.epoch == [] and "loss" not in h
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+
+
+def test_with_a_nan_guard_it_decides_and_fit_adds_no_warning():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _, h = _diverging_fit(callbacks=[cr.callbacks.NaNGuard(stream=io.StringIO())])
+    assert h.diverged.startswith("NaNGuard: the loss became nan at epoch 1, batch 5")
+    assert not [w for w in seen if str(w.message).startswith("fit:")]
+
+
 def test_sse_training_loss_is_the_sum_over_the_epoch_as_evaluate_reports_it():
     # A learning rate of 1e-30 leaves the model as it is: the epoch's loss is
     # then the loss of the whole training set, in evaluate's convention.

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numpy as np
+
 from ..allocator import keep_freed_memory
 from ..distributed import report_failure
 from ._common import (
@@ -429,7 +431,12 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        status = args.func(args)
+        # NumPy's floating-point warnings would put lines of their own on
+        # stderr; what they warn of is caught where it matters, as one line:
+        # NaNGuard ends a diverging train, predict refuses a non-finite
+        # output, evaluate reports the loss it got.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            status = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return status
     except BrokenPipeError:
