@@ -129,6 +129,26 @@ def test_a_picture_is_decoded_only_as_the_formats_predict_reads(
     )
 
 
+def test_a_picture_declaring_more_pixels_than_its_file_holds_is_one_line(
+    tmp_path, model_file, capsys
+):
+    import struct
+
+    path = tmp_path / "forged.bmp"
+    Image.new("RGB", (8, 8)).save(path)
+    blob = bytearray(path.read_bytes())
+    blob[18:26] = struct.pack("<ii", 8, 1_048_584)  # width, height
+    path.write_bytes(bytes(blob))
+    capsys.readouterr()
+    assert main(["predict", str(model_file), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"chainrule predict: error: image '{path}' declares 8x1048584 pixels in a file "
+        "of 246 bytes, more than 8,192 a byte"
+    )
+    assert err.count("\n") == 1
+
+
 def test_a_damaged_image_is_one_line(tmp_path, model_file, capsys):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
     capsys.readouterr()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.folders import more_pixels_than_the_file_holds
 from ._common import CLIError
 
 #: The first bytes of the image formats `predict` reads (through Pillow).
@@ -80,6 +81,9 @@ def read_image(path: Path, shape, digits: bool = False) -> np.ndarray:
             with Image.open(path, formats=PILLOW_FORMATS) as img:  # the header only
                 if img.width * img.height > MAX_IMAGE_PIXELS:
                     raise CLIError(too_big)
+                overfull = more_pixels_than_the_file_holds(path, img.size)
+                if overfull:
+                    raise CLIError(overfull)
                 grey = _grey_on_white(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise CLIError(too_big) from None

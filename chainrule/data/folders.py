@@ -16,8 +16,9 @@ Without ``channels`` the folder decides: grey when every image is grey, else
 RGB. Images with transparency are composited onto white first. What was
 converted or resized is counted and reported, never done silently.
 
-Limits: images of at most :data:`MAX_IMAGE_PIXELS` pixels each (read from the
-header, before decoding), sizes of at most :data:`MAX_SIDE` pixels a side,
+Limits: images of at most :data:`MAX_IMAGE_PIXELS` pixels each, and of at most
+:data:`PIXELS_PER_FILE_BYTE` per byte of their file (read from the header,
+before decoding), sizes of at most :data:`MAX_SIDE` pixels a side,
 and at most :data:`MAX_ARRAY_BYTES` bytes for the resulting array.
 """
 
@@ -39,6 +40,16 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 PILLOW_FORMATS = ("PNG", "JPEG", "BMP")
 #: Largest source image, in pixels (Pillow's own bomb limit is about 89 M).
 MAX_IMAGE_PIXELS = 40_000_000
+#: The most pixels a picture may declare per byte of its file. Deflate (PNG's
+#: compression) packs at most about 1,032 bytes into one, 8,256 pixels of a
+#: 1-bit image (measured: a blank 6000x6000 1-bit PNG holds 8,097 a byte, a
+#: grey one 1,026, a JPEG 85); only blank fax pages (CCITT TIFF) go beyond. A
+#: header that declares more describes data its file cannot hold, and decoding
+#: it would have Pillow allocate the declared size first, up to 4 bytes a
+#: pixel, for a file of a few hundred bytes.
+PIXELS_PER_FILE_BYTE = 8192
+
+
 #: Largest --image-size side.
 MAX_SIDE = 1024
 #: Largest float32 array a folder may become (8 GiB).
@@ -150,6 +161,21 @@ def list_image_folder(root, classes: list[str] | None = None) -> FolderListing:
 
 
 # ------------------------------------------------------------------ reading
+def more_pixels_than_the_file_holds(path: Path, size: tuple[int, int]) -> str | None:
+    """Why a picture whose header declares ``size`` (width, height) is not
+    decoded, when that is more than :data:`PIXELS_PER_FILE_BYTE` per byte of
+    its file; else None."""
+    w, h = size
+    n = path.stat().st_size
+    if w * h <= PIXELS_PER_FILE_BYTE * n:
+        return None
+    return (
+        f"image {str(path)!r} declares {w}x{h} pixels in a file of {n:,} bytes, more "
+        f"than {PIXELS_PER_FILE_BYTE:,} a byte: compression packs that much only into "
+        "a blank page, so its header is damaged or forged."
+    )
+
+
 def _pil():
     try:
         from PIL import Image
@@ -208,6 +234,9 @@ def read_headers(files: list[Path]) -> ImageHeaders:
                 f"image {str(f)!r} has {sizes[-1][0]}x{sizes[-1][1]} pixels; at most "
                 f"{MAX_IMAGE_PIXELS:,} are read. Shrink it first."
             )
+        overfull = more_pixels_than_the_file_holds(f, sizes[-1])
+        if overfull:
+            raise ImageFolderError(overfull)
     return ImageHeaders(sizes, modes)
 
 

@@ -111,3 +111,32 @@ def test_only_the_formats_the_names_stand_for_are_decoded(tmp_path):
         assert img.format == "MPO"
     x, _ = read_images([mpo], (4, 6), 3)
     assert x.shape == (1, 3, 4, 6) and abs(x[0, 0].mean() - 200 / 255) < 0.02
+
+
+def _bmp_declaring(path, width, height):
+    """An 8x8 BMP (246 bytes) whose header is edited to declare another size."""
+    import struct
+
+    make(path, "RGB", (8, 8))
+    blob = bytearray(path.read_bytes())
+    blob[18:26] = struct.pack("<ii", width, height)
+    path.write_bytes(bytes(blob))
+    return path
+
+
+def test_a_header_declaring_more_pixels_than_its_file_holds_is_refused(tmp_path):
+    # 8 x 1,048,584 pixels in 246 bytes: Pillow would allocate the declared
+    # 8.4 million pixels (about 34 MB) before finding the file short.
+    bmp = _bmp_declaring(tmp_path / "forged.bmp", 8, 1_048_584)
+    with pytest.raises(
+        ImageFolderError,
+        match=r"forged.bmp' declares 8x1048584 pixels in a file of 246 bytes, more than "
+        r"8,192 a byte: compression packs that much only into a blank page",
+    ):
+        read_headers([bmp])
+    # A blank 1-bit PNG, the densest picture deflate makes (about 7,000
+    # pixels a byte), still reads.
+    blank = tmp_path / "blank.png"
+    Image.new("1", (2000, 2000), 0).save(blank, optimize=True)
+    assert 2000 * 2000 / blank.stat().st_size > 5000
+    assert read_headers([blank]).sizes == [(2000, 2000)]
