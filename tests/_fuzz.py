@@ -69,9 +69,8 @@ def bounded(read, limit: int, what: str = "a read"):
     pixels in a 246-byte file, which Pillow allocated before finding the
     file short).
     """
-    if not peak_rss_reset():
+    if not peak_rss_reset():  # where it can, the peak is now the present size
         return read()
-    peak_rss_reset()
     start = rss_kib()[1]
     try:
         result, error = read(), None
