@@ -174,6 +174,7 @@ def check(tmp_path_factory):
     previous = signal.signal(signal.SIGALRM, _alarm)
 
     def attempt(kind: str):
+        """((weights, the rest), "loaded") or (None, "refused"), within the time limit."""
         signal.setitimer(signal.ITIMER_REAL, SECONDS_PER_FILE)
         try:
             return _read(kind, path), "loaded"
@@ -189,13 +190,13 @@ def check(tmp_path_factory):
         # Resident memory, which is what takes a machine down (and not the
         # untouched address space a refused architecture may reserve).
         try:
-            read, outcome = bounded(
+            got, outcome = bounded(
                 lambda: attempt(original.kind), PEAK_BYTES, f"{original.name}: a read"
             )
         except _Timeout:
             pytest.fail(f"{original.name}: reading a mutant took over {SECONDS_PER_FILE} s")
         if outcome == "loaded":
-            weights, rest = read
+            weights, rest = got
             # Whatever the mutation, the weights are the original's, bit for bit.
             assert weights == original.weights, original.name
             if not manifest_edited:
