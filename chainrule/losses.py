@@ -10,8 +10,12 @@ needs; ``backward()`` returns dL/dy with the shape and dtype of y.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ._checks import all_finite
+from ._checks import real as _real
 from .backend import ForwardCache
 from .functional.activations import log_softmax, sigmoid, softmax_columns_, softplus
 
@@ -70,8 +74,8 @@ class Loss(ForwardCache):
             raise TypeError(
                 f"{type(self).__name__}: targets must be numeric; got {t.dtype}."
             )
-        if t.shape != y.shape and t.size == y.size and t.shape[:1] == y.shape[:1]:
-            t = t.reshape(y.shape)  # (N,) targets for an (N, 1) output
+        if t.shape != y.shape and _same_layout(t.shape, y.shape):
+            t = t.reshape(y.shape)  # (N,) targets for an (N, 1) output, say
         if t.shape != y.shape:
             raise ValueError(
                 f"{type(self).__name__}: targets must have the predictions' shape "
@@ -81,6 +85,20 @@ class Loss(ForwardCache):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def _same_layout(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether targets of shape ``a`` can stand for predictions of shape ``b``
+    read in the same order: the same batch and number of values per sample,
+    and either the same axes up to axes of length 1 ((N,) for (N, 1)) or one
+    side flat ((N, 784) for (N, 1, 28, 28), as Flatten orders them). A
+    transposed target, (N, 3, 2) for (N, 2, 3), is not: its values would be
+    compared with the wrong predictions."""
+    if a[:1] != b[:1] or math.prod(a) != math.prod(b):
+        return False
+    rest_a = [d for d in a[1:] if d != 1]
+    rest_b = [d for d in b[1:] if d != 1]
+    return rest_a == rest_b or len(a) <= 2 or len(b) <= 2
 
 
 def _per_sample(v: np.ndarray) -> np.ndarray:
@@ -181,7 +199,13 @@ class BinaryCrossEntropy(Loss):
     def __init__(self, from_logits: bool = False, eps: float = 1e-7) -> None:
         super().__init__()
         self.from_logits = bool(from_logits)
-        self.eps = float(eps)
+        self.eps = _real("BinaryCrossEntropy", "eps", eps)
+        if not 0.0 < self.eps < 0.5:
+            # [eps, 1 - eps] must be an interval of probabilities, and eps = 0
+            # would let log(0) through.
+            raise ValueError(
+                f"BinaryCrossEntropy: eps must be in (0, 0.5); got {eps!r}."
+            )
 
     def forward(self, y, t, sample_weight=None) -> float:
         y = self._prediction(y)
@@ -315,7 +339,17 @@ class CrossEntropy(Loss):
                     f"CrossEntropy: probability targets must have shape {z.shape}; "
                     f"got {t_arr.shape}."
                 )
+            if t_arr.dtype.kind not in "fiub":
+                raise TypeError(
+                    f"CrossEntropy: probability targets must be numeric; got dtype "
+                    f"{t_arr.dtype}."
+                )
             t_arr = t_arr.astype(z.dtype, copy=False)
+            if not bool((t_arr >= 0).all()) or not all_finite(t_arr):
+                raise ValueError(
+                    "CrossEntropy: probability targets must be finite and "
+                    "non-negative."
+                )
             if eps:
                 t_arr = t_arr * (1 - eps) + eps / k  # q = (1 - eps) t + eps / K
             log_p = log_softmax(z)
@@ -344,7 +378,11 @@ class CrossEntropy(Loss):
     def backward(self) -> np.ndarray:
         p, t, w = self.take_cache()
         if t.ndim == 2:  # probability targets: p is (N, K)
-            g = p - t
+            # d/dz of -sum_k t_k log softmax(z)_k is p sum_k t_k - t, which is
+            # p - t when the targets of a row sum to one (as PyTorch, any
+            # non-negative targets are taken).
+            g = p * t.sum(axis=1, keepdims=True)
+            g -= t
             g *= _scale(len(g), w, 2, g.dtype)
             return g
         # integer labels: p is softmax(z) transposed, (K, N)

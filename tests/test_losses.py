@@ -36,6 +36,11 @@ def make_case(name, rng):
     if name == "CE(probs)":
         z, t = rng.standard_normal((n, k)) * 2, rng.dirichlet(np.ones(k), n)
         return CrossEntropy(), z, t, -(t * log_softmax(z)).sum(axis=1)
+    if name == "CE(probs, unnormalised)":
+        # Soft targets whose rows do not sum to one (PyTorch takes them too):
+        # the gradient is softmax(z) sum_k t_k - t, not softmax(z) - t.
+        z, t = rng.standard_normal((n, k)) * 2, rng.uniform(0, 1, (n, k))
+        return CrossEntropy(), z, t, -(t * log_softmax(z)).sum(axis=1)
     if name == "CE(labels, smoothed)":
         z, t = rng.standard_normal((n, k)) * 2, np.array([0, 2, 1, 2])
         q = np.full((n, k), 0.1 / k) + 0.9 * np.eye(k)[t]
@@ -57,6 +62,7 @@ NAMES = [
     "BCE(logits)",
     "CE(labels)",
     "CE(probs)",
+    "CE(probs, unnormalised)",
     "CE(labels, smoothed)",
     "CE(probs, smoothed)",
     "NLL",
@@ -157,6 +163,36 @@ def test_column_targets_for_one_output():
     assert BinaryCrossEntropy()(y, np.array([0.0, 1.0])) == pytest.approx(
         BinaryCrossEntropy()(y, np.array([[0.0], [1.0]]))
     )
+
+
+@pytest.mark.parametrize("loss", [MSE(), SSE()], ids=["MSE", "SSE"])
+def test_targets_in_another_layout_are_read_in_order_or_refused(loss, rng):
+    y = rng.standard_normal((4, 1, 2, 3))
+    t = rng.standard_normal((4, 1, 2, 3))
+    # Flat targets (as Flatten orders the values) and axes of length 1 are the
+    # same targets; a transposed image is not, and is refused.
+    assert loss(y, t.reshape(4, 6)) == loss(y, t)
+    assert loss(y, t.reshape(4, 2, 3)) == loss(y, t)
+    with pytest.raises(ValueError, match=re.escape("shape (4, 1, 2, 3); got (4, 3, 2)")):
+        loss(y, t.reshape(4, 3, 2))
+
+
+@pytest.mark.parametrize(
+    "bad", [np.nan, -0.5], ids=["NaN", "negative"]
+)
+def test_cross_entropy_probability_targets_must_be_finite_and_non_negative(bad):
+    t = np.full((2, 3), 1 / 3)
+    t[1, 2] = bad
+    with pytest.raises(ValueError, match="must be finite and non-negative"):
+        CrossEntropy()(np.zeros((2, 3)), t)
+    with pytest.raises(TypeError, match="must be numeric; got dtype <U1"):
+        CrossEntropy()(np.zeros((1, 2)), np.array([["a", "b"]]))
+
+
+@pytest.mark.parametrize("eps", [float("nan"), -1.0, 0.0, 0.5, "0.1"])
+def test_bce_eps_must_be_a_small_positive_number(eps):
+    with pytest.raises(ValueError, match="BinaryCrossEntropy: eps must be"):
+        BinaryCrossEntropy(eps=eps)
 
 
 ALL_LOSSES = [
