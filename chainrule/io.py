@@ -70,7 +70,17 @@ def _version() -> str:
 def layer_spec(module: Module) -> dict:
     """A JSON description of ``module`` from which :func:`build` rebuilds it."""
     if isinstance(module, Sequential):
-        return {"type": "Sequential", "layers": [layer_spec(m) for m in module.layers]}
+        # A layer object listed twice (its weights used at two depths) is
+        # written once; its later places say {"same_as": first position}.
+        first: dict[int, int] = {}
+        layers = []
+        for i, m in enumerate(module.layers):
+            if id(m) in first:
+                layers.append({"same_as": first[id(m)]})
+            else:
+                first[id(m)] = i
+                layers.append(layer_spec(m))
+        return {"type": "Sequential", "layers": layers}
     if isinstance(module, Graph):
         names = dict(zip((id(m) for m in module.layers), module.layer_names))
         nodes = []
@@ -121,7 +131,19 @@ def build(spec: dict, where: str = "model") -> Module:
         layers = spec.get("layers")
         if not isinstance(layers, list):
             raise ModelFileError(f"{where}: Sequential needs a list of layers.")
-        return Sequential(*(build(s, f"{where}[{i}]") for i, s in enumerate(layers)))
+        built: list[Module] = []
+        for i, entry in enumerate(layers):
+            same = entry.get("same_as") if isinstance(entry, dict) else None
+            if same is None:
+                built.append(build(entry, f"{where}[{i}]"))
+            elif type(same) is int and 0 <= same < i and "same_as" not in layers[same]:
+                built.append(built[same])
+            else:
+                raise ModelFileError(
+                    f"{where}[{i}]: same_as must name an earlier layer's position "
+                    f"(0 to {i - 1}) that is not itself a repeat; got {same!r}."
+                )
+        return Sequential(*built)
     if kind == "Graph":
         return _build_graph(spec, where)
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _model_files import edit_manifest as _edit_manifest
 from _model_files import manifest as _manifest
 from _model_files import members as _members
 from _model_files import npy as _npy
@@ -147,6 +148,31 @@ def test_graph_round_trip(tmp_path, dtype):
     shared = [m for m in loaded.layers if m.name == "shared"]
     assert len(shared) == 1
     assert sum(n.layer is shared[0] for n in loaded.order) == 2
+
+
+def test_a_sequential_that_repeats_a_layer_round_trips(tmp_path):
+    # One Linear at two depths: its weights are written once, and the loaded
+    # model uses one layer object at both places again.
+    lin = L.Linear(6, 6, rng=0)
+    model = _randomize(cr.Sequential(lin, L.Tanh(), lin, L.Linear(6, 2, rng=1)))
+    x = np.random.default_rng(0).standard_normal((3, 6)).astype(np.float32)
+    loaded = _round_trip(model, tmp_path / "r.npz", x)
+    assert loaded.layers[0] is loaded.layers[2]
+    assert [n for n, _ in loaded.named_parameters()] == [
+        "0.weight", "0.bias", "3.weight", "3.bias"
+    ]
+
+
+@pytest.mark.parametrize("same_as", [2, 3, -1, True, "0", None])
+def test_a_repeat_must_name_an_earlier_layer(tmp_path, same_as):
+    lin = L.Linear(4, 4, rng=0)
+    path = tmp_path / "r.npz"
+    cr.Sequential(lin, L.ReLU(), lin).save(path)
+    _edit_manifest(
+        path, lambda m: m["architecture"]["layers"][2].update(same_as=same_as)
+    )
+    with pytest.raises(ModelFileError, match=r"\[2\]: (same_as must name an earlier|a layer spec must)"):
+        cr.load(path)
 
 
 def test_loaded_graph_trains_like_the_original(tmp_path):
