@@ -111,36 +111,51 @@ class MeanAbsoluteError(Metric):
 class R2Score(Metric):
     """Coefficient of determination R^2 = 1 - SS_res / SS_tot, over all outputs
     pooled (scikit-learn's ``r2_score`` with ``multioutput='variance_weighted'``;
-    the same as its default for one output)."""
+    the same as its default for one output).
+
+    SS_tot = sum_i (t_i - mean t)^2 is gathered batch by batch as a running
+    mean and sum of squared deviations (Chan et al.'s pairwise update), not as
+    sum t^2 - (sum t)^2 / n, which cancels to noise for targets far from zero
+    (values near 1e8 with a spread of 1).
+    """
 
     name = "r2"
 
     def reset(self) -> None:
         self.ss_res = 0.0
-        self.sum_t = None
-        self.sum_t2 = None
+        self.mean = None  # per output
+        self.m2 = None  # per output: sum of squared deviations from the mean
         self.count = 0.0
 
     def update(self, y_pred, y_true) -> None:
         t = np.asarray(y_true, dtype=np.float64).reshape(y_pred.shape)
         t2 = t.reshape(len(t), -1)
+        if not len(t2):
+            return
         self.ss_res += float(((y_pred.reshape(t2.shape) - t2) ** 2).sum())
-        s, s2 = t2.sum(axis=0), (t2**2).sum(axis=0)
-        self.sum_t = s if self.sum_t is None else self.sum_t + s
-        self.sum_t2 = s2 if self.sum_t2 is None else self.sum_t2 + s2
-        self.count += len(t2)
+        nb = float(len(t2))
+        mb = t2.mean(axis=0)
+        m2b = ((t2 - mb) ** 2).sum(axis=0)
+        if self.mean is None:
+            self.mean, self.m2, self.count = mb, m2b, nb
+            return
+        n = self.count + nb
+        delta = mb - self.mean
+        self.mean = self.mean + delta * (nb / n)
+        self.m2 = self.m2 + m2b + delta**2 * (self.count * nb / n)
+        self.count = n
 
     def result(self) -> float:
         if not self.count:
             return float("nan")
-        ss_tot = float((self.sum_t2 - self.sum_t**2 / self.count).sum())
+        ss_tot = float(self.m2.sum())
         return 1.0 - self.ss_res / ss_tot if ss_tot > 0 else float("nan")
 
     def state_dict(self) -> dict:
         return {
             "ss_res": self.ss_res,
-            "sum_t": None if self.sum_t is None else self.sum_t.tolist(),
-            "sum_t2": None if self.sum_t2 is None else self.sum_t2.tolist(),
+            "mean": None if self.mean is None else self.mean.tolist(),
+            "m2": None if self.m2 is None else self.m2.tolist(),
             "count": self.count,
         }
 
@@ -148,9 +163,18 @@ class R2Score(Metric):
         if isinstance(state, list):  # checkpoints written before the dict form
             state = dict(zip(("ss_res", "sum_t", "sum_t2", "count"), state))
         self.ss_res, self.count = state["ss_res"], state["count"]
-        s, s2 = state["sum_t"], state["sum_t2"]
-        self.sum_t = None if s is None else np.asarray(s)
-        self.sum_t2 = None if s2 is None else np.asarray(s2)
+        if "sum_t" in state:  # checkpoints written with sums of t and t^2
+            s, s2 = state["sum_t"], state["sum_t2"]
+            if s is None or not self.count:
+                self.mean = self.m2 = None
+            else:
+                s, s2 = np.asarray(s), np.asarray(s2)
+                self.mean = s / self.count
+                self.m2 = s2 - s * s / self.count
+            return
+        mean, m2 = state["mean"], state["m2"]
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
+        self.m2 = None if m2 is None else np.asarray(m2, dtype=np.float64)
 
 
 METRICS = {

@@ -84,6 +84,33 @@ def test_r2_by_hand_and_against_sklearn():
     assert m.result() == pytest.approx(expected, rel=1e-10)
 
 
+@pytest.mark.parametrize("offset", [1e8, 1e9])
+def test_r2_of_targets_far_from_zero(offset):
+    # sum t^2 - (sum t)^2 / n cancels to noise here (it gave NaN at 1e8);
+    # the running mean and squared deviations keep sklearn's value.
+    sklearn_metrics = importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    t = offset + rng.standard_normal((1000, 1))
+    y = t + 0.1 * rng.standard_normal((1000, 1))
+    m = M.R2Score()
+    for s in range(0, 1000, 64):
+        m.update(y[s : s + 64], t[s : s + 64])
+    assert m.result() == pytest.approx(sklearn_metrics.r2_score(t, y), rel=1e-8)
+
+
+def test_r2_state_written_with_sums_still_loads():
+    # Checkpoints from before kept sum t and sum t^2.
+    t = np.array([[1.0], [2.0], [3.0], [4.0]])
+    y = np.array([[1.0], [2.0], [4.0], [4.0]])
+    m = M.R2Score()
+    m.load_state_dict(
+        {"ss_res": 1.0, "sum_t": [10.0], "sum_t2": [30.0], "count": 4.0}
+    )
+    assert m.result() == pytest.approx(0.8)
+    m.update(y, t)  # and goes on accumulating
+    assert m.result() == pytest.approx(M.r2_score(np.vstack([y, y]), np.vstack([t, t])))
+
+
 def test_confusion_matrix_and_precision_recall():
     y_true = [0, 0, 1, 1, 1, 2]
     y_pred = [0, 1, 1, 1, 0, 1]
