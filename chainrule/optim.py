@@ -554,6 +554,7 @@ def clip_grad_norm(params: Iterable[Parameter] | Module, max_norm: float) -> flo
     ||g|| = sqrt(sum over every parameter of sum g^2); if it exceeds max_norm,
     every g is multiplied by max_norm / ||g||, which keeps the direction.
     """
+    max_norm = _positive("clip_grad_norm", "max_norm", max_norm)
     ps = params.parameters() if isinstance(params, Module) else list(params)
     total = math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in ps))
     if total > max_norm and math.isfinite(total):

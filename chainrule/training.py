@@ -44,7 +44,7 @@ from .losses import Loss
 from .metrics import _true_labels
 from .models.sequential import Sequential
 from .module import Module
-from .optim import Optimizer, clip_grad_norm
+from .optim import Optimizer, _positive, clip_grad_norm
 from .progress import ProgressBar
 from .random import get_rng
 
@@ -132,7 +132,11 @@ class Trainer:
         # Only rank 0 prints: the others' numbers are the same.
         self.verbose = int(verbose) if self.comm.is_root else 0
         self.stream = stream or sys.stdout
-        self.clip_norm = clip_norm
+        # A norm of 0 would zero every gradient, a negative one turn each step
+        # uphill: refused here, before the first batch, as clip_grad_norm does.
+        self.clip_norm = (
+            None if clip_norm is None else _positive("fit", "clip_norm", clip_norm)
+        )
         if augment is not None and not callable(augment):
             raise TypeError(
                 f"fit: augment must be callable as augment(x, rng); got "
@@ -168,6 +172,16 @@ class Trainer:
             from .data.batching import stratified_split
 
             train_idx, val_idx = stratified_split(y, validation_split, seed=self.rng)
+            if not len(train_idx) or not len(val_idx):
+                # Rounded per class, a split of few samples can leave a part
+                # empty: no step at all, or nothing to validate on.
+                empty = "training" if not len(train_idx) else "validation"
+                raise ValueError(
+                    f"fit: validation_split={validation_split!r} leaves no {empty} "
+                    f"samples of the {len(y)} given ({len(train_idx)} to train on, "
+                    f"{len(val_idx)} to validate on, rounded class by class); "
+                    "choose a split that leaves samples on both sides."
+                )
             validation_data = (
                 (x[val_idx], y[val_idx])
                 if w is None

@@ -385,6 +385,24 @@ def test_clip_grad_norm_leaves_small_and_non_finite_gradients():
     np.testing.assert_array_equal(b.grad, [np.inf, 1.0])
 
 
+@pytest.mark.parametrize("bad", [0.0, -1.0, math.nan, math.inf])
+def test_clip_norm_must_be_positive_and_finite(bad):
+    # A norm of 0 zeroes every step, a negative one turns each step uphill.
+    with pytest.raises(ValueError, match="clip_grad_norm: max_norm must be a positive"):
+        clip_grad_norm([param([0.0], grad=[3.0])], bad)
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    with pytest.raises(ValueError, match="fit: clip_norm must be a positive number"):
+        cr.fit(
+            model,
+            cr.losses.MSE(),
+            SGD(model, lr=0.1),
+            np.ones((4, 1), np.float32),
+            np.ones((4, 1), np.float32),
+            clip_norm=bad,
+            verbose=0,
+        )
+
+
 def test_clip_norm_in_fit_bounds_each_step():
     # One weight, one sample, MSE: dL/dw = (w x - t) x = (0 - 100) * 1 = -100.
     # Clipped to norm 1, one SGD step with lr 1 moves w by exactly 1.

@@ -143,6 +143,32 @@ def test_autoencoder_target_is_input(digits):
 
 
 # --------------------------------------------------- validation and predict
+@pytest.mark.parametrize(
+    "y, split, empty",
+    [
+        (np.zeros(100, int), 0.999, "training"),
+        (np.arange(3), 0.9, "training"),  # one sample per class, each held out
+        (np.zeros(100, int), 1e-9, "validation"),
+    ],
+)
+def test_a_validation_split_that_leaves_a_part_empty_is_refused(y, split, empty):
+    # Rounded class by class, the split could leave nothing to train on (and
+    # fit "succeeded" without a step) or nothing to validate on.
+    model = mlp(2, 3)
+    with pytest.raises(
+        ValueError, match=f"validation_split={split!r} leaves no {empty} samples"
+    ):
+        cr.fit(
+            model,
+            losses.CrossEntropy(),
+            cr.optim.SGD(model, lr=0.1),
+            np.zeros((len(y), 2), np.float32),
+            y,
+            validation_split=split,
+            verbose=0,
+        )
+
+
 def test_validation_split_is_stratified():
     # 300 of class 0, 100 of class 1, 50 of class 2
     y = np.repeat([0, 1, 2], [300, 100, 50])
