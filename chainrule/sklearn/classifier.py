@@ -172,6 +172,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(self._classes)
+                unknown = np.setdiff1d(unique_labels(y), self._label_binarizer.classes_)
+                if len(unknown):
+                    # The binarizer would code them as no class at all.
+                    raise ValueError(
+                        f"{type(self).__name__}: y contains labels not in classes "
+                        f"{self._label_binarizer.classes_.tolist()}; got "
+                        f"{unknown.tolist()}."
+                    )
         elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_

@@ -95,6 +95,11 @@ def test_string_labels_and_partial_fit_needs_classes(blobs):
     assert clf.score(X, names) > 0.8
     with pytest.raises(ValueError, match="not in classes_"):
         clf.partial_fit(X[:3], ["ant", "dog", "cat"])
+    # The first call checks y against the classes it is given, as scikit-learn:
+    # a label outside them would be trained as no class at all.
+    fresh = MLPClassifier((16,), random_state=0)
+    with pytest.raises(ValueError, match=r"not in classes \['ant', 'bee'\]; got \['cat'\]"):
+        fresh.partial_fit(X, names, classes=["ant", "bee"])
 
 
 def test_early_stopping_records_validation_curve(blobs):
