@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..interop.torch import torch_nn
-from ..module import Module
+from ..module import Module, as_float_array
 from ..random import get_rng
 from ..registry import register_layer
 from ._checks import probability
@@ -52,6 +52,9 @@ class Dropout(Module):
         self.mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        # Integers or booleans as floats, as every layer takes them: the
+        # 1 / (1 - p) scaling cannot be held in an integer.
+        x = as_float_array(self, x)
         if not self.training or self.p == 0.0:
             self.keep_cache(_IDENTITY)
             return x

@@ -74,6 +74,15 @@ def test_float32_stays_float32():
     assert d(np.ones((2, 3), np.float32)).dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, bool])
+def test_integer_and_boolean_inputs_are_scaled_as_floats(dtype):
+    # 1 / (1 - p) cannot be held in an integer: the kept values must be 1/0.7.
+    y = Dropout(0.3, rng=0)(np.ones((4, 8), dtype))
+    assert y.dtype == np.float32
+    kept = y[y != 0]
+    assert kept.size and np.allclose(kept, 1 / 0.7)
+
+
 def test_mask_shape_mismatch():
     d = Dropout(0.5)
     d.mask = np.ones((2, 2), bool)
