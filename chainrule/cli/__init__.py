@@ -306,8 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser(
         "predict",
-        help="predict for CSV rows, image files (PNG, JPEG, BMP, TIFF) or folders, "
-        ".npy arrays or IDX files",
+        help="predict for CSV rows, image files (PNG, JPEG, BMP, TIFF, GIF) or "
+        "folders, .npy arrays or IDX files",
     )
     r.add_argument("model", help="a model file written by train")
     r.add_argument(

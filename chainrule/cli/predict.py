@@ -1,4 +1,4 @@
-"""`chainrule predict`: classify images (PNG, JPEG, BMP, TIFF), .npy arrays or IDX files."""
+"""`chainrule predict`: classify images (PNG, JPEG, BMP, TIFF, GIF), .npy arrays or IDX files."""
 
 from __future__ import annotations
 
