@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
+
+from . import _json
 
 
 class History:
@@ -66,7 +67,7 @@ class History:
         return h
 
     def to_json(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        Path(path).write_text(_json.dumps(self.to_dict(), indent=2) + "\n")
 
     def to_csv(self, path) -> None:
         """One row per epoch: epoch, then every logged value."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 
+from .. import _json
 from ..io import load as load_model
 from ._common import _input_shape
 
@@ -17,7 +17,7 @@ def cmd_info(args) -> int:
     shape = _input_shape(model, default=())
     if args.json:
         print(
-            json.dumps(
+            _json.dumps(
                 {
                     "file": args.model,
                     "parameters": model.num_parameters(),
@@ -36,5 +36,5 @@ def cmd_info(args) -> int:
     if meta:
         print("\nmetadata")
         for k, v in meta.items():
-            print(f"  {k}: {json.dumps(v)}")
+            print(f"  {k}: {_json.dumps(v)}")
     return 0

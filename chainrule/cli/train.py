@@ -10,13 +10,13 @@ the network (``_build_model``), the optimizer, the training loop
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import sys
 import time
 from pathlib import Path
 
+from .. import _json
 from ..distributed import everywhere
 from ._common import CLIError, Interrupted, _say
 from ._runs import RunDir, new_run_id, plan_run_dir, quoted
@@ -590,7 +590,7 @@ def _train(args, runs: list[RunDir]) -> int:
     result = report_training(args, run_dir, model, history, data, metadata)
     if args.json:
         print(
-            json.dumps(
+            _json.dumps(
                 {
                     **result,
                     "epochs": trainer.epoch,
