@@ -134,11 +134,17 @@ def regression_metrics(pred: np.ndarray, true: np.ndarray, names) -> dict:
     """RMSE, MAE and R^2 per target column (arrays (N, T), in the same units)."""
     pred = np.asarray(pred, np.float64).reshape(len(pred), -1)
     true = np.asarray(true, np.float64).reshape(len(true), -1)
-    err = pred - true
-    rmse = np.sqrt((err**2).mean(axis=0))
-    mae = np.abs(err).mean(axis=0)
+    # Each column in units of its largest value, so that squares of values
+    # near 1e300 (a column in float64's range) do not overflow to inf; R^2 is
+    # a ratio, and RMSE is scaled back.
+    top = np.abs(true).max(axis=0)
+    unit = np.where((top > 0) & np.isfinite(top), top, 1.0)
+    err = (pred - true) / unit
+    rmse = np.sqrt((err**2).mean(axis=0)) * unit
+    mae = np.abs(err).mean(axis=0) * unit
     ss_res = (err**2).sum(axis=0)
-    ss_tot = ((true - true.mean(axis=0)) ** 2).sum(axis=0)
+    t = true / unit
+    ss_tot = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
     r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.nan)
     per = {
         str(n): {"rmse": float(a), "mae": float(b), "r2": float(c)}

@@ -73,6 +73,18 @@ def test_regression_metrics_match_sklearn():
         assert got["r2"] == pytest.approx(sk.r2_score(t[:, j], p[:, j]))
 
 
+def test_regression_metrics_of_values_near_float64s_limit():
+    # (pred - true)^2 of values near 1e300 overflows: RMSE was inf, R^2 NaN.
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=(50, 1))
+    p = t + rng.normal(scale=0.3, size=t.shape)
+    small = regression_metrics(p, t, ["a"])
+    big = regression_metrics(p * 1e300, t * 1e300, ["a"])
+    assert big["rmse"] == pytest.approx(small["rmse"] * 1e300)
+    assert big["mae"] == pytest.approx(small["mae"] * 1e300)
+    assert big["r2"] == pytest.approx(small["r2"])
+
+
 def test_binary_metrics_and_roc_match_sklearn():
     rng = np.random.default_rng(1)
     t = rng.integers(0, 2, 300)

@@ -90,8 +90,7 @@ class TablePreprocessing:
                 # The median is robust to the outliers a mean fill would spread.
                 fill = float(np.median(known)) if len(known) else 0.0
                 col[np.isnan(col)] = fill
-                mean = float(col.mean()) if len(col) else 0.0
-                std = float(col.std()) if len(col) else 0.0
+                mean, std = _mean_std(col) if len(col) else (0.0, 0.0)
                 # A constant column stays constant (0) instead of dividing by 0.
                 scale = std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
                 fitted.append({**spec, "mean": mean, "scale": scale, "fill": fill})
@@ -104,8 +103,7 @@ class TablePreprocessing:
         fitted_targets = []
         for j, spec in enumerate(targets):
             if spec["type"] == "numeric":
-                t = raw.targets[j][train_idx]
-                mean, std = float(t.mean()), float(t.std())
+                mean, std = _mean_std(raw.targets[j][train_idx])
                 scale = std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
                 fitted_targets.append({**spec, "mean": mean, "scale": scale})
             else:
@@ -193,3 +191,16 @@ class TablePreprocessing:
         mean = np.array([s["mean"] for s in self.targets])
         scale = np.array([s["scale"] for s in self.targets])
         return np.asarray(y, np.float64) * scale + mean
+
+
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation, in float64, of values that may be as large
+    as float64 allows: they are divided by the largest magnitude first, as
+    the squares of values near 1e300 would overflow to inf (and the scale
+    with them, making every prediction inf)."""
+    v = np.asarray(values, np.float64)
+    top = float(np.abs(v).max())
+    if not 0.0 < top < np.inf:
+        return float(v.mean()), float(v.std())
+    v = v / top
+    return float(v.mean()) * top, float(v.std()) * top

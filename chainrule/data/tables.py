@@ -72,6 +72,9 @@ class TableError(ValueError):
 
 
 # ----------------------------------------------------------------- reading
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _number(text: str) -> float | None:
     try:
         value = float(text)
@@ -521,6 +524,12 @@ def read_values(
                 raise TableError(
                     f"{str(path)!r}: line {line}, column {name!r}: {s!r} is not a "
                     "number; the column is numeric."
+                )
+            if abs(v) > _FLOAT32_MAX:
+                # float32 would hold it as inf, and every step after as NaN.
+                raise TableError(
+                    f"{str(path)!r}: line {line}, column {name!r}: {s} is beyond "
+                    "the float32 range the model computes in (about 3.4e38)."
                 )
             num_buf[r, j] = v
         for j, (c, lookup, spec) in enumerate(zip(cat_cols, cat_maps, cats)):

@@ -126,6 +126,30 @@ def _fit(p, targets=(), missing="impute"):
     return prep, raw
 
 
+def test_an_input_beyond_float32_names_its_line_and_column(tmp_path):
+    # float32 would hold 1e300 as inf, and training would turn it into NaN.
+    p = write(tmp_path / "t.csv", "x,y\n1,0\n2,1\n1e300,0\n3,1\n")
+    scan = scan_table(p)
+    plan = plan_table(scan, ["y"])
+    with pytest.raises(
+        TableError, match=r"line 4, column 'x': 1e300 is beyond the float32 range"
+    ):
+        read_values(p, plan.inputs, [], n_rows=scan.n_rows)
+
+
+def test_targets_near_float64s_limit_are_standardised(tmp_path):
+    # Their squares overflow float64: the scale was inf, every prediction inf.
+    rows = "".join(f"{i},{(i + 1) * 1e300}\n" for i in range(8))
+    prep, raw = _fit(write(tmp_path / "t.csv", "x,y\n" + rows), ["y"])
+    [spec] = prep.targets
+    y = (np.arange(8) + 1) * 1e300
+    assert spec["mean"] == pytest.approx(y.mean())
+    assert spec["scale"] == pytest.approx((y / 1e300).std() * 1e300)
+    t = prep.regression_targets(raw)
+    assert np.isfinite(t).all()
+    np.testing.assert_allclose(prep.to_units(t)[:, 0], y, rtol=1e-6)
+
+
 def test_standardise_one_hot_and_impute(tmp_path):
     p = write(
         tmp_path / "t.csv",
