@@ -377,6 +377,29 @@ def prepare_images(settings: dict) -> Prepared:
 
 
 # ---------------------------------------------------------------- builtin
+
+
+def _class_count(data: str, y_train: np.ndarray, y_test: np.ndarray) -> int:
+    """1 + the largest label, once every label is a class number in
+    [0, MAX_CLASSES), the limit of a CSV file's class targets too: the output
+    layer and the class names are made for the largest label, so a file of a
+    few hundred images with one label of 10**9 would otherwise ask for a
+    billion of each."""
+    for name, y in (("y_train", y_train), ("y_test", y_test)):
+        if y.dtype.kind == "f" and not bool((y == np.round(y)).all()):
+            raise CLIError(
+                f"{data!r}: {name} must hold class numbers (integers); got "
+                f"{float(y[y != np.round(y)].flat[0]):g}."
+            )
+        if y.min() < 0 or y.max() >= MAX_CLASSES:
+            bad = y.min() if y.min() < 0 else y.max()
+            raise CLIError(
+                f"{data!r}: {name} must hold class numbers from 0 to "
+                f"{MAX_CLASSES - 1:,}; got {float(bad):g}."
+            )
+    return int(max(y_train.max(), y_test.max())) + 1
+
+
 def prepare_builtin(settings: dict) -> Prepared:
     from ._common import _class_names, load_data
 
@@ -400,7 +423,7 @@ def prepare_builtin(settings: dict) -> Prepared:
         n_out = y_train.shape[1]
     else:
         labels = None
-        n_classes = int(max(y_train.max(), y_test.max())) + 1
+        n_classes = _class_count(settings["data"], y_train, y_test)
         n_out = n_classes
     return Prepared(
         kind="builtin",

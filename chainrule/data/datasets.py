@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import all_finite
 from .._safe_npz import NpzReader
 from . import idx as _idx
 from .download import download_mnist
@@ -347,6 +348,17 @@ def _load_npz(p: Path) -> tuple[np.ndarray, ...]:
             raise ValueError(
                 f"load: '{p}': {_NPZ_KEYS[xi]} and {_NPZ_KEYS[yi]} must have the same "
                 f"number of rows; got shapes {x.shape} and {y.shape}."
+            )
+    for name, a in zip(_NPZ_KEYS, arrays):
+        if not a.size:
+            raise ValueError(f"load: '{p}': {name} is empty (shape {a.shape}).")
+        if a.dtype.kind == "f" and not all_finite(a):
+            # A NaN pixel or label would reach training (or the test scores
+            # after training) as a NaN loss, far from the file that held it.
+            rows = ~np.isfinite(a.reshape(len(a), -1)).all(axis=1)
+            raise ValueError(
+                f"load: '{p}': {name} holds NaN or inf (first at row "
+                f"{int(np.flatnonzero(rows)[0])})."
             )
     return arrays
 

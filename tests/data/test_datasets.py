@@ -245,6 +245,33 @@ def test_npz(tmp_path):
     assert yt.dtype == np.float32
 
 
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda a: a.update(x_test=a["x_test"][:0], y_test=a["y_test"][:0]),
+         r"x_test is empty \(shape \(0, 5\)\)"),
+        (lambda a: a["x_test"].__setitem__((2, 1), np.nan),
+         r"x_test holds NaN or inf \(first at row 2\)"),
+        (lambda a: a.update(y_train=np.where(np.arange(8) == 5, np.inf, 1.0)),
+         r"y_train holds NaN or inf \(first at row 5\)"),
+    ],
+    ids=["empty", "nan pixel", "inf label"],
+)  # fmt: skip
+def test_npz_with_no_rows_or_non_finite_values_is_refused(tmp_path, change, match):
+    # Found here, naming the file and the array, not as a NaN loss in training.
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.random((8, 5)),
+        "y_train": np.arange(8),
+        "x_test": rng.random((3, 5)),
+        "y_test": np.arange(3),
+    }
+    change(arrays)
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(ValueError, match=r"d\.npz': " + match):
+        load(str(tmp_path / "d.npz"))
+
+
 def test_npz_refuses_pickles(tmp_path):
     objs = np.empty(2, dtype=object)
     objs[:] = [1, 2]
