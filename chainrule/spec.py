@@ -34,8 +34,10 @@ with CrossEntropy (softmax fused into the loss), so no softmax is needed.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 
+from .io import MAX_LAYERS, MAX_SAMPLE_ELEMENTS
 from .models.sequential import Sequential
 from .module import Module
 from .random import get_rng
@@ -138,6 +140,12 @@ def build_spec(spec: str, input_shape=(1, 28, 28), rng=None) -> Sequential:
     # One generator for the whole stack: an int seed handed to each layer
     # would give every same-shaped layer the same initial weights.
     rng = None if rng is None else get_rng(rng)
+    if len(tokens) > MAX_LAYERS:
+        # A model that deep could be trained, but no model file would load it.
+        raise SpecError(
+            f"model spec has {len(tokens):,} layers; model files hold at most "
+            f"{MAX_LAYERS:,}."
+        )
     layers: list[Module] = []
     for i, tok in enumerate(tokens):
         layer = _token_layer(text, i, tokens, tok, shape, rng)
@@ -147,6 +155,12 @@ def build_spec(spec: str, input_shape=(1, 28, 28), rng=None) -> Sequential:
             raise _fail(
                 text, i, tokens, f"does not fit the input of shape {shape}: {exc}"
             ) from None
+        if math.prod(shape) > MAX_SAMPLE_ELEMENTS:
+            raise _fail(
+                text, i, tokens,
+                f"its output of shape {shape} has more than the "
+                f"{MAX_SAMPLE_ELEMENTS:,} values per sample model files accept",
+            )  # fmt: skip
         layers.append(layer)
     return Sequential(*layers)
 
@@ -179,7 +193,14 @@ def _unknown(tok: str, known, alone: bool) -> str:
     rest = tok[len(stem) :]
     close = [c + rest for c in difflib.get_close_matches(stem, names, 2, 0.6)]
     close = close or difflib.get_close_matches(tok, names, n=2, cutoff=0.6)
-    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    # The kind spelt right, its numbers wrong ("linear1e9"): the token itself
+    # would come back as the suggestion; say how the kind is written instead.
+    close = [c for c in close if c != tok]
+    usages = [cls.spec_usage for _, cls in known if re.match(r"[a-z]*", cls.spec_usage).group(0) == stem]
+    if usages:
+        hint = f"{stem} is written {' or '.join(usages)}; "
+    else:
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     if alone:
         return (
             f"not a layer or a preset; {hint}expected a preset "

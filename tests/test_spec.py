@@ -188,3 +188,23 @@ def test_preset_names_in_any_case():
     assert build_spec(" Seed-CNN ").num_parameters() == build_spec(
         "seed-cnn"
     ).num_parameters()
+
+
+def test_a_spec_no_model_file_could_hold_is_refused():
+    # Trained, it would write a model that neither info, predict nor --resume
+    # can load.
+    with pytest.raises(SpecError, match="has 10,001 layers; model files hold at most 10,000"):
+        build_spec("relu-" * 10_000 + "linear1", input_shape=(3,))
+    with pytest.raises(SpecError, match="more than the 16,777,216 values per sample"):
+        build_spec("flatten-relu", input_shape=(5000, 5000))
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [("linear1e9", "linear is written linearN"), ("hardtanh2", "hardtanh is written hardtanh")],
+)
+def test_a_known_kind_with_wrong_numbers_says_how_it_is_written(spec, message):
+    # Not "did you mean 'linear1e9'?", the token itself.
+    with pytest.raises(SpecError, match=message) as exc:
+        build_spec(spec, input_shape=(3,))
+    assert "did you mean" not in str(exc.value)
