@@ -11,7 +11,7 @@ from _requires import importorskip
 
 import chainrule as cr
 from chainrule.cli import main
-from chainrule.cli._images import frame_like_mnist
+from chainrule.cli._images import frame_like_mnist, read_image
 
 Image = importorskip("PIL.Image")
 
@@ -156,3 +156,86 @@ def test_a_damaged_image_is_one_line(tmp_path, model_file, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"chainrule predict: error: cannot read image '{tmp_path}")
     assert err.count("\n") == 1
+
+
+# ---------------------------------------------- pictures of more than 8 bits
+@pytest.fixture(scope="module")
+def a_digit():
+    """One test digit of mnist5k, light on dark in [0, 1] (no model needed)."""
+    x, _ = cr.data.load("mnist5k")[1]
+    return x[0, 0]
+
+
+def _wide_copy(levels: np.ndarray, mode: str):
+    """An 8-bit picture's levels as a picture of a wider mode: 16-bit levels
+    (each 8-bit level times 257, the same fraction of full scale) in either
+    byte order, or as 32-bit integers; floats as fractions of full scale."""
+    if mode == "F":
+        return Image.fromarray((levels / 255).astype(np.float32))
+    v = levels.astype(np.uint16) * 257
+    if mode == "I":
+        return Image.fromarray(v.astype(np.int32))
+    order = ">u2" if mode == "I;16B" else "<u2"  # "I;16" is little-endian
+    return Image.frombytes(mode, v.shape[::-1], v.astype(order).tobytes())
+
+
+@pytest.mark.parametrize(
+    "fmt, mode",
+    [
+        ("PNG", "I;16"),
+        ("TIFF", "I;16"),
+        ("TIFF", "I;16B"),
+        ("TIFF", "I"),
+        ("TIFF", "F"),
+    ],
+)
+@pytest.mark.parametrize("digits", [False, True])
+def test_wide_pictures_read_as_their_8_bit_copies(tmp_path, a_digit, fmt, mode, digits):
+    """16-bit, 32-bit and float greys were clipped to 0..255 by Pillow's
+    convert("L"): a 16-bit picture came out white, a float one black."""
+    levels = 255 - _ink(a_digit, 4, crop=False)  # dark ink on white
+    Image.fromarray(levels).save(tmp_path / "8-bit.png")
+    wide = tmp_path / f"wide.{fmt.lower()}"
+    _wide_copy(levels, mode).save(wide, fmt)
+    with Image.open(wide) as img:
+        assert img.mode in (mode, "I")  # "I": a 16-bit PNG in older Pillow
+    expected = read_image(tmp_path / "8-bit.png", (1, 28, 28), digits)
+    got = read_image(wide, (1, 28, 28), digits)
+    assert expected.max() > 0.5  # the digit is there to compare
+    np.testing.assert_allclose(got, expected, atol=1 / 255)
+
+
+def test_float_pictures_on_the_8_bit_scale_and_with_holes(tmp_path, a_digit):
+    """Floats beyond [0, 1] are on Pillow's 0..255 scale (its convert("F") of
+    an 8-bit picture); NaN and infinities (a damaged file) read as finite."""
+    levels = 255 - _ink(a_digit, 4, crop=False)
+    Image.fromarray(levels).save(tmp_path / "8-bit.png")
+    Image.fromarray(levels).convert("F").save(tmp_path / "levels.tiff")
+    expected = read_image(tmp_path / "8-bit.png", (1, 28, 28), True)
+    got = read_image(tmp_path / "levels.tiff", (1, 28, 28), True)
+    np.testing.assert_allclose(got, expected, atol=1 / 255)
+    holes = levels.astype(np.float32)
+    holes[:3, :3] = [[np.nan, np.inf, -np.inf]] * 3
+    Image.fromarray(holes).save(tmp_path / "holes.tiff")
+    got = read_image(tmp_path / "holes.tiff", (1, 28, 28), True)
+    assert np.isfinite(got).all() and got.min() >= 0 and got.max() <= 1
+
+
+def test_a_transparent_level_of_a_16_bit_png_is_white(tmp_path, a_digit):
+    """A grey PNG may name one level transparent: on white it is white, in 16
+    bits as in 8."""
+    ink = _ink(a_digit, 4, crop=False)  # light ink on a ground of level 0
+    Image.fromarray(ink).save(tmp_path / "8-bit.png", transparency=0)
+    _wide_copy(ink, "I;16").save(tmp_path / "16-bit.png", transparency=0)
+    expected = read_image(tmp_path / "8-bit.png", (1, 28, 28), True)
+    got = read_image(tmp_path / "16-bit.png", (1, 28, 28), True)
+    assert expected.max() > 0.5
+    np.testing.assert_allclose(got, expected, atol=1 / 255)
+
+
+def test_predict_reads_16_bit_greyscale_pngs(tmp_path, model_file, digits, capsys):
+    paths = []
+    for k, digit in enumerate(digits[0]):
+        paths.append(tmp_path / f"{k}.png")
+        _wide_copy(255 - _ink(digit, 4, crop=False), "I;16").save(paths[-1])
+    assert predict(model_file, paths, capsys) == digits[1]

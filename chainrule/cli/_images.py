@@ -17,7 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.folders import more_pixels_than_the_file_holds
+from ..data.folders import (
+    WIDE_GREY_MODES,
+    more_pixels_than_the_file_holds,
+    wide_grey_levels,
+)
 from ._common import CLIError
 
 #: The first bytes of the image formats `predict` reads (through Pillow).
@@ -92,7 +96,9 @@ def read_image(path: Path, shape, digits: bool = False) -> np.ndarray:
             f"cannot read image {str(path)!r}: it is not a PNG, JPEG, BMP, TIFF "
             "or GIF picture."
         ) from None
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, TypeError) as exc:
+        # Pillow's decoders raise all four on damaged files (TypeError from
+        # a TIFF whose tags disagree).
         raise CLIError(f"cannot read image {str(path)!r}: {exc}") from None
     # The digits are light strokes on a dark ground; a photo or a drawing is
     # usually the reverse, which the border tells.
@@ -112,6 +118,14 @@ def _grey_on_white(img) -> np.ndarray:
     from PIL import Image
 
     img.load()
+    if img.mode in WIDE_GREY_MODES:
+        # 16-bit, 32-bit and float pictures: Pillow's convert("L") would clip
+        # their levels to 0..255, and a 16-bit picture would come out white.
+        grey = wide_grey_levels(img)
+        key = img.info.get("transparency")
+        if isinstance(key, int):  # a PNG may name one level transparent
+            grey[np.asarray(img) == key] = 1.0
+        return grey
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

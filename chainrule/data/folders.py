@@ -10,8 +10,9 @@ Class names are the sub-folder names in sorted order (label 0 is the first);
 files ending in .png, .jpg, .jpeg or .bmp (any case) anywhere below a class
 folder belong to it. Pillow (the ``plots`` extra) reads them.
 
-Every image becomes float32 pixels / 255 in [0, 1], shape (C, H, W): resized
-(Lanczos) to one size, and converted to one mode, grey (C = 1) or RGB (C = 3).
+Every image becomes float32 pixels / 255 in [0, 1] (16-bit grey ones / 65535),
+shape (C, H, W): resized (Lanczos) to one size, and converted to one mode,
+grey (C = 1) or RGB (C = 3).
 Without ``channels`` the folder decides: grey when every image is grey, else
 RGB. Images with transparency are composited onto white first. What was
 converted or resized is counted and reported, never done silently.
@@ -57,7 +58,14 @@ MAX_ARRAY_BYTES = 8 * 2**30
 #: Folders with more files than this show a progress line.
 PROGRESS_MIN_FILES = 2000
 
-_GREY_MODES = ("1", "L", "LA", "I", "I;16", "F", "La")
+_GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "La")
+#: Grey modes with more than 8 bits a pixel: 16-bit ("I;16" and its byte
+#: orders), 32-bit integers ("I", which is also how Pillow before 10 opens a
+#: 16-bit grey PNG) and floats ("F"). Pillow's ``convert("L")`` (and "RGB")
+#: clips their values to 0..255 instead of scaling them, which turns a 16-bit
+#: picture white wherever it is lighter than 255/65535 of full scale; so
+#: :func:`wide_grey_levels` scales them instead.
+WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 
 class ImageFolderError(ValueError):
@@ -192,6 +200,46 @@ def _has_alpha(img) -> bool:
     )
 
 
+def wide_grey_levels(img) -> np.ndarray:
+    """The pixels of a decoded picture in one of :data:`WIDE_GREY_MODES` as
+    float32 fractions of full scale, shape (H, W), in [0, 1].
+
+    A 16-bit level v is the fraction v / 65535 of full scale, as an 8-bit
+    level is v / 255: a 16-bit copy of an 8-bit picture (each level times
+    257) reads the same. The other two modes declare no full scale, so a
+    convention:
+
+    - "I" (32-bit integers) is read on the 16-bit scale, clipped to 0..65535:
+      older versions of Pillow open 16-bit grey PNGs as "I", and TIFFs of
+      16-bit signed samples too.
+    - "F" (floats) is read as fractions when its values lie within [0, 1]
+      (the convention of scientific image tools), else on the 0..255 scale
+      that Pillow's ``convert("F")`` of an 8-bit picture keeps, clipped.
+      NaN (no data, as in a damaged file) is 0, as ``convert("L")`` made it;
+      infinities are clipped to 0 or 1 and do not decide the scale.
+    """
+    a = np.asarray(img)
+    if img.mode != "F":  # "I;16" in any byte order, or "I"
+        return (np.clip(a, 0, 65535) / np.float32(65535)).astype(np.float32)
+    finite = a[np.isfinite(a)]
+    scale = 1 if finite.size == 0 or float(finite.max()) <= 1.0 else 255
+    a = np.nan_to_num(a / np.float32(scale), nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(a, 0.0, 1.0).astype(np.float32)
+
+
+def _resize_levels(a: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Grey levels in [0, 1] resized (Lanczos) to (h, w) as Pillow resizes an
+    8-bit picture: along the rows first, then the columns, clipped to [0, 1]
+    after each pass (Lanczos overshoots at sharp edges, and an 8-bit picture
+    cannot hold the overshoot between passes). So a 16-bit picture is resized
+    as its 8-bit copy is, not several levels apart at its edges."""
+    Image = _pil()
+    for size in ((w, a.shape[0]), (w, h)):
+        img = Image.fromarray(a.astype(np.float32))  # mode "F"
+        a = np.clip(np.asarray(img.resize(size, Image.LANCZOS)), 0.0, 1.0)
+    return a
+
+
 @dataclass
 class ImageHeaders:
     """What the headers say: sizes and modes, before any pixel is decoded."""
@@ -289,23 +337,34 @@ def read_images(
         try:
             with Image.open(f, formats=PILLOW_FORMATS) as img:
                 img.load()
-                if _has_alpha(img):
-                    alpha += 1
-                    rgba = img.convert("RGBA")
-                    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                    img2 = Image.alpha_composite(white, rgba)
-                else:
-                    img2 = img
                 if img.mode != mode and not (img.mode in _GREY_MODES and mode == "L"):
                     converted[img.mode] += 1
-                img2 = img2.convert(mode)
-                if img2.size != (w, h):
+                if img.size != (w, h):
                     resized += 1
-                    img2 = img2.resize((w, h), Image.LANCZOS)
-                a = np.asarray(img2, dtype=np.float32)
-        except (OSError, ValueError, SyntaxError) as exc:
+                if img.mode in WIDE_GREY_MODES:
+                    # Scaled here, not by Pillow's convert, which would clip
+                    # them to 0..255; then resized as floats.
+                    a = wide_grey_levels(img)
+                    if img.size != (w, h):
+                        a = _resize_levels(a, w, h)
+                    if channels == 3:
+                        a = np.repeat(a[..., None], 3, axis=2)
+                else:
+                    if _has_alpha(img):
+                        alpha += 1
+                        rgba = img.convert("RGBA")
+                        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                        img2 = Image.alpha_composite(white, rgba)
+                    else:
+                        img2 = img
+                    img2 = img2.convert(mode)
+                    if img2.size != (w, h):
+                        img2 = img2.resize((w, h), Image.LANCZOS)
+                    a = np.asarray(img2, dtype=np.float32) / np.float32(255)
+        except (OSError, ValueError, SyntaxError, TypeError) as exc:
+            # Pillow's decoders raise all four on damaged files (TypeError
+            # from a TIFF whose tags disagree).
             raise ImageFolderError(f"cannot read image {str(f)!r}: {exc}") from None
-        a = a / np.float32(255)
         x[i] = a[None] if channels == 1 else a.transpose(2, 0, 1)
         progress.update(i + 1)
     progress.finish()

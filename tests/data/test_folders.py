@@ -140,3 +140,55 @@ def test_a_header_declaring_more_pixels_than_its_file_holds_is_refused(tmp_path)
     Image.new("1", (2000, 2000), 0).save(blank, optimize=True)
     assert 2000 * 2000 / blank.stat().st_size > 5000
     assert read_headers([blank]).sizes == [(2000, 2000)]
+
+
+# ----------------------------------------------- pictures of more than 8 bits
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", [(28, 28), (20, 24)])
+def test_16_bit_grey_pngs_read_as_their_8_bit_copies(tmp_path, channels, size):
+    """Pillow's convert("L") clips 16-bit levels to 0..255 instead of scaling
+    them: a 16-bit picture came out white. Level v of 65535 is v / 257 of 255."""
+    from chainrule.data import load
+
+    x, _ = load("mnist5k")[1]
+    levels = 255 - np.round(x[0, 0] * 255).astype(np.uint8)  # dark ink on white
+    eight, sixteen = tmp_path / "8" / "a.png", tmp_path / "16" / "a.png"
+    eight.parent.mkdir(), sixteen.parent.mkdir()
+    Image.fromarray(levels).save(eight)
+    Image.fromarray(levels.astype(np.uint16) * 257).save(sixteen)  # mode I;16
+    headers = read_headers([sixteen])
+    wide = headers.modes[0]
+    assert wide in ("I;16", "I")  # "I" in older versions of Pillow
+    assert headers.default_channels() == 1
+    x8, notes8 = read_images([eight], size, channels)
+    x16, notes16 = read_images([sixteen], size, channels, headers)
+    assert x8.min() < 0.1 and x8.max() > 0.9  # the digit is there to compare
+    # Resized, the 8-bit copy is rounded to whole levels after each of
+    # Pillow's two passes (rows, then columns): half a level more.
+    atol = (1 if size == (28, 28) else 1.5) / 255
+    np.testing.assert_allclose(x16, x8, atol=atol)
+    assert notes16 == [n.replace(" L ", f" {wide} ") for n in notes8]
+
+
+def test_wide_grey_levels_conventions():
+    """16-bit levels are fractions of 65535; 32-bit integers are read on the
+    16-bit scale; floats within [0, 1] are fractions, else on 0..255; NaN is
+    0 and infinities are clipped."""
+    grey = folders.wide_grey_levels
+    v = np.array([[0, 257, 128 * 257, 65535]], np.uint16)
+    expected = np.array([[0, 1, 128, 255]]) / 255
+    np.testing.assert_allclose(grey(Image.fromarray(v)), expected, atol=1e-6)
+    big_endian = Image.frombytes("I;16B", (4, 1), v.astype(">u2").tobytes())
+    np.testing.assert_allclose(grey(big_endian), expected, atol=1e-6)
+    ints = Image.fromarray(np.array([[-5, 257, 128 * 257, 70000]], np.int32))
+    np.testing.assert_allclose(grey(ints), expected, atol=1e-6)
+    fractions = np.array([[0, 0.5, 1, np.nan, np.inf, -np.inf]], np.float32)
+    np.testing.assert_array_equal(
+        grey(Image.fromarray(fractions)), [[0, 0.5, 1, 0, 1, 0]]
+    )
+    levels = np.array([[-3, 51, 255, 300, np.nan, np.inf]], np.float32)
+    np.testing.assert_allclose(
+        grey(Image.fromarray(levels)), [[0, 0.2, 1, 1, 0, 1]], atol=1e-6
+    )
+    for a in (fractions, levels):
+        assert grey(Image.fromarray(a)).dtype == np.float32
