@@ -36,6 +36,7 @@ from .inference import (
     _check_pair,
     _metric_objects,
     _model_dtype,
+    _one_in_one_out,
     _positive_int,
     _set_loss,
     evaluate,
@@ -113,6 +114,7 @@ class Trainer:
             raise TypeError(
                 f"fit: optimizer must be a chainrule optimizer; got {type(optimizer).__name__}."
             )
+        _one_in_one_out("fit", model)
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.epochs = _positive_int("fit", "epochs", epochs, allow_zero=True)
         self.batch_size = _positive_int("fit", "batch_size", batch_size)

@@ -169,6 +169,21 @@ def test_a_validation_split_that_leaves_a_part_empty_is_refused(y, split, empty)
         )
 
 
+@pytest.mark.parametrize(
+    "w, error, match",
+    [
+        (np.ones(300), ValueError, r"sample_weight must have shape \(10,\), one weight per sample; got \(300,\)"),
+        (np.array(["a"] * 10), TypeError, "sample_weight must be numeric; got dtype <U1"),
+    ],
+)  # fmt: skip
+def test_evaluate_checks_sample_weight_against_the_whole_set(w, error, match):
+    # Checked batch by batch, the message named a batch's shape: (256,) or (2,).
+    model = mlp(2, 3)
+    x, y = np.zeros((10, 2), np.float32), np.zeros(10, int)
+    with pytest.raises(error, match="evaluate: " + match):
+        cr.evaluate(model, losses.CrossEntropy(), x, y, sample_weight=w, batch_size=4)
+
+
 def test_validation_split_is_stratified():
     # 300 of class 0, 100 of class 1, 50 of class 2
     y = np.repeat([0, 1, 2], [300, 100, 50])

@@ -129,6 +129,44 @@ def test_several_inputs(rng):
     cr.gradcheck(model, rng.standard_normal((3, 3)), rng.standard_normal((3, 2)))
 
 
+def _two_in_two_out():
+    a, b = cr.Input((3,)), cr.Input((2,))
+    h = Add()(Linear(3, 4, rng=0)(a), Linear(2, 4, rng=1)(b))
+    return cr.Graph([a, b], [h, Tanh()(h)])
+
+
+@pytest.mark.parametrize("batch_size", [256, 2])
+def test_predict_takes_a_list_of_inputs_and_gives_a_tuple_of_outputs(rng, batch_size):
+    model = _two_in_two_out()
+    xa = rng.standard_normal((5, 3)).astype(np.float32)
+    xb = rng.standard_normal((5, 2)).astype(np.float32)
+    got = cr.predict(model, [xa, xb], batch_size=batch_size)
+    assert isinstance(got, tuple) and len(got) == 2
+    for g, want in zip(got, model.eval()(xa, xb)):
+        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-6)
+
+
+def test_predict_names_what_a_graph_with_several_inputs_needs(rng):
+    model = _two_in_two_out()
+    xa, xb = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    # One array was stacked into a (2, N, ...) array and failed far inside.
+    with pytest.raises(ValueError, match="has 2 inputs, so x must be a list of 2 arrays"):
+        cr.predict(model, xa)
+    with pytest.raises(ValueError, match="the same number of samples; got \\[5, 4\\]"):
+        cr.predict(model, [xa, xb[:4]])
+
+
+@pytest.mark.parametrize("call", ["fit", "evaluate"])
+def test_fit_and_evaluate_refuse_several_inputs_or_outputs_plainly(rng, call):
+    model = _two_in_two_out()
+    x, y = [rng.standard_normal((6, 3)), rng.standard_normal((6, 2))], np.zeros((6, 4))
+    with pytest.raises(ValueError, match=f"{call}: takes a model with one input and one output; this Graph has 2 input"):
+        if call == "fit":
+            cr.fit(model, cr.losses.MSE(), cr.optim.SGD(model, lr=0.1), x, y, verbose=0)
+        else:
+            cr.evaluate(model, cr.losses.MSE(), x, y)
+
+
 def test_input_nothing_depends_on_gets_zero_gradient(rng):
     a, unused = cr.Input((3,)), cr.Input((2, 2))
     model = cr.Graph([a, unused], Linear(3, 2, rng=0)(a))
