@@ -229,7 +229,14 @@ def _write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
         k: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": _sha256(a)}
         for k, a in arrays.items()
     }
-    blob = np.frombuffer(json.dumps(manifest).encode("utf-8"), dtype=np.uint8)
+    try:
+        text = json.dumps(manifest)
+    except TypeError as exc:  # the architecture was checked: the metadata
+        raise TypeError(
+            f"save: metadata must hold JSON values only (str, int, float, bool, "
+            f"None, and lists and dicts of them; a NumPy number is not one): {exc}."
+        ) from None
+    blob = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(

@@ -150,6 +150,13 @@ def test_graph_round_trip(tmp_path, dtype):
     assert sum(n.layer is shared[0] for n in loaded.order) == 2
 
 
+def test_metadata_that_json_cannot_hold_is_named(tmp_path):
+    model = cr.Sequential(L.Linear(2, 2, rng=0))
+    with pytest.raises(TypeError, match="save: metadata must hold JSON values only.*float32"):
+        model.save(tmp_path / "m.npz", metadata={"mean": np.float32(0.5)})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_sequential_that_repeats_a_layer_round_trips(tmp_path):
     # One Linear at two depths: its weights are written once, and the loaded
     # model uses one layer object at both places again.
