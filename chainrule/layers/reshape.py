@@ -41,7 +41,8 @@ class Flatten(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = _batch(self, x)
         self.keep_cache(x.shape)
-        return x.reshape(x.shape[0], -1)
+        # The width spelt out: -1 cannot be worked out for an empty batch.
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy.reshape(self.take_cache())

@@ -27,6 +27,13 @@ def test_flatten_keeps_the_batch_axis_and_backward_restores_the_shape():
     assert layer.backward(np.ones_like(y)).shape == x.shape
 
 
+def test_flatten_of_an_empty_batch():
+    # reshape(0, -1) cannot work out the width; the other layers take N = 0.
+    layer = Flatten()
+    assert layer(np.ones((0, 2, 3, 4), np.float32)).shape == (0, 24)
+    assert layer.backward(np.ones((0, 24), np.float32)).shape == (0, 2, 3, 4)
+
+
 def test_flatten_needs_a_batch_axis():
     with pytest.raises(ValueError, match=r"Flatten\(\): input must have a batch axis"):
         Flatten()(np.float32(3.0))
