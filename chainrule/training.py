@@ -34,6 +34,7 @@ from .inference import (
     _as_inputs,
     _batch_total,
     _check_pair,
+    _check_weights,
     _metric_objects,
     _model_dtype,
     _one_in_one_out,
@@ -236,13 +237,8 @@ class Trainer:
 
     @staticmethod
     def _sample_weights(y, sample_weight, class_weight, dtype):
-        w = None
-        if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=dtype)
-            if w.shape != (len(y),):
-                raise ValueError(
-                    f"fit: sample_weight must have shape ({len(y)},); got {w.shape}."
-                )
+        w = _check_weights("fit", sample_weight, len(y), dtype)
+        if w is not None:
             if not np.isfinite(w).all() or (w < 0).any():
                 raise ValueError("fit: sample_weight must be finite and non-negative.")
         if class_weight is not None:
@@ -255,6 +251,11 @@ class Trainer:
                 )
             table = np.zeros(labels.max() + 1, dtype=dtype)
             for c, cw in class_weight.items():
+                cw = real("fit", f"class_weight[{c!r}]", cw)
+                if cw < 0:
+                    raise ValueError(
+                        f"fit: class_weight[{c!r}] must be non-negative; got {cw!r}."
+                    )
                 if 0 <= int(c) < len(table):
                     table[int(c)] = cw
             cw_per_sample = table[labels]

@@ -365,6 +365,18 @@ def test_class_weight_is_a_per_class_sample_weight():
 def test_class_weight_errors():
     x, y = cr.data.two_moons(20, seed=0)
     model = mlp(2, 2)
+    # A bad class weight is named as one, not as a sample weight.
+    for bad, match in ((-1.0, "must be non-negative"), (float("nan"), "must be a finite real")):
+        with pytest.raises(ValueError, match=r"fit: class_weight\[1\] " + match):
+            cr.fit(
+                model,
+                losses.CrossEntropy(),
+                cr.optim.SGD(model, lr=0.1),
+                x,
+                y,
+                class_weight={0: 1.0, 1: bad},
+                verbose=0,
+            )
     with pytest.raises(
         ValueError, match=r"fit: class_weight has no weight for classes \[1\]"
     ):
@@ -378,7 +390,7 @@ def test_class_weight_errors():
             verbose=0,
         )
     with pytest.raises(
-        ValueError, match=r"fit: sample_weight must have shape \(20,\); got \(3,\)"
+        ValueError, match=r"fit: sample_weight must have shape \(20,\), one weight per sample; got \(3,\)"
     ):
         cr.fit(
             model,
