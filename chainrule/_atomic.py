@@ -10,6 +10,7 @@ target. On any error the temporary file is removed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -21,10 +22,27 @@ from typing import BinaryIO
 def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a temporary binary file next to ``path``; rename it to ``path`` on success.
 
+    A symbolic link's target is replaced (the link stays); a path that is not a
+    regular file (``/dev/null``, a FIFO) is written into directly.
+
     Raise inside the ``with`` block (for example on a checksum mismatch) to
     discard what was written: ``path`` is then left exactly as it was.
     """
-    path = Path(path)
+    # A symbolic link keeps pointing where it did: its target is what gets
+    # replaced, not the link.
+    path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        # A device, a FIFO or a socket (/dev/null, a pipe a reader waits on)
+        # is written into, never renamed over: replacing it would turn it into
+        # a plain file. Atomicity means nothing for those.
+        with open(path, "wb") as f:
+            yield f
+        return
+    if not path.parent.is_dir():
+        # mkstemp would name its temporary file, which nobody asked for.
+        raise FileNotFoundError(
+            errno.ENOENT, f"no folder {str(path.parent)!r} to write it in", str(path)
+        )
     fd, tmp_name = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".part"
     )

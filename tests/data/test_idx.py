@@ -168,6 +168,13 @@ def test_write_refuses_types_idx_cannot_hold(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_write_into_a_missing_folder_names_the_folder(tmp_path):
+    # Not the temporary file it would have written first.
+    with pytest.raises(FileNotFoundError, match=r"no folder '.*nodir' to write it in") as exc:
+        write_idx(tmp_path / "nodir" / "x-idx1-ubyte", np.zeros(3, np.uint8))
+    assert ".part" not in str(exc.value)
+
+
 def test_write_is_atomic_on_failure(tmp_path, monkeypatch):
     path = tmp_path / "x-idx1-ubyte"
     write_idx(path, np.arange(3, dtype=np.uint8))
