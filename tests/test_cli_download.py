@@ -98,6 +98,23 @@ def test_download_without_a_network_is_one_line(tmp_path, monkeypatch, capsys, s
     assert err.startswith("chainrule download: error: cannot download MNIST: ")
     assert err.count("\n") == 1
     assert not list((tmp_path / "cache" / "mnist").glob("*.gz"))
+    # The folders it made for the files are gone again; nothing landed.
+    assert not (tmp_path / "cache").exists()
+
+
+def test_download_dir_that_is_a_file_or_cannot_be_made(tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run_cli(tmp_path, monkeypatch, capsys, "download", "mnist", "--dir", "afile")
+    assert code == 2 and err.count("\n") == 1
+    assert "into 'afile': download_mnist: 'afile' is a file, not a folder" in err
+    code, _, err = run_cli(
+        tmp_path, monkeypatch, capsys, "download", "mnist", "--dir", "afile/sub"
+    )
+    assert code == 2 and err.count("\n") == 1
+    assert err == (
+        "chainrule download: error: cannot download MNIST into 'afile/sub': "
+        "Not a directory.\n"
+    )
 
 
 def test_version(tmp_path, monkeypatch, capsys):

@@ -18,6 +18,11 @@ def cmd_download(args) -> int:
         download_mnist(directory)
     except ConnectionError as exc:
         raise CLIError(f"cannot download MNIST: {exc}") from None
+    except OSError as exc:  # a folder that cannot be made or written
+        raise CLIError(
+            f"cannot download MNIST into {str(directory)!r}: "
+            f"{exc.strerror or exc}."
+        ) from None
     use = "mnist" if directory == default else quoted(directory)
     print(
         f"MNIST: {len(MNIST_FILES)} files in {directory}, each SHA-256 checked; "

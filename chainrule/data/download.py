@@ -9,6 +9,7 @@ below, so a failed or tampered download leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import urllib.error
@@ -91,7 +92,25 @@ def download_mnist(
         If no mirror could be reached for a file.
     """
     directory = Path(directory).expanduser()
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(
+            f"download_mnist: {str(directory)!r} is a file, not a folder to put "
+            "the MNIST files in."
+        )
+    # Folders this call made are removed again if nothing lands in them.
+    made = [p for p in (directory, *directory.parents) if not p.exists()]
     directory.mkdir(parents=True, exist_ok=True)
+    try:
+        _fetch_all(directory, mirrors, timeout)
+    except BaseException:
+        for folder in made:  # innermost first; rmdir only removes empty ones
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    return directory
+
+
+def _fetch_all(directory: Path, mirrors, timeout: float) -> None:
     for name, (size, sha256) in MNIST_FILES.items():
         target = directory / name
         if target.is_file() and sha256_file(target) == sha256:
@@ -119,7 +138,6 @@ def download_mnist(
                 f"({'; '.join(unreachable)}). Check the network, or copy the four "
                 f"MNIST files into '{directory}' by hand."
             )
-    return directory
 
 
 class _ChecksumError(Exception):
