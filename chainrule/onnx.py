@@ -105,9 +105,14 @@ def to_onnx(
     name: str = "chainrule",
 ) -> onnx.ModelProto:
     """The ONNX model of ``model`` (checked, not written); see :func:`export`."""
-    # Softmax and LogSoftmax work on one axis only from opset 13 on.
-    if int(opset) < 13:
-        raise ValueError(f"onnx.export: opset must be 13 or later; got {opset}.")
+    # Softmax and LogSoftmax work on one axis only from opset 13 on; the
+    # newest is the one the installed onnx package knows.
+    newest = onnx.defs.onnx_opset_version()
+    if not 13 <= int(opset) <= newest:
+        raise ValueError(
+            f"onnx.export: opset must be from 13 to {newest} (the newest this onnx "
+            f"{onnx.__version__} knows); got {opset}."
+        )
     b = _Builder()
     if isinstance(model, Sequential):
         if input_shape is None:
