@@ -6,7 +6,7 @@ import os
 
 from .. import _json
 from ..io import load as load_model
-from ._common import _input_shape
+from ._common import CLIError, _input_shape
 
 
 def cmd_info(args) -> int:
@@ -29,10 +29,19 @@ def cmd_info(args) -> int:
             )
         )
         return 0
+    # The table first: if the file's input shape does not fit its model, the
+    # one error line is all that is printed.
+    try:
+        table = cr.summary(model, shape or None, unknown_shapes=True)
+    except ValueError as exc:
+        raise CLIError(
+            f"{args.model!r}: the model does not take the input_shape {list(shape)} "
+            f"its metadata gives: {exc}"
+        ) from None
     print(f"{args.model} ({os.path.getsize(args.model):,} bytes, dtype {model.dtype})")
     print(model)
     print()
-    print(cr.summary(model, shape or None, unknown_shapes=True))
+    print(table)
     if meta:
         print("\nmetadata")
         for k, v in meta.items():
