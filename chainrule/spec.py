@@ -37,6 +37,8 @@ import difflib
 import math
 import re
 
+import numpy as np
+
 from .io import MAX_LAYERS, MAX_SAMPLE_ELEMENTS
 from .models.sequential import Sequential
 from .module import Module
@@ -136,7 +138,20 @@ def build_spec(spec: str, input_shape=(1, 28, 28), rng=None) -> Sequential:
         )
     text = text.strip()  # so that "at character N" counts in the text shown
     tokens = text.lower().split("-")
-    shape = tuple(input_shape)
+    if isinstance(input_shape, (int, np.integer)):
+        input_shape = (input_shape,)  # as Input takes it: (4,) for 4 features
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = ()
+    if not shape or not all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+        for d in shape
+    ):
+        raise SpecError(
+            f"input_shape must be a tuple of positive integers; got {input_shape!r}."
+        )
+    shape = tuple(int(d) for d in shape)
     # One generator for the whole stack: an int seed handed to each layer
     # would give every same-shaped layer the same initial weights.
     rng = None if rng is None else get_rng(rng)

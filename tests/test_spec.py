@@ -208,3 +208,11 @@ def test_a_known_kind_with_wrong_numbers_says_how_it_is_written(spec, message):
     with pytest.raises(SpecError, match=message) as exc:
         build_spec(spec, input_shape=(3,))
     assert "did you mean" not in str(exc.value)
+
+
+@pytest.mark.parametrize("bad", ["ab", (0,), (2.5,), (True,), None, ()])
+def test_input_shape_must_be_positive_integers(bad):
+    with pytest.raises(SpecError, match="input_shape must be a tuple of positive integers"):
+        build_spec("linear2", input_shape=bad)
+    # A plain int is a number of features, as Input takes it.
+    assert build_spec("linear2", input_shape=4)[0].in_features == 4

@@ -83,7 +83,10 @@ def Input(shape, name: str | None = None) -> Node:  # noqa: N802 - reads like a 
     if isinstance(shape, int):
         shape = (shape,)
     shape = tuple(shape)
-    if not shape or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
+    if not shape or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
+        for s in shape
+    ):
         raise ValueError(
             f"Input: shape must be a tuple of positive integers; got {shape!r}."
         )

@@ -332,6 +332,8 @@ def test_construction_errors():
         match="Input: shape must be a tuple of positive integers; got \\(0,\\).",
     ):
         cr.Input(0)
+    with pytest.raises(ValueError, match="got \\(True,\\)"):  # a bool is not a size
+        cr.Input((True,))
 
 
 def test_duplicate_layer_names():
