@@ -415,6 +415,12 @@ def prepare_builtin(settings: dict) -> Prepared:
                 f"--{opt} names CSV columns; {settings['data']!r} is not a CSV file."
             )
     (x_train, y_train), (x_test, y_test) = load_data(settings["data"])
+    if x_train.shape[1:] != x_test.shape[1:]:
+        # One model takes one sample shape: the test set could not be scored.
+        raise CLIError(
+            f"{settings['data']!r}: x_train and x_test must hold samples of one "
+            f"shape; got {x_train.shape[1:]} and {x_test.shape[1:]}."
+        )
     if task == "autoencode":
         y_train = x_train.reshape(len(x_train), -1)
         labels = [str(int(v)) for v in y_test] if y_test.dtype.kind in "iu" else None
