@@ -4,16 +4,20 @@ subprocess check of the one-line error)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _model_files import edit_manifest
 from _requires import has, importorskip
 
 import chainrule as cr
@@ -443,3 +447,163 @@ def test_patience_stops_early_and_keeps_the_best_epoch(capsys, tables, tmp_path)
     assert "the model keeps that epoch's weights" in text
     epochs = len((tmp_path / "r" / "history.csv").read_text().splitlines()) - 1
     assert epochs < 200
+
+
+# ------------------------------------------- model files with bad metadata
+# A model file is untrusted: its metadata may come from model.save(path,
+# metadata={...}) in Python or from an edited file. Every case is refused
+# with one line that names the file and the field, before any output.
+def _train_quietly(*args) -> Path:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main([str(a) for a in ("train", *args)]) == 0
+    return Path(args[args.index("--out") + 1]) / "model.npz"
+
+
+@pytest.fixture(scope="module")
+def task_models(tmp_path_factory, tables) -> dict[str, Path]:
+    """A model file written by train on a table, for each task."""
+    d = tmp_path_factory.mktemp("task_models")
+    runs = {
+        "regress": ["--target", "y", "--features", "a,b,colour"],
+        "binary": ["--target", "yesno", "--features", "a,b"],
+        "classify": ["--target", "animal", "--features", "a,b"],
+        "autoencode": ["--task", "autoencode", "--features", "a,b,colour,z"],
+    }
+    return {
+        task: _train_quietly("--data", tables["main"], *args, "--out", d / task, *FAST)
+        for task, args in runs.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def image_model(tmp_path_factory, digits) -> Path:
+    """A 3-class image-folder classifier written by train."""
+    out = tmp_path_factory.mktemp("image_model") / "run"
+    return _train_quietly("--data", digits, "--out", out, *FAST)
+
+
+def _set(key: str, value):
+    """An edit of a manifest: its metadata's ``key`` (dotted, with list
+    indices: "preprocessing.inputs.0.scale") set to ``value``."""
+
+    def change(manifest):
+        node = manifest["metadata"]
+        *parents, last = [int(k) if k.isdigit() else k for k in key.split(".")]
+        for k in parents:
+            node = node[k]
+        node[last] = value
+
+    return change
+
+
+# (the model file, the command, what the one line must say). The file is a
+# dict: an MLP for digits (10 outputs) saved from Python with that metadata;
+# or (model, key, value): a file train wrote with one metadata field edited.
+BAD_METADATA = [
+    # "task" read as a task model's, whatever it says
+    ({"task": "digits", "input_shape": [1, 28, 28]}, ["predict", "NPY"],
+     r"'task' is 'digits'; expected one of regress, binary, classify, autoencode"),
+    ({"task": "digits", "input_shape": [1, 28, 28]}, ["evaluate"], r"'task' is 'digits'"),
+    # class names that do not fit the outputs
+    ({"class_names": ["zero", "one"], "input_shape": [1, 28, 28]}, ["predict", "NPY"],
+     r"'class_names' is \['zero', 'one'\]; expected 10 names, one per output"),
+    ({"class_names": ["zero", "one"], "input_shape": [1, 28, 28]}, ["evaluate"],
+     r"'class_names' is \['zero', 'one'\]; expected 10 names"),
+    ({"class_names": "0123456789"}, ["predict", "NPY"], r"'class_names' is '0123456789'"),
+    ({"data": 5}, ["evaluate"], r"'data' is 5; expected the name of a data set"),
+    # a table preprocessing without its columns
+    ({"task": "classify", "preprocessing": {"kind": "table"}}, ["predict", "CSV"],
+     r"'preprocessing\.inputs' is missing"),
+    # one field of a file train wrote, edited
+    (("autoencode", "code_layer", 1000000), ["encode", "CSV"],
+     r"'code_layer' is 1000000; expected the index of a layer before the output layer"),
+    (("regress", "preprocessing.kind", "weird"), ["predict", "CSV"],
+     r"'preprocessing\.kind' is 'weird'; expected one of table, images, builtin"),
+    (("classify", "class_names", None), ["predict", "CSV"],
+     r"'class_names' is null; expected a list of 3 names"),
+    (("classify", "class_names", None), ["evaluate"], r"'class_names' is null"),
+    (("binary", "task", "weird"), ["predict", "CSV"], r"'task' is 'weird'"),
+    (("images", "preprocessing.size", [100000, 100000]), ["predict", "PNG"],
+     r"'preprocessing\.size' is \[100000, 100000\]; expected \[height, width\], each "
+     r"from 1 to 1024"),
+    (("images", "preprocessing.channels", 2), ["predict", "PNG"],
+     r"'preprocessing\.channels' is 2"),
+    (("images", "preprocessing.class_names", ["a", "b", "c"]), ["evaluate"],
+     r"'preprocessing\.class_names' is \['a', 'b', 'c'\]; expected the class_names"),
+    (("binary", "class_names", ["no", "yes", "maybe"]), ["predict", "CSV"],
+     r"'class_names' is \['no', 'yes', 'maybe'\]; expected a list of 2 names"),
+    (("binary", "task", "classify"), ["predict", "CSV"],
+     r"'task' is 'classify'; expected another task for a model of 1 output"),
+    (("regress", "task", "autoencode"), ["predict", "CSV"],
+     r"'task' is 'autoencode'; expected another task for a model of 1 outputs"),
+    (("regress", "target_names", ["y", "z"]), ["predict", "CSV"],
+     r"'target_names' is \['y', 'z'\]; expected 1 names, one per output"),
+    (("regress", "preprocessing.inputs.0.scale", 0), ["predict", "CSV"],
+     r"'preprocessing\.inputs\[0\]\.scale' is 0; expected a number above 0"),
+    (("regress", "preprocessing.inputs.2.fill", "purple"), ["predict", "CSV"],
+     r"'preprocessing\.inputs\[2\]\.fill' is 'purple'; expected one of its categories"),
+    (("regress", "preprocessing.inputs.2.categories", ["blue", "green", "red", "pink"]),
+     ["predict", "CSV"],
+     r"the model does not take inputs of shape \(6,\), which its metadata field "
+     r"'preprocessing\.inputs' describes"),
+    (("regress", "preprocessing.targets", []), ["predict", "CSV"],
+     r"'preprocessing\.targets' is \[\]; expected 1 numeric targets"),
+    (("classify", "preprocessing.targets.0.classes", ["cat", "dog", "cow"]), ["evaluate"],
+     r"'preprocessing\.targets' is .*; expected one class target whose classes are"),
+    (("classify", "loss", "mse"), ["predict", "CSV"], r"'loss' is 'mse'; expected one of ce, nll"),
+    (("classify", "train_args.seed", -1), ["evaluate"], r"'train_args\.seed' is -1"),
+    (("autoencode", "code_size", 7), ["evaluate"], r"'code_size' is 7; expected 2, the width"),
+    (("autoencode", "code_layer", True), ["encode", "CSV"], r"'code_layer' is True"),
+]
+
+
+def _case_id(case) -> str:
+    model, command, _ = case
+    what = "-".join(map(str, model[:2])) if isinstance(model, tuple) else "saved-" + "-".join(model)
+    return f"{command[0]}-{what}"
+
+
+@pytest.mark.parametrize("model, command, says", BAD_METADATA, ids=map(_case_id, BAD_METADATA))
+def test_bad_metadata_is_one_line_naming_the_file_and_field(
+    capsys, request, tables, tmp_path, model, command, says
+):
+    path = tmp_path / "model.npz"
+    if isinstance(model, dict):
+        from chainrule.spec import build_spec
+
+        build_spec("mlp", rng=0).save(path, metadata=model)
+    else:
+        source, key, value = model
+        if source == "images":
+            importorskip("PIL.Image")
+            made = request.getfixturevalue("image_model")
+        else:
+            made = request.getfixturevalue("task_models")[source]
+        shutil.copy(made, path)
+        edit_manifest(path, _set(key, value))
+    npy = tmp_path / "x.npy"
+    np.save(npy, np.zeros((2, 1, 28, 28), np.float32))
+    inputs = {"CSV": tables["main"], "NPY": npy}
+    if "PNG" in command:
+        inputs["PNG"] = request.getfixturevalue("digits") / "test" / "digit1" / "0.png"
+    name, *rest = command
+    line = fails(
+        capsys,
+        f"^chainrule {name}: error: {re.escape(repr(str(path)))}: "
+        + ("" if says.startswith("the model") else "metadata field ")
+        + says,
+        name, path, *(inputs.get(a, a) for a in rest),
+    )  # fmt: skip
+    assert "--image-size" not in line  # an option the user never gave
+
+
+def test_predict_refuses_a_builtin_autoencoder(capsys, tmp_path):
+    """Its preprocessing has no image size: predict says what to use instead."""
+    model = _train_quietly(
+        "--task", "autoencode", "--out", tmp_path / "run", "--epochs", "1",
+        "--hidden", "8",
+    )  # fmt: skip
+    npy = tmp_path / "x.npy"
+    np.save(npy, np.zeros((1, 1, 28, 28), np.float32))
+    fails(capsys, r"predict reads CSV files and images; this autoencoder was trained on "
+          r"a built-in data set", "predict", model, npy)

@@ -9,6 +9,7 @@ from ..io import load as load_model
 from ._common import (
     _check_input_shape,
     _class_names,
+    _input_shape,
     _test_scores,
     load_data,
 )
@@ -22,6 +23,7 @@ def cmd_evaluate(args) -> int:
     model = load_model(args.model)
     meta = model.metadata
     from ._common import CLIError
+    from ._metadata import check_digit_metadata
     from .use import evaluate_own, is_task_model
 
     data_arg = getattr(args, "data_arg", None)
@@ -30,9 +32,14 @@ def cmd_evaluate(args) -> int:
     data_arg = data_arg or args.data
     if is_task_model(model):
         return evaluate_own(args, model, data_arg)
+    # The file's data set and class names, before anything is loaded or
+    # printed: names that do not fit the outputs are refused.
+    check_digit_metadata(model, args.model, _input_shape(model))
     data = data_arg or meta.get("data") or "mnist5k"
     _, (x_test, y_test) = load_data(data)
     _check_input_shape(model, x_test.shape[1:], f"data {data!r}")
+    # Again, for the data's shape: a file may record none.
+    check_digit_metadata(model, args.model, x_test.shape[1:])
     scores, result = _test_scores(model, x_test, y_test)
     n_classes = scores.shape[1]
     cm = confusion_matrix(y_test, scores, n_classes)
@@ -65,8 +72,8 @@ def cmd_evaluate(args) -> int:
     print("\nconfusion matrix (rows: true class, columns: predicted)")
     cell = max(len(str(cm.max())), 3)
     print(" " * (width + 2) + " ".join(f"{i:>{cell}}" for i in range(n_classes)))
-    for i, row in enumerate(cm):
-        print(f"{str(names[i]):<{width}}  " + " ".join(f"{v:>{cell}}" for v in row))
+    for n, row in zip(names, cm):
+        print(f"{str(n):<{width}}  " + " ".join(f"{v:>{cell}}" for v in row))
     return 0
 
 

@@ -60,10 +60,18 @@ def _read_inputs(path: Path, shape, digits: bool = False) -> np.ndarray:
     return _as_batch(a, shape, path)
 
 
+def _label(names, k) -> str:
+    """Output ``k``'s class name; its number when the file names no classes
+    (check_digit_metadata has made sure names, when given, fit the outputs)."""
+    k = int(k)
+    return names[k] if names and k < len(names) else str(k)
+
+
 def cmd_predict(args) -> int:
     import chainrule as cr
 
     model = load_model(args.model)
+    from ._metadata import check_digit_metadata
     from .use import is_task_model, predict_own
 
     if is_task_model(model):  # trained on your own data: CSV out
@@ -75,6 +83,8 @@ def cmd_predict(args) -> int:
                 "image folders); this digit model prints its predictions."
             )
     shape = _input_shape(model)
+    # Before any input is read: names that do not fit the outputs are refused.
+    check_digit_metadata(model, args.model, shape)
     names = model.metadata.get("class_names")
     digits = model.metadata.get("data") in DIGIT_SETS
     results = []
@@ -83,7 +93,7 @@ def cmd_predict(args) -> int:
         probs = cr.functional.softmax(cr.predict(model, x).astype(np.float64))
         for i, p in enumerate(probs):
             k = int(p.argmax())
-            label = names[k] if names and k < len(names) else str(k)
+            label = _label(names, k)
             results.append(
                 {
                     "input": item if len(probs) == 1 else f"{item}[{i}]",
@@ -99,7 +109,7 @@ def cmd_predict(args) -> int:
     for r in results:
         top = np.argsort(r["probabilities"])[::-1][:3]
         alts = ", ".join(
-            f"{names[j] if names else j} {r['probabilities'][j]:.3f}" for j in top[1:]
+            f"{_label(names, j)} {r['probabilities'][j]:.3f}" for j in top[1:]
         )
         print(f"{r['input']}: {r['label']} ({r['probability']:.3f}); next: {alts}")
     return 0
