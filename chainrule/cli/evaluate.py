@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
+from .. import _json
 from ..io import load as load_model
 from ._common import (
     _check_input_shape,
@@ -48,7 +48,7 @@ def cmd_evaluate(args) -> int:
     _warn_other_classes(meta, data, _class_names(data, n_classes))
     if args.json:
         print(
-            json.dumps(
+            _json.dumps(
                 {
                     "data": data,
                     "n": len(x_test),

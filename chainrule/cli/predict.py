@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from .. import _json
 from .._safe_npz import read_npy
 from ..data import read_idx
 from ..io import load as load_model
@@ -104,7 +104,7 @@ def cmd_predict(args) -> int:
                 }
             )
     if args.json:
-        print(json.dumps(results))
+        print(_json.dumps(results))
         return 0
     for r in results:
         top = np.argsort(r["probabilities"])[::-1][:3]
