@@ -6,13 +6,14 @@ model, optimizer, history, current epoch and batch, and ``stop_training``.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 
 import numpy as np
 
 from ._checks import all_finite, like
-from .optim import LRSchedule, _improved
+from .optim import LRSchedule, ReduceOnPlateau, _improved
 
 
 class Callback:
@@ -50,6 +51,27 @@ class Callback:
         for k in self._resumable:
             if k in state:
                 setattr(self, k, like(owner, k, getattr(self, k), state[k]))
+
+    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays a checkpoint keeps beside :meth:`state_dict` (the weights of
+        the best epoch, say); none by default."""
+        return {}
+
+    def load_checkpoint_arrays(self, trainer, arrays: dict[str, np.ndarray]) -> None:
+        """Take back, from a checkpoint, what :meth:`checkpoint_arrays` gave.
+        Raise ValueError for arrays that do not fit the run."""
+
+
+def _monitored(owner: str, monitor: str, logs: dict) -> float:
+    """The epoch's value of ``monitor``; a name the logs lack is an error (it
+    would otherwise quietly turn the callback off)."""
+    value = logs.get(monitor)
+    if value is None:
+        raise ValueError(
+            f"{owner}: monitor {monitor!r} is not among the epoch logs "
+            f"({', '.join(logs)})."
+        )
+    return value
 
 
 def _without_validation(monitor: str, mode: str, trainer) -> tuple[str, str]:
@@ -111,12 +133,7 @@ class EarlyStopping(Callback):
         self.monitor, self.mode = _without_validation(self.monitor, self.mode, trainer)
 
     def on_epoch_end(self, trainer, logs) -> None:
-        value = logs.get(self.monitor)
-        if value is None:
-            raise ValueError(
-                f"EarlyStopping: monitor {self.monitor!r} is not among the epoch logs "
-                f"({', '.join(logs)})."
-            )
+        value = _monitored("EarlyStopping", self.monitor, logs)
         if _improved(value, self.best, self.mode, self.min_delta):
             # during on_epoch_end, trainer.epoch counts the epochs completed
             self.best, self.best_epoch, self.wait = value, trainer.epoch - 1, 0
@@ -136,6 +153,26 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights is not None:
             trainer.model.load_state_dict(self.best_weights)
             trainer.history.best_epoch = self.best_epoch
+
+    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        # The best epoch's weights: without them a resumed run would end on
+        # its last epoch's weights, not the best.
+        return dict(self.best_weights or {})
+
+    def load_checkpoint_arrays(self, trainer, arrays: dict[str, np.ndarray]) -> None:
+        if not arrays:
+            self.best_weights = None
+            return
+        now = trainer.model.state_dict()
+        if set(arrays) != set(now) or any(
+            arrays[k].shape != now[k].shape or arrays[k].dtype != now[k].dtype
+            for k in now
+        ):
+            raise ValueError(
+                "EarlyStopping: the best weights in the checkpoint do not fit the "
+                "model (other names, shapes or dtypes)."
+            )
+        self.best_weights = {k: arrays[k] for k in now}
 
 
 class NaNGuard(Callback):
@@ -191,11 +228,62 @@ class NaNGuard(Callback):
             self._keep_buffers()
 
     def on_epoch_begin(self, trainer) -> None:
-        if self.rollback:
+        # A run resumed mid-epoch brought the snapshot of the epoch's start
+        # from its checkpoint; the weights now are the resume point's.
+        if self.rollback and (trainer.batches_done == 0 or self._snapshot is None):
             self._snapshot = (
                 trainer.model.state_dict(),
                 trainer.optimizer.state_dict(),
             )
+
+    # The snapshot travels in checkpoints: arrays (the weights, the optimizer's
+    # per-parameter state) beside the optimizer's other settings in the JSON.
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        if self.rollback and self._snapshot is not None:
+            opt = self._snapshot[1]
+            state["snapshot_optimizer"] = {k: v for k, v in opt.items() if k != "state"}
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        state = dict(state)
+        self._pending_optimizer = state.pop("snapshot_optimizer", None)
+        super().load_state_dict(state)
+
+    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        if not (self.rollback and self._snapshot is not None):
+            return {}
+        weights, opt = self._snapshot
+        arrays = {f"weights/{k}": a for k, a in weights.items()}
+        for name, s in opt["state"].items():
+            arrays.update((f"optim/{name}/{k}", a) for k, a in s.items())
+        return arrays
+
+    def load_checkpoint_arrays(self, trainer, arrays: dict[str, np.ndarray]) -> None:
+        opt = getattr(self, "_pending_optimizer", None)
+        self._pending_optimizer = None
+        if not (self.rollback and opt is not None):
+            return
+        now = trainer.model.state_dict()
+        weights = {k[len("weights/") :]: a for k, a in arrays.items() if k.startswith("weights/")}
+        if set(weights) != set(now) or any(
+            weights[k].shape != now[k].shape or weights[k].dtype != now[k].dtype
+            for k in now
+        ):
+            raise ValueError(
+                "NaNGuard: the snapshot of the epoch's start in the checkpoint does "
+                "not fit the model (other names, shapes or dtypes)."
+            )
+        state: dict[str, dict[str, np.ndarray]] = {}
+        for key, a in arrays.items():
+            if key.startswith("optim/"):
+                name, _, sub = key[len("optim/") :].rpartition("/")
+                state.setdefault(name, {})[sub] = a
+        snapshot_opt = {**opt, "state": state}
+        # Checked now, on a copy, rather than at a rollback in mid-run.
+        probe = copy.copy(trainer.optimizer)
+        probe.load_state_dict(snapshot_opt)
+        self._snapshot = ({k: weights[k] for k in now}, snapshot_opt)
 
     def before_step(self, trainer, loss: float) -> bool:
         bad_grad = next((n for n, p in self._params if not all_finite(p.grad)), None)
@@ -268,16 +356,24 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
         self.monitor = monitor
         self.interval = interval
+        # Whether this callback gave the schedule its length (the run's).
+        self._sized_by_run = False
 
     def on_train_begin(self, trainer) -> None:
         self.monitor, _ = _without_validation(self.monitor, "min", trainer)
-        # A per-batch schedule told nothing of its length runs over the whole run.
+        # A per-batch schedule told nothing of its length runs over the whole
+        # run; resumed with more epochs, over the longer run (else the added
+        # epochs would train at the schedule's final rate, 0 for a cosine).
         if (
             self.interval == "batch"
             and self._schedule_object()
-            and getattr(self.schedule, "total_steps", 0) is None
+            and (
+                getattr(self.schedule, "total_steps", 0) is None
+                or self._sized_by_run
+            )
         ):
             self.schedule.set_total_steps(trainer.epochs * trainer.n_batches)
+            self._sized_by_run = True
 
     def on_batch_end(self, trainer, loss: float) -> None:
         if self.interval != "batch":
@@ -291,7 +387,9 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, trainer, logs) -> None:
         if self.interval != "epoch":
             return
-        if self._schedule_object():
+        if isinstance(self.schedule, ReduceOnPlateau):  # reads the metric
+            self.schedule.step(_monitored("LearningRateScheduler", self.monitor, logs))
+        elif self._schedule_object():
             self.schedule.step(logs.get(self.monitor))
         else:
             trainer.optimizer.lr = float(self.schedule(trainer.epoch + 1))
@@ -302,10 +400,17 @@ class LearningRateScheduler(Callback):
     # A schedule object counts epochs (and ReduceOnPlateau its best value and
     # patience): a resumed run must go on from there, not from epoch 0.
     def state_dict(self) -> dict:
-        return self.schedule.state_dict() if self._schedule_object() else {}
+        if not self._schedule_object():
+            return {}
+        return {**self.schedule.state_dict(), "sized_by_run": self._sized_by_run}
 
     def load_state_dict(self, state: dict) -> None:
         if self._schedule_object() and state:
+            state = dict(state)
+            sized = state.pop("sized_by_run", False)  # absent before it was kept
+            self._sized_by_run = like(
+                "LearningRateScheduler.load_state_dict", "sized_by_run", False, sized
+            )
             self.schedule.load_state_dict(state)
 
 
@@ -389,7 +494,7 @@ class ModelCheckpoint(Callback):
 
     def on_epoch_end(self, trainer, logs) -> None:
         if self.save_best_only:
-            value = logs.get(self.monitor)
+            value = _monitored("ModelCheckpoint", self.monitor, logs)
             if not _improved(value, self.best, self.mode):
                 return
             self.best = value

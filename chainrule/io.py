@@ -641,6 +641,9 @@ def save_checkpoint(path, trainer, metadata: dict | None = None) -> None:
         for key, a in s.items():
             arrays[f"optim/{name}/{key}"] = a
     manifest["optimizer"] = {k: v for k, v in opt.items() if k != "state"}
+    for i, cb in enumerate(trainer.callbacks):
+        for key, a in cb.checkpoint_arrays().items():
+            arrays[f"callback/{i}/{key}"] = a
     manifest["trainer"] = trainer.state_dict()
     manifest["metadata"] = trainer.metadata if metadata is None else metadata
     _write_archive(path, manifest, arrays)
@@ -693,5 +696,12 @@ def load_checkpoint_into(path, trainer, checkpoint=None) -> None:
             f"resume: {str(path)!r}: the training state does not fit: {detail}"
             + ("" if detail.endswith(".") else f" ({type(exc).__name__}).")
         ) from exc
+    for i, cb in enumerate(trainer.callbacks):
+        prefix = f"callback/{i}/"
+        mine = {k[len(prefix) :]: a for k, a in arrays.items() if k.startswith(prefix)}
+        try:
+            cb.load_checkpoint_arrays(trainer, mine)
+        except ValueError as exc:
+            raise ModelFileError(f"resume: {str(path)!r}: {exc}") from exc
     if not trainer.metadata:  # the caller's own wins
         trainer.metadata = manifest.get("metadata", {})

@@ -126,6 +126,7 @@ class Trainer:
         if validation_split and validation_data is not None:
             raise ValueError("fit: pass validation_data or validation_split, not both.")
         self.shuffle = bool(shuffle)
+        self.validation_split = float(validation_split)
         if comm is not None and not isinstance(comm, Communicator):
             raise TypeError(
                 "fit: comm must come from cr.distributed.init(); got "
@@ -326,6 +327,10 @@ class Trainer:
         if reducer is not None:
             from .distributed import local_part
         for b in range(self.batches_done, self.n_batches):
+            if self.stop_training:
+                # A callback asked in on_batch_end: the epoch ends here, with
+                # the batches done so far (no further step is taken).
+                break
             self.batch = b
             idx = batches[b]
             if reducer is not None:
@@ -541,6 +546,23 @@ class Trainer:
             "metrics": self._checkpoint_metrics
             or [m.state_dict() for m in self.metrics],
             "callbacks": [cb.state_dict() for cb in self.callbacks],
+            # What decides which samples train and which validate, in what
+            # order: a resume with others would not continue this run.
+            "settings": self._settings(),
+            # A run that a callback ended (early stopping) stays ended: resumed
+            # from its last checkpoint, it would train one epoch more.
+            "stop_reason": self.stop_reason if self.stop_training else None,
+        }
+
+    def _settings(self) -> dict:
+        return {
+            "seed": int(self.seed) if isinstance(self.seed, (int, np.integer)) else None,
+            "shuffle": self.shuffle,
+            "validation_split": self.validation_split,
+            "train_samples": len(self.x),
+            "validation_samples": 0
+            if self.validation_data is None
+            else len(self.validation_data[0]),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -552,6 +574,18 @@ class Trainer:
                 f"resume: the checkpoint was written with batch_size {state['batch_size']}; "
                 f"got {self.batch_size}. Resume with the same settings."
             )
+        saved = state.get("settings")  # absent in checkpoints written before
+        if saved is not None:
+            now = self._settings()
+            if not isinstance(saved, dict):
+                raise ValueError(f"resume: settings must be an object; got {saved!r}.")
+            for key, value in now.items():
+                if key in saved and saved[key] != value:
+                    raise ValueError(
+                        f"resume: the checkpoint was written with {key} "
+                        f"{saved[key]!r}; got {value!r}. Resume with the same data "
+                        "and settings (seed=None takes the checkpoint's seed)."
+                    )
         # Counts are whole and not negative, sums finite: a checkpoint is read
         # from disk, and a negative batch position or a NaN loss sum would
         # fail (or report) far from here.
@@ -579,6 +613,11 @@ class Trainer:
                 m.reset()
         for cb, s in zip(self.callbacks, state.get("callbacks", [])):
             cb.load_state_dict(s)
+        stop_reason = state.get("stop_reason")
+        if stop_reason is not None:
+            if not isinstance(stop_reason, str):
+                raise ValueError(f"resume: stop_reason must be text; got {stop_reason!r}.")
+            self.stop_training, self.stop_reason = True, stop_reason
         # Last: the package's generator is global state, changed only once
         # everything else in the file was taken.
         random.load_state_dict(state["global_rng_state"])

@@ -141,6 +141,50 @@ def test_early_stopping_without_validation_monitors_loss():
     assert stop.monitor == "loss"
 
 
+@pytest.mark.parametrize(
+    "make, owner",
+    [
+        (lambda p, opt: ModelCheckpoint(p, save_best_only=True, monitor="val_acc"),
+         "ModelCheckpoint"),
+        (lambda p, opt: cr.callbacks.LearningRateScheduler(
+            cr.optim.ReduceOnPlateau(opt, patience=0), monitor="val_los"),
+         "LearningRateScheduler"),
+    ],
+    ids=["checkpoint", "plateau"],
+)  # fmt: skip
+def test_a_monitor_the_logs_lack_is_an_error(tmp_path, make, owner):
+    # It quietly turned the callback off: no checkpoint, the rate never cut.
+    x, t, xv, tv = line_data()
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    opt = cr.optim.SGD(model, lr=0.1)
+    with pytest.raises(ValueError, match=f"{owner}: monitor '.*' is not among the epoch logs"):
+        cr.fit(model, cr.losses.MSE(), opt, x, t, validation_data=(xv, tv), verbose=0,
+               callbacks=[make(tmp_path / "c.npz", opt)])  # fmt: skip
+
+
+def test_stopping_in_on_batch_end_takes_no_further_step():
+    # The next batch was trained (forward, backward and step) before the stop
+    # was looked at, and never recorded.
+    class StopAfter(Callback):
+        def on_batch_end(self, trainer, loss):
+            if trainer.batches_done == 2:
+                trainer.stop_training = True
+
+    class CountSteps(Callback):
+        steps = 0
+
+        def before_step(self, trainer, loss):
+            CountSteps.steps += 1
+            return True
+
+    x, t, _, _ = line_data()
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    h = cr.fit(model, cr.losses.MSE(), cr.optim.SGD(model, lr=0.1), x, t, epochs=3,
+               batch_size=8, verbose=0, callbacks=[CountSteps(), StopAfter()])  # fmt: skip
+    assert CountSteps.steps == 2
+    assert len(h.epoch) == 1  # the epoch ends there, with the batches done
+
+
 def test_early_stopping_unknown_monitor():
     x, t, _, _ = line_data()
     model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))

@@ -191,6 +191,114 @@ def test_resume_carries_on_the_learning_rate_schedule(tmp_path, schedule):
     _assert_same_history(h_whole.to_dict(), h_resumed.to_dict())
 
 
+def _crash_and_resume(tmp_path, make_extra, crash=(1, 4), **kw):
+    """(uninterrupted, resumed): the same run whole, and crashed at ``crash``
+    then resumed from its checkpoint; ``make_extra()`` gives fresh callbacks."""
+    make_opt = OPTIMIZERS["sgd-momentum"]
+    whole = _run(tmp_path / "a", _batchnorm, make_opt, extra=make_extra(), **kw)
+    with pytest.raises(_Crash):
+        _run(tmp_path / "b", _batchnorm, make_opt, crash=crash, extra=make_extra(), **kw)
+    resumed = _run(
+        tmp_path / "c", _batchnorm, make_opt, resume=tmp_path / "b" / "ckpt.npz",
+        extra=make_extra(), **kw,
+    )  # fmt: skip
+    return whole, resumed
+
+
+def test_resume_keeps_early_stoppings_best_weights(tmp_path):
+    # The loss falls, so with mode "max" the best epoch is the first: the run
+    # ends on its weights. The checkpoint must carry them (it carried only
+    # the best value, and a resumed run ended on its last weights).
+    def extra():
+        return [cr.callbacks.EarlyStopping(monitor="loss", mode="max", patience=9)]
+
+    (whole, h_whole), (resumed, h_resumed) = _crash_and_resume(tmp_path, extra)
+    assert h_whole.best_epoch == h_resumed.best_epoch == 0
+    _assert_same_weights(whole, resumed)
+
+
+def test_a_run_that_stopped_early_stays_stopped_when_resumed(tmp_path):
+    # Patience 1 with a loss that only falls (mode "max"): stopped after two
+    # epochs; resumed from its last checkpoint it must not train a third.
+    def extra():
+        return [cr.callbacks.EarlyStopping(monitor="loss", mode="max", patience=1)]
+
+    make_opt = OPTIMIZERS["sgd-momentum"]
+    whole, h_whole = _run(tmp_path / "a", _sequential, make_opt, extra=extra())
+    assert len(h_whole.epoch) == 2 and h_whole.stop_reason
+    again, h_again = _run(
+        tmp_path / "c", _sequential, make_opt, resume=tmp_path / "a" / "ckpt.npz",
+        extra=extra(),
+    )  # fmt: skip
+    assert len(h_again.epoch) == 2
+    _assert_same_weights(whole, again)
+
+
+class _PoisonAt(cr.callbacks.Callback):
+    """Make one gradient NaN before the step of one batch."""
+
+    def __init__(self, epoch: int, batch: int):
+        self.at = (epoch, batch)
+
+    def before_step(self, trainer, loss):
+        if (trainer.epoch, trainer.batch) == self.at:
+            next(iter(trainer.model.parameters())).grad[0] = np.nan
+        return True
+
+
+def test_nanguard_rolls_back_to_the_epochs_start_after_a_mid_epoch_resume(tmp_path):
+    # The snapshot of the epoch's start travels in the checkpoint; taken at
+    # the resume point instead, the rollback went somewhere else.
+    def extra():
+        return [_PoisonAt(1, 6), cr.callbacks.NaNGuard(rollback=True, stream=None)]
+
+    (whole, h_whole), (resumed, h_resumed) = _crash_and_resume(tmp_path, extra)
+    _assert_same_weights(whole, resumed)
+    _assert_same_history(h_whole.to_dict(), h_resumed.to_dict())
+
+
+@pytest.mark.parametrize("change", [{"seed": 99}, {"validation_split": 0.5}, {"shuffle": False}])
+def test_resume_with_another_split_seed_or_order_is_refused(tmp_path, change):
+    # Each would train on samples the first part validated on, or in another
+    # order, and call it the same run.
+    kw = {"seed": 11, "validation_split": 0.2}
+    with pytest.raises(_Crash):
+        _run(tmp_path / "b", _sequential, OPTIMIZERS["adam"], crash=(1, 4), **kw)
+    key = next(iter(change))
+    with pytest.raises(ModelFileError, match=f"written with {key} "):
+        _run(tmp_path / "c", _sequential, OPTIMIZERS["adam"],
+             resume=tmp_path / "b" / "ckpt.npz", **{**kw, **change})  # fmt: skip
+    x, y = _data()
+    model = _sequential()
+    with pytest.raises(ModelFileError, match=r"written with train_samples 120; got \d+"):
+        cr.fit(model, cr.losses.CrossEntropy(), cr.optim.Adam(model), x[:100], y[:100],
+               batch_size=16, verbose=0, resume=tmp_path / "b" / "ckpt.npz", **kw)  # fmt: skip
+
+
+def test_a_per_batch_schedule_sized_by_the_run_stretches_to_more_epochs(tmp_path):
+    # A schedule without total_steps runs over the whole run; resumed with more
+    # epochs it must run over the longer run, not sit at its end (lr 0).
+    x, y = _data()
+
+    def run(epochs, resume=None, folder="a"):
+        cr.seed(2)
+        model = _sequential()
+        opt = cr.optim.SGD(model, lr=0.1)
+        sched = cr.optim.WarmupCosine(opt, warmup_steps=2)
+        cbs = [cr.callbacks.ModelCheckpoint(tmp_path / folder / "ckpt.npz"),
+               cr.callbacks.LearningRateScheduler(sched, interval="batch")]  # fmt: skip
+        return cr.fit(model, cr.losses.CrossEntropy(), opt, x, y, epochs=epochs,
+                      batch_size=30, verbose=0, callbacks=cbs, resume=resume)  # fmt: skip
+
+    short = run(2)
+    assert short["lr"][-1] == 0.0  # a cosine ends at 0
+    longer = run(4, resume=tmp_path / "a" / "ckpt.npz")
+    fresh = run(4, folder="b")
+    assert longer["lr"][:2] == short["lr"]
+    assert longer["lr"][2:] == pytest.approx(fresh["lr"][2:])  # the longer curve
+    assert min(longer["lr"][2:-1]) > 0
+
+
 def test_resume_carries_on_augmentation_and_a_per_batch_schedule(tmp_path):
     """A killed run with AdamW, a warm-up + cosine schedule stepped per batch
     and random crops continues bit-identically."""
