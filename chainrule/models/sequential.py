@@ -228,6 +228,32 @@ class Sequential(Module):
 
         return model_html(self)
 
+    # A Sequential inside a model (it saves and loads as one) exports as its
+    # layers in order, named "<its label>.<position>" as its parameters are.
+    def to_onnx(self, b, xs, in_shape, label):
+        from ..onnx import _layer  # the exporter imports the models
+
+        x, shape = xs[0], tuple(in_shape)
+        for i, layer in enumerate(self.layers):
+            x = _layer(b, layer, [x], shape, f"{label}.{i}")
+            shape = tuple(layer.output_shape(shape))
+        return x
+
+    def to_torch(self):
+        from ..interop.torch import torch_nn
+
+        nn = torch_nn(self)
+        modules = []
+        for i, layer in enumerate(self.layers):
+            make = getattr(layer, "to_torch", None)
+            if make is None:
+                raise TypeError(
+                    f"layer {i} ({type(layer).__name__}) has no PyTorch mapping; "
+                    "define its to_torch() method (see docs/extending.md)."
+                )
+            modules.append(make())
+        return nn.Sequential(*modules)
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}("]
         for i, layer in enumerate(self.layers):

@@ -96,6 +96,14 @@ def test_graph_whose_output_is_its_input_through_dropout(tmp_path):
     np.testing.assert_array_equal(run_onnx(tmp_path / "id.onnx", xs), xs)
 
 
+def test_a_sequential_inside_a_sequential(tmp_path):
+    # It saves and loads as one model; export named it a layer without an
+    # ONNX lowering.
+    inner = cr.Sequential(L.Linear(7, 5, rng=0), L.ReLU())
+    model = cr.Sequential(inner, L.Linear(5, 3, rng=1), L.Softmax())
+    check(model, tmp_path / "nested.onnx", vectors())
+
+
 def test_float64_model_exports_float32(tmp_path):
     model = build_spec("flatten-linear16-tanh-linear3", input_shape=(2, 3), rng=0)
     model.to(np.float64)

@@ -151,6 +151,18 @@ def test_float64_and_to_torch_sequential_forward(torch):
         to_torch_sequential(cr.Sequential(L.Step()))
 
 
+def test_a_sequential_inside_a_sequential_to_torch(torch):
+    model = cr.Sequential(
+        cr.Sequential(L.Linear(5, 4, rng=0), L.Tanh()), L.Linear(4, 2, rng=1)
+    ).to(np.float64)
+    tnet = to_torch_sequential(model)  # the inner one becomes an nn.Sequential
+    assert isinstance(tnet[0], torch.nn.Sequential)
+    x = np.random.default_rng(0).standard_normal((3, 5))
+    with torch.no_grad():
+        got = tnet(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(cr.predict(model, x), got, rtol=1e-12, atol=1e-12)
+
+
 def test_nested_torch_prefixes(torch):
     nn = torch.nn
 
