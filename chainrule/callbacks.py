@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -480,6 +481,18 @@ class ModelCheckpoint(Callback):
 
     def on_train_begin(self, trainer) -> None:
         self.monitor, self.mode = _without_validation(self.monitor, self.mode, trainer)
+        # Found now, not after the first epoch has trained: a folder that is
+        # missing is made (as Keras does), a file where the folder should be
+        # is an error.
+        folder = Path(self.path).parent
+        if trainer.comm.is_root and not folder.is_dir():
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OSError(
+                    f"ModelCheckpoint: cannot make the folder {str(folder)!r} for "
+                    f"{str(self.path)!r} ({exc.strerror or exc})."
+                ) from None
 
     def _save(self, trainer) -> None:
         if not all(all_finite(p.data) for p in trainer.model.parameters()):

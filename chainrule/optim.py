@@ -40,6 +40,16 @@ def _named(params) -> list[tuple[str, Parameter]]:
             )
     if not out:
         raise ValueError("optimizer: params is empty; there is nothing to train.")
+    first: dict[int, int] = {}
+    for i, (_, p) in enumerate(out):
+        if id(p) in first:
+            # Each step would update it twice (a model lists a shared
+            # parameter once: pass the model itself).
+            raise ValueError(
+                f"optimizer: params lists one parameter twice (items {first[id(p)]} "
+                f"and {i})."
+            )
+        first[id(p)] = i
     return out
 
 

@@ -593,6 +593,11 @@ class Trainer:
         self.batches_done = integer(
             "resume", "the checkpoint's batches_done", state["batches_done"], 0
         )
+        if self.batches_done > self.n_batches:
+            raise ValueError(
+                f"resume: the checkpoint's batches_done is {self.batches_done}; an "
+                f"epoch here has {self.n_batches} batches."
+            )
         self.epoch_rng_state = state["epoch_rng_state"]
         if self.epoch_rng_state is not None:
             # Tried now on a spare generator of the same kind, not first when
@@ -749,10 +754,22 @@ def fit(
         from .io import read_checkpoint
 
         checkpoint = read_checkpoint(resume)
+        state = checkpoint[0].get("trainer")
+        saved_seed = state.get("seed") if isinstance(state, dict) else None
+        if not isinstance(state, dict) or not (
+            saved_seed is None
+            or (isinstance(saved_seed, int) and not isinstance(saved_seed, bool))
+        ):
+            from .io import ModelFileError
+
+            raise ModelFileError(
+                f"resume: {str(resume)!r}: the training state must be an object "
+                "with an integer seed; the file was modified or damaged."
+            )
         if seed is None:
             # Without it, validation_split would hold out other samples than
             # the interrupted run did (and train on the ones it validated on).
-            seed = checkpoint[0]["trainer"].get("seed")
+            seed = saved_seed
     trainer = Trainer(
         model,
         loss,

@@ -383,6 +383,18 @@ def test_model_checkpoint_never_writes_non_finite_weights(tmp_path):
     assert params and all(np.isfinite(v).all() for v in params.values())
 
 
+def test_model_checkpoint_makes_its_folder_before_training(tmp_path):
+    # A missing folder failed after the first epoch had trained.
+    path = tmp_path / "runs" / "a" / "ck.npz"
+    fit_line(1, [ModelCheckpoint(path)])
+    assert path.is_file()
+    (tmp_path / "file").write_text("x")
+    seen = RecordWeights()
+    with pytest.raises(OSError, match="ModelCheckpoint: cannot make the folder"):
+        fit_line(1, [seen, ModelCheckpoint(tmp_path / "file" / "ck.npz")])
+    assert seen.weights == []  # refused before the first epoch
+
+
 def test_model_checkpoint_save_best_only(tmp_path):
     path = tmp_path / "best.npz"
     ckpt = ModelCheckpoint(path, save_best_only=True)

@@ -366,6 +366,13 @@ def test_schedule_in_fit_sets_the_lr_of_each_epoch():
     assert h["lr"] == [0.4, 0.2, 0.1]
 
 
+def test_a_parameter_listed_twice_is_refused():
+    # SGD([p, p]) updated p twice a step.
+    p = param([1.0], grad=[1.0])
+    with pytest.raises(ValueError, match=r"lists one parameter twice \(items 0 and 1\)"):
+        SGD([p, p], lr=0.1)
+
+
 # ------------------------------------------------------------------ clipping
 def test_clip_grad_norm_scales_all_gradients_together():
     a = param([0.0, 0.0], grad=[3.0, 0.0])

@@ -429,6 +429,8 @@ def _sgd_checkpoint_edited(tmp_path, edit) -> Path:
         ("trainer", {"epoch_rng_state": "zz"}, r"state must be a dict \(TypeError\)"),
         ("trainer", {"history": 5}, r"\(AttributeError\)"),
         ("trainer", {"metrics": [5]}, r"\(TypeError\)"),
+        ("trainer", {"batches_done": 999}, r"batches_done is 999; an epoch here has \d+ batches"),
+        ("trainer", {"seed": "abc"}, "the training state must be an object with an integer seed"),
     ],
 )
 def test_a_checkpoint_with_a_damaged_training_state_is_refused(tmp_path, part, edit, message):
