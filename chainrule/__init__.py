@@ -20,6 +20,7 @@ from . import (
     optim,
     plots,
     registry,
+    spec,
 )
 from .backend import no_grad
 from .gradcheck import (
@@ -108,6 +109,7 @@ __all__ = [
     "no_grad",
     "numerical_gradient",
     "seed",
+    "spec",
     "summary",
     "to_dot",
 ]

@@ -612,6 +612,18 @@ def test_a_preset_brings_its_training_recipe():
     settings, _ = _settings(args)
     assert (settings["epochs"], settings["augment"]) == (3, "none")
     assert settings["schedule"] == "warmup-cosine"
+    # Another optimizer takes its own rate and no Nesterov (the recipe's are
+    # SGD's); --momentum 0 turns the recipe's Nesterov off. Both were refused
+    # with "--nesterov needs --optimizer sgd", an option nobody gave.
+    settings, _ = _settings(
+        build_parser().parse_args(["train", "--model", "fashion-cnn", "--optimizer", "adamw"])
+    )
+    assert (settings["lr"], settings["nesterov"], settings["weight_decay"]) == (1e-3, False, 0.01)
+    assert settings["schedule"] == "warmup-cosine"  # the rest of the recipe stays
+    settings, _ = _settings(
+        build_parser().parse_args(["train", "--model", "fashion-cnn", "--momentum", "0"])
+    )
+    assert (settings["lr"], settings["nesterov"]) == (0.1, False)
     # other presets keep the plain defaults
     settings, _ = _settings(build_parser().parse_args(["train", "--model", "cnn"]))
     assert (settings["schedule"], settings["augment"], settings["nesterov"]) == (

@@ -126,11 +126,21 @@ def _settings(args) -> tuple[dict, tuple | None]:
     from ..spec import RECIPES
 
     model_name = str(settings["model"] or TRAIN_DEFAULTS["model"]).strip().lower()
+    recipe = RECIPES.get(model_name, {})
     defaults = {
         **TRAIN_DEFAULTS,
         **(TABLE_DEFAULTS if kind == "table" else {}),
-        **RECIPES.get(model_name, {}),
+        **recipe,
     }
+    if settings["optimizer"] not in (None, recipe.get("optimizer", settings["optimizer"])):
+        # Another optimizer than the recipe's: its rate, momentum, Nesterov
+        # and decay were tuned for the recipe's, so the plain defaults apply.
+        for k in ("lr", "momentum", "nesterov", "weight_decay"):
+            defaults[k] = TRAIN_DEFAULTS[k]
+    if recipe.get("nesterov") and settings["nesterov"] is None and (
+        settings["momentum"] == 0
+    ):
+        defaults["nesterov"] = False  # --momentum 0 turns the recipe's off
     if settings["task"] == "autoencode":
         # Plain SGD at the digits' rate diverges on a deep, narrow autoencoder.
         defaults["optimizer"] = "adam"
