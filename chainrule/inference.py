@@ -183,11 +183,13 @@ def _outputs(model: Module, xs: list[np.ndarray], batch_size: int) -> list[np.nd
         with no_grad():
             n = len(xs[0])
             if n <= batch_size:
-                outs = _as_list(model.forward(*xs))
-                # An identity-like model may hand back the caller's own array.
+                out = model.forward(*xs)
+                if len(xs) == 1 and type(out) is np.ndarray:  # the common case
+                    # An identity-like model may hand back the caller's array.
+                    return [out.copy() if np.may_share_memory(out, xs[0]) else out]
                 return [
                     o.copy() if any(np.may_share_memory(o, xi) for xi in xs) else o
-                    for o in outs
+                    for o in _as_list(out)
                 ]
             first = _as_list(model.forward(*(xi[:batch_size] for xi in xs)))
             outs = [np.empty((n, *f.shape[1:]), dtype=f.dtype) for f in first]
