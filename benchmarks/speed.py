@@ -4,6 +4,7 @@
     python benchmarks/speed.py --quick         # fewer steps, a smoke test
     python benchmarks/speed.py --only mlp,cnn  # some sections
     python benchmarks/speed.py --fast          # chainrule with its [fast] extra
+    python benchmarks/speed.py --threads 2     # each batch in 2 shares, one thread each
     python benchmarks/speed.py --keep-freed-memory  # malloc as the command line sets it
 
 Both libraries run in this one process, on the same data, from the same
@@ -83,9 +84,25 @@ def bn_cnn_layers():
 
 
 # ------------------------------------------------------------- the steps
+#: Shares of each batch, one thread each (fit's ``threads``; set by --threads).
+THREADS = 1
+
+
 def chainrule_trainer(model, lr=0.05, momentum=0.9):
     loss = cr.losses.CrossEntropy()
     opt = cr.optim.SGD(model, lr=lr, momentum=momentum)
+    if THREADS > 1 and not list(model.named_buffers()):
+        from chainrule.parallel import ThreadedStep
+
+        threaded = ThreadedStep(model, loss, THREADS)
+
+        def step(xb, yb):
+            # As cr.fit(..., threads=K) runs a step.
+            opt.zero_grad()
+            threaded.forward_backward(xb, yb, None, (0, 0, 0))
+            opt.step()
+
+        return step
 
     def step(xb, yb):
         # The public API, as cr.fit runs it.
@@ -348,7 +365,7 @@ def measure_memory() -> dict:
     return out
 
 
-def chainrule_epoch(fast: bool = False) -> tuple[float, float]:
+def chainrule_epoch(fast: bool = False, threads: int = 1) -> tuple[float, float]:
     """``chainrule train --data fashion-mnist --model cnn --epochs 1`` as a user
     runs it: (the epoch's seconds from its history, the command's wall clock,
     data loading, the test pass and the pictures included)."""
@@ -360,7 +377,7 @@ def chainrule_epoch(fast: bool = False) -> tuple[float, float]:
         subprocess.run(
             [sys.executable, "-m", "chainrule", "train", "--data", "fashion-mnist",
              "--model", "cnn", "--epochs", "1", "--out", f"{tmp}/run", "--json",
-             *(["--fast"] if fast else [])],
+             *(["--fast"] if fast else []), "--threads", str(threads)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         wall = time.perf_counter() - started
@@ -431,6 +448,13 @@ def main() -> None:
         help="chainrule with the [fast] extra's compiled kernels (cr.fast.enable())",
     )
     ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="chainrule trains each batch in this many shares, one thread each "
+        "(cr.fit's threads; needs threadpoolctl); models with BatchNorm stay on one",
+    )
+    ap.add_argument(
         "--keep-freed-memory",
         action="store_true",
         help="this process (both libraries) keeps freed memory, as the command "
@@ -449,11 +473,14 @@ def main() -> None:
     only = set(args.only.split(","))
     if args.fast:
         cr.fast.enable()
+    global THREADS
+    THREADS = args.threads
     print(
         f"numpy {np.__version__} (BLAS: {blas_info()}), torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), OPENBLAS_CORETYPE="
         f"{os.environ.get('OPENBLAS_CORETYPE', 'unset')}; chainrule kernels: "
         + ("[fast] (numba)" if cr.fast.is_enabled() else "NumPy only")
+        + (f", each batch in {THREADS} shares (threads)" if THREADS > 1 else "")
         + "; malloc: "
         + ("keeps freed memory (both)" if args.keep_freed_memory else "glibc's defaults")
         + " (the epoch's chainrule train always keeps it)"
@@ -509,7 +536,7 @@ def main() -> None:
         ours, walls, theirs = [], [], []
         for _ in range(args.reps):
             time.sleep(0.5)
-            epoch, wall = chainrule_epoch(args.fast)
+            epoch, wall = chainrule_epoch(args.fast, args.threads)
             ours.append(epoch)
             walls.append(wall)
             time.sleep(0.5)

@@ -100,6 +100,7 @@ class Trainer:
         augment=None,
         stream=None,
         comm=None,
+        threads: int = 1,
     ) -> None:
         from .distributed import Communicator
 
@@ -133,6 +134,13 @@ class Trainer:
                 f"{type(comm).__name__}."
             )
         self.comm = comm or Communicator()
+        self.threads = integer("fit", "threads", threads)
+        if self.threads > 1 and self.comm.size > 1:
+            raise ValueError(
+                "fit: threads > 1 splits each batch over this machine's cores; with "
+                "several MPI ranks give each rank its cores as BLAS threads instead "
+                "(cr.distributed.init(blas_threads=...))."
+            )
         # Only rank 0 prints: the others' numbers are the same.
         self.verbose = int(verbose) if self.comm.is_root else 0
         self.stream = stream or sys.stdout
@@ -225,6 +233,7 @@ class Trainer:
         # time counts both parts.
         self._epoch_started: float | None = None
         self._reducer = None  # the gradient Allreduce, with several ranks
+        self._threaded = None  # the batch in shares over threads (threads > 1)
         self._checkpoint_metrics = None
         self._metrics_global = False  # summed over the ranks already (epoch end)
 
@@ -267,6 +276,10 @@ class Trainer:
     def run(self) -> History:
         if self.comm.size > 1:
             self._start_distributed()
+        if self.threads > 1:
+            from .parallel import ThreadedStep
+
+            self._threaded = ThreadedStep(self.model, self.loss, self.threads)
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
@@ -278,6 +291,9 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_train_end(self)
             self.model.train()
+            if self._threaded is not None:
+                self._threaded.close()
+                self._threaded = None
         if self.stop_reason and not self.history.stop_reason:
             self.history.stop_reason = self.stop_reason
         return self.history
@@ -342,13 +358,20 @@ class Trainer:
             if self.augment is not None and len(yb):
                 xb = self.augment(xb, batch_rng(self.seed, self.epoch, b))
             out, value = None, 0.0
-            if len(yb):  # a rank's share of a tiny last batch may be empty
-                out = model.forward(xb)
-                value = loss.forward(out, yb, wb)
-                dy = loss.backward()
-            optimizer.zero_grad()
-            if out is not None:
-                _backward(model, dy)
+            if self._threaded is not None and len(yb):
+                # The batch in shares, forward and backward in threads; the
+                # gradients are summed into the model's.
+                optimizer.zero_grad()
+                key = (int(self.seed) % 2**63, self.epoch, b)
+                out, value = self._threaded.forward_backward(xb, yb, wb, key)
+            else:
+                if len(yb):  # a rank's share of a tiny last batch may be empty
+                    out = model.forward(xb)
+                    value = loss.forward(out, yb, wb)
+                    dy = loss.backward()
+                optimizer.zero_grad()
+                if out is not None:
+                    _backward(model, dy)
             if reducer is None:
                 n_batch = len(yb)
             else:
@@ -559,6 +582,8 @@ class Trainer:
             "seed": int(self.seed) if isinstance(self.seed, (int, np.integer)) else None,
             "shuffle": self.shuffle,
             "validation_split": self.validation_split,
+            # Other dropout masks with another number of shares.
+            "threads": self.threads,
             "train_samples": len(self.x),
             "validation_samples": 0
             if self.validation_data is None
@@ -669,6 +694,7 @@ def fit(
     stream=None,
     augment=None,
     comm=None,
+    threads: int = 1,
 ) -> History:
     """Train ``model`` on (x, y) by mini-batch gradient descent.
 
@@ -733,6 +759,12 @@ def fit(
         over the ranks, so every callback decides alike everywhere. Layers
         with batch statistics (BatchNorm) are refused; Dropout draws a
         different mask on every rank.
+    threads : int
+        Split each batch into this many shares and run their forward and
+        backward passes in threads, one core each (``chainrule.parallel``;
+        needs threadpoolctl). The step is the whole batch's; it pays for
+        convolutional networks on large batches. Layers with batch statistics
+        are refused.
 
     Returns
     -------
@@ -791,6 +823,7 @@ def fit(
         augment=augment,
         stream=stream,
         comm=comm,
+        threads=threads,
     )
     if resume is not None:
         from .io import load_checkpoint_into

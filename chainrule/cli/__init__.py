@@ -279,6 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="write into an --out that holds another run, replacing its files",
     )
     t.add_argument(
+        "--threads",
+        type=_pos_int,
+        default=None,
+        metavar="K",
+        help="split each batch into K shares trained in K threads, one core each "
+        "(needs threadpoolctl, in the [fast] extra); pays for convolutional "
+        "networks on large batches (default 1)",
+    )
+    t.add_argument(
         "--fast",
         action="store_true",
         help="use the compiled kernels of the [fast] extra (numba) where they "

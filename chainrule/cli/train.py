@@ -33,6 +33,7 @@ TRAIN_DEFAULTS = {
     "seed": 0,
     "validation_split": 0.1,
     "checkpoint_every": 0,
+    "threads": 1,
     # Your own data (tables and image folders):
     "task": None,
     "target": None,
@@ -416,6 +417,7 @@ def _trainer(args, settings, model, data, optimizer, run, metadata, resumed, com
         verbose=0 if args.json else 1,
         augment=from_spec(settings["augment"]),
         comm=comm,
+        threads=int(settings["threads"]),
     )
     trainer.metadata = metadata
     if args.resume:
