@@ -75,6 +75,20 @@ def _monitored(owner: str, monitor: str, logs: dict) -> float:
     return value
 
 
+def _weights_like(model, arrays: dict[str, np.ndarray], what: str) -> dict:
+    """``arrays`` in the order of ``model.state_dict()``, when they are its
+    names with its shapes and dtypes (read from a checkpoint: checked before
+    a callback keeps them to load into the model later)."""
+    now = model.state_dict()
+    if set(arrays) != set(now) or any(
+        arrays[k].shape != now[k].shape or arrays[k].dtype != now[k].dtype for k in now
+    ):
+        raise ValueError(
+            f"{what} does not fit the model (other names, shapes or dtypes)."
+        )
+    return {k: arrays[k] for k in now}
+
+
 def _without_validation(monitor: str, mode: str, trainer) -> tuple[str, str]:
     """A "val_" monitor falls back to the training value when fit has no
     validation data (with the mode that value calls for)."""
@@ -164,16 +178,9 @@ class EarlyStopping(Callback):
         if not arrays:
             self.best_weights = None
             return
-        now = trainer.model.state_dict()
-        if set(arrays) != set(now) or any(
-            arrays[k].shape != now[k].shape or arrays[k].dtype != now[k].dtype
-            for k in now
-        ):
-            raise ValueError(
-                "EarlyStopping: the best weights in the checkpoint do not fit the "
-                "model (other names, shapes or dtypes)."
-            )
-        self.best_weights = {k: arrays[k] for k in now}
+        self.best_weights = _weights_like(
+            trainer.model, arrays, "EarlyStopping: the best epoch's weights in the checkpoint"
+        )
 
 
 class NaNGuard(Callback):
@@ -265,16 +272,11 @@ class NaNGuard(Callback):
         self._pending_optimizer = None
         if not (self.rollback and opt is not None):
             return
-        now = trainer.model.state_dict()
-        weights = {k[len("weights/") :]: a for k, a in arrays.items() if k.startswith("weights/")}
-        if set(weights) != set(now) or any(
-            weights[k].shape != now[k].shape or weights[k].dtype != now[k].dtype
-            for k in now
-        ):
-            raise ValueError(
-                "NaNGuard: the snapshot of the epoch's start in the checkpoint does "
-                "not fit the model (other names, shapes or dtypes)."
-            )
+        weights = _weights_like(
+            trainer.model,
+            {k[len("weights/") :]: a for k, a in arrays.items() if k.startswith("weights/")},
+            "NaNGuard: the snapshot of the epoch's start in the checkpoint",
+        )
         state: dict[str, dict[str, np.ndarray]] = {}
         for key, a in arrays.items():
             if key.startswith("optim/"):
@@ -284,7 +286,7 @@ class NaNGuard(Callback):
         # Checked now, on a copy, rather than at a rollback in mid-run.
         probe = copy.copy(trainer.optimizer)
         probe.load_state_dict(snapshot_opt)
-        self._snapshot = ({k: weights[k] for k in now}, snapshot_opt)
+        self._snapshot = (weights, snapshot_opt)
 
     def before_step(self, trainer, loss: float) -> bool:
         bad_grad = next((n for n, p in self._params if not all_finite(p.grad)), None)

@@ -80,6 +80,21 @@ def _n_outputs(model, shape, path, field: str) -> int:
     return out[0]
 
 
+def _check_column(spec: dict, field: str, path, numbers) -> str:
+    """Check a column's name and, when it is numeric, its ``numbers`` (a scale
+    above 0 among them: the values are divided by it); return its type."""
+    if not isinstance(spec.get("name"), str):
+        raise _bad(path, f"{field}.name", spec.get("name", _MISSING), "a column name")
+    kind = spec.get("type", _MISSING)
+    if kind == "numeric":
+        for key in numbers:
+            if not _is_number(spec.get(key)):
+                raise _bad(path, f"{field}.{key}", spec.get(key, _MISSING), "a number")
+        if spec["scale"] <= 0:
+            raise _bad(path, f"{field}.scale", spec["scale"], "a number above 0")
+    return kind
+
+
 def _check_table(prep: dict, path) -> int:
     """Check a table preprocessing; returns the number of features it gives."""
     inputs = prep.get("inputs", _MISSING)
@@ -93,19 +108,8 @@ def _check_table(prep: dict, path) -> int:
     width = 0
     for i, spec in enumerate(inputs):
         field = f"preprocessing.inputs[{i}]"
-        if not isinstance(spec.get("name"), str):
-            raise _bad(
-                path, f"{field}.name", spec.get("name", _MISSING), "a column name"
-            )
-        kind = spec.get("type", _MISSING)
+        kind = _check_column(spec, field, path, ("mean", "fill", "scale"))
         if kind == "numeric":
-            for key in ("mean", "fill", "scale"):
-                if not _is_number(spec.get(key)):
-                    raise _bad(
-                        path, f"{field}.{key}", spec.get(key, _MISSING), "a number"
-                    )
-            if spec["scale"] <= 0:  # the column is divided by it
-                raise _bad(path, f"{field}.scale", spec["scale"], "a number above 0")
             width += 1
         elif kind == "category":
             categories = spec.get("categories", _MISSING)
@@ -126,24 +130,13 @@ def _check_table(prep: dict, path) -> int:
         raise _bad(path, "preprocessing.targets", targets, "a list of target columns")
     for j, spec in enumerate(targets):
         field = f"preprocessing.targets[{j}]"
-        if not isinstance(spec.get("name"), str):
-            raise _bad(
-                path, f"{field}.name", spec.get("name", _MISSING), "a column name"
-            )
-        kind = spec.get("type", _MISSING)
-        if kind == "numeric":  # regression: outputs * scale + mean, in units
-            for key in ("mean", "scale"):
-                if not _is_number(spec.get(key)):
-                    raise _bad(
-                        path, f"{field}.{key}", spec.get(key, _MISSING), "a number"
-                    )
-            if spec["scale"] <= 0:
-                raise _bad(path, f"{field}.scale", spec["scale"], "a number above 0")
-        elif kind == "class":
+        # regression: outputs * scale + mean, in the column's units
+        kind = _check_column(spec, field, path, ("mean", "scale"))
+        if kind == "class":
             classes = spec.get("classes", _MISSING)
             if not (_is_names(classes) and classes):
                 raise _bad(path, f"{field}.classes", classes, "a list of class names")
-        else:
+        elif kind != "numeric":
             raise _bad(path, f"{field}.type", kind, "'numeric' or 'class'")
     return width
 

@@ -232,22 +232,10 @@ def to_torch_sequential(model: Module):
             f"to_torch_sequential: model must be a chainrule Sequential; got "
             f"{type(model).__name__}."
         )
-    modules = []
-    for i, layer in enumerate(model.layers):
-        make = getattr(layer, "to_torch", None)
-        if make is None:
-            raise TypeError(
-                f"to_torch_sequential: layer {i} ({type(layer).__name__}) has no "
-                "PyTorch mapping; define its to_torch() method (see "
-                "docs/extending.md)."
-            )
-        try:
-            modules.append(make())
-        except TypeError as exc:
-            raise TypeError(
-                f"to_torch_sequential: layer {i} ({type(layer).__name__}): {exc}"
-            ) from None
-    net = torch.nn.Sequential(*modules)
+    try:
+        net = model.to_torch()  # each layer's to_torch(), in order
+    except TypeError as exc:
+        raise TypeError(f"to_torch_sequential: {exc}") from None
     dtype = {np.float32: torch.float32, np.float64: torch.float64}.get(
         (model.dtype or np.dtype(np.float32)).type, torch.float32
     )

@@ -251,7 +251,10 @@ class Sequential(Module):
                     f"layer {i} ({type(layer).__name__}) has no PyTorch mapping; "
                     "define its to_torch() method (see docs/extending.md)."
                 )
-            modules.append(make())
+            try:
+                modules.append(make())
+            except TypeError as exc:  # a layer torch has no module for
+                raise TypeError(f"layer {i} ({type(layer).__name__}): {exc}") from None
         return nn.Sequential(*modules)
 
     def __repr__(self) -> str:
