@@ -13,10 +13,11 @@ as the loss weights its samples, so the step is the whole batch's (the sum of
 the same terms, to float rounding), as :mod:`chainrule.distributed` does
 across processes.
 
-It pays where a batch is large and the single-core passes are a large part
-of the step: the two-convolution CNN at batch 128 (``benchmarks/README.md``,
-round 9). At batch 64 it was even, and on the MLP the per-step overhead of
-two threads outweighs it.
+It pays where the single-core passes are a large part of a long step: with
+two threads, the two-convolution CNN's step at batch 64 ran at 1.08 of
+PyTorch's speed against 0.92, and an epoch at batch 128 took 0.91-0.98 of
+PyTorch's time against 1.14 (``benchmarks/README.md``, round 9). Where a step
+is short (the MLP, the seed CNN) it loses: off unless asked.
 
 What it needs and refuses:
 
