@@ -553,7 +553,12 @@ def _adopt(model: Module, arrays: dict[str, np.ndarray], path, who: str) -> None
         p.grad = np.empty_like(p.data)
         p.zero_grad()  # marked zero; filled only if a gradient is read
     if common is not None:
-        model.to(common)  # float buffers follow the parameters (no copy of those)
+        # Float buffers follow the parameters (no copy of those). The buffers
+        # are still the skeleton's uninitialised memory (the file's values
+        # are copied in next): converting it may meet a signalling-NaN bit
+        # pattern, which NumPy would report as an invalid value, at random.
+        with np.errstate(invalid="ignore"):
+            model.to(common)
     for name, b in _buffers(model):  # small: copied, keeping their dtype
         b[...] = arrays[f"buffer/{name}"]
 
