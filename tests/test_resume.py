@@ -273,6 +273,10 @@ def test_resume_with_another_split_seed_or_order_is_refused(tmp_path, change):
     with pytest.raises(ModelFileError, match=r"written with train_samples 120; got \d+"):
         cr.fit(model, cr.losses.CrossEntropy(), cr.optim.Adam(model), x[:100], y[:100],
                batch_size=16, verbose=0, resume=tmp_path / "b" / "ckpt.npz", **kw)  # fmt: skip
+    # Other data of the same size: told apart by rows spread over it.
+    with pytest.raises(ModelFileError, match="written with train_data "):
+        cr.fit(model, cr.losses.CrossEntropy(), cr.optim.Adam(model), x[::-1].copy(), y[::-1].copy(),
+               batch_size=16, verbose=0, resume=tmp_path / "b" / "ckpt.npz", **kw)  # fmt: skip
 
 
 def test_a_per_batch_schedule_sized_by_the_run_stretches_to_more_epochs(tmp_path):
