@@ -706,7 +706,10 @@ def load_checkpoint_into(path, trainer, checkpoint=None) -> None:
         mine = {k[len(prefix) :]: a for k, a in arrays.items() if k.startswith(prefix)}
         try:
             cb.load_checkpoint_arrays(trainer, mine)
-        except ValueError as exc:
-            raise ModelFileError(f"resume: {str(path)!r}: {exc}") from exc
+        except (ValueError, TypeError, KeyError) as exc:
+            # What a checkpoint of this version never holds: the file's error.
+            raise ModelFileError(
+                f"resume: {str(path)!r}: a callback's state does not fit: {exc!r}"
+            ) from exc
     if not trainer.metadata:  # the caller's own wins
         trainer.metadata = manifest.get("metadata", {})

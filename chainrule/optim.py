@@ -64,6 +64,9 @@ def _positive(owner: str, name: str, value: float, allow_zero: bool = False) -> 
 class Optimizer:
     """Base class: ``step()`` updates every parameter from its ``grad``."""
 
+    #: The arrays ``state`` keeps per parameter (all of them, once it has any).
+    _state_keys: tuple[str, ...] = ()
+
     def __init__(self, params, lr: float) -> None:
         self.named_params = _named(params)
         self.lr = _positive(type(self).__name__, "lr", lr)
@@ -116,6 +119,12 @@ class Optimizer:
         for name, s in state["state"].items():
             if name not in names:
                 problems.append(f"unexpected parameter {name}")
+                continue
+            if self._state_keys and sorted(s) != sorted(self._state_keys):
+                # A step would look for the missing one (a KeyError mid-run).
+                problems.append(
+                    f"{name} holds {sorted(s)}, expected {sorted(self._state_keys)}"
+                )
                 continue
             for k, v in s.items():
                 if np.shape(v) != names[name].shape:
@@ -216,6 +225,8 @@ class SGD(Optimizer):
             "SGD", "weight_decay", weight_decay, allow_zero=True
         )
 
+    _state_keys = ("velocity",)
+
     def hyperparameters(self) -> dict:
         return {
             "lr": self.lr,
@@ -305,6 +316,8 @@ class Adam(Optimizer):
         self.weight_decay = _positive(
             "Adam", "weight_decay", weight_decay, allow_zero=True
         )
+
+    _state_keys = ("m", "v")
 
     def hyperparameters(self) -> dict:
         return {

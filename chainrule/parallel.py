@@ -33,6 +33,10 @@ What it needs and refuses:
   the same.
 - After a step the model's layers hold the first share's caches
   (``deltas()`` shows that share).
+- The replicas are copies made when training starts, kept on the model's
+  weight arrays and mode: a callback that changes a layer's setting or the
+  loss's during the run (a dropout rate, label smoothing) reaches only the
+  first share. Change such settings before ``fit``, or train on one thread.
 """
 
 from __future__ import annotations

@@ -68,9 +68,11 @@ def _fingerprint(x: np.ndarray, y: np.ndarray) -> str:
     the shapes): another data set of the same size, resumed by mistake, is
     told apart without reading all of it."""
     rows = np.unique(np.linspace(0, len(x) - 1, min(len(x), 64)).astype(np.int64))
-    h = hashlib.sha256(repr((x.shape, x.dtype.str, y.shape, y.dtype.str)).encode())
-    h.update(np.ascontiguousarray(x[rows]).tobytes())
-    h.update(np.ascontiguousarray(y[rows]).tobytes())
+    h = hashlib.sha256(repr((x.shape, y.shape)).encode())
+    # In float32 whatever the model's dtype: a float64 checkpoint may resume
+    # into a model built in float32 (resume converts it), whose x is cast so.
+    h.update(np.ascontiguousarray(x[rows], dtype=np.float32).tobytes())
+    h.update(np.ascontiguousarray(y[rows], dtype=np.float64).tobytes())
     return h.hexdigest()[:16]
 
 
@@ -147,6 +149,14 @@ class Trainer:
             )
         self.comm = comm or Communicator()
         self.threads = integer("fit", "threads", threads)
+        if self.threads > 1 and not (
+            seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool))
+        ):
+            # The other shares' dropout masks are drawn from it, step by step.
+            raise TypeError(
+                f"fit: threads={self.threads} needs an integer seed (or None); got "
+                f"{type(seed).__name__}."
+            )
         if self.threads > 1 and self.comm.size > 1:
             raise ValueError(
                 "fit: threads > 1 splits each batch over this machine's cores; with "

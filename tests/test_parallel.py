@@ -90,6 +90,11 @@ def test_what_threads_cannot_split_is_refused(monkeypatch):
                verbose=0, threads=2)  # fmt: skip
     with pytest.raises(ValueError, match="threads must be a positive integer; got 0"):
         _fit(0)
+    # The other shares' masks are drawn from an integer seed, step by step.
+    model = build_spec("flatten-linear3", input_shape=(1, 6, 6))
+    with pytest.raises(TypeError, match="threads=2 needs an integer seed"):
+        cr.fit(model, cr.losses.CrossEntropy(), cr.optim.SGD(model, lr=0.1), x, y,
+               verbose=0, threads=2, seed=np.random.default_rng(0))  # fmt: skip
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)
     with pytest.raises(ImportError, match=r"threads=2 needs threadpoolctl"):
         _fit(2)

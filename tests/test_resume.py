@@ -674,3 +674,40 @@ def test_a_resumed_epochs_time_counts_the_part_before_the_crash(
         extra=tick,
     )
     assert h_resumed.history["time"] == [10.0, 10.0, 10.0]
+
+
+def test_a_float64_checkpoint_resumes_into_a_model_built_in_float32(tmp_path):
+    # Resume converts the model to the checkpoint's dtype; the data digest in
+    # the checkpoint must not depend on the dtype the data was cast to first.
+    x, y = _data()
+
+    def run(model, **kw):
+        return cr.fit(model, cr.losses.CrossEntropy(), cr.optim.SGD(model, lr=0.1), x, y,
+                      epochs=2, batch_size=32, verbose=0, seed=2, **kw)  # fmt: skip
+
+    run(_sequential().to(np.float64), callbacks=[cr.callbacks.ModelCheckpoint(tmp_path / "c.npz")])
+    model = _sequential()
+    run(model, resume=tmp_path / "c.npz")
+    assert model.dtype == np.float64
+
+
+def test_an_incomplete_optimizer_state_is_refused_at_resume(tmp_path):
+    # Adam without its second moment for one parameter failed with KeyError
+    # at the first step after resuming.
+    from _model_files import manifest, members, repack, set_manifest
+
+    x, y = _data()
+    model = _sequential()
+    cr.fit(model, cr.losses.CrossEntropy(), cr.optim.Adam(model), x, y, epochs=1,
+           batch_size=32, verbose=0, callbacks=[cr.callbacks.ModelCheckpoint(tmp_path / "c.npz")])  # fmt: skip
+    items = members(tmp_path / "c.npz")
+    key = next(k for k in items if k.startswith("optim/") and k.endswith("/v.npy"))
+    del items[key]
+    m = manifest(items)
+    del m["arrays"][key[: -len(".npy")]]
+    set_manifest(items, m)
+    repack(tmp_path / "c.npz", items)
+    fresh = _sequential()
+    with pytest.raises(ModelFileError, match=r"holds \['m'\], expected \['m', 'v'\]"):
+        cr.fit(fresh, cr.losses.CrossEntropy(), cr.optim.Adam(fresh), x, y, epochs=2,
+               batch_size=32, verbose=0, resume=tmp_path / "c.npz")  # fmt: skip
