@@ -124,13 +124,15 @@ class GradcheckError(AssertionError):
 
 
 def _compare(
-    name, shape, numeric, analytic, one_sided, method, atol, rtol, index_of
+    name, shape, numeric, analytic, one_sided, method, atol, rtol, index_of, noise=0.0
 ) -> TensorCheck:
     numeric = np.asarray(numeric, dtype=np.float64)
     analytic = np.asarray(analytic, dtype=np.float64)
     left, right = one_sided
     abs_err = np.abs(numeric - analytic)
-    bound = atol + rtol * np.abs(numeric)
+    # ``noise``: what rounding the objective alone puts into the difference
+    # quotient, which no backward can be held to.
+    bound = atol + rtol * np.abs(numeric) + noise
     # At a kink (ReLU at 0, a max-pool tie, a Step) the function has no
     # derivative: its left and right slopes differ, the central difference
     # lands between them, and backward returns one of them (or a mix, for
@@ -139,7 +141,9 @@ def _compare(
     # differ by more than the tolerance and the analytic value lies between
     # them. At a smooth point the slopes differ only by eps |f''|, so a wrong
     # analytic value falls outside that sliver and still fails.
-    fails = abs_err > bound
+    # Written so that NaN fails: a backward returning NaN (or a function NaN
+    # at the point) certifies nothing.
+    fails = ~(abs_err <= bound) | ~np.isfinite(numeric) | ~np.isfinite(analytic)
     low = np.minimum(left, right) - bound
     high = np.maximum(left, right) + bound
     kink = (
@@ -204,25 +208,37 @@ def _check_tensor(
     n = flat.size if elementwise else n_directions
     method = "elements" if elementwise else f"directions({n_directions})"
     plus, minus, expected = np.empty(n), np.empty(n), np.empty(n)
+    # The step is relative for large values: eps added to 1e6 is mostly lost
+    # to rounding (float64 holds about 16 digits), and a correct gradient
+    # would fail. h = eps max(1, |x|) element by element, or for the largest
+    # value along a direction.
+    if elementwise:
+        h = eps * np.maximum(1.0, np.abs(saved[:n]))
+    else:
+        h = np.full(n, eps * max(1.0, float(np.abs(saved).max(initial=0.0))))
     for k in range(n):
         if elementwise:
-            flat[k] = saved[k] + eps
+            flat[k] = saved[k] + h[k]
             plus[k] = objective()
-            flat[k] = saved[k] - eps
+            flat[k] = saved[k] - h[k]
             minus[k] = objective()
             flat[k] = saved[k]
             expected[k] = grad[k]
         else:
             v = rng.standard_normal(flat.size)
             v /= np.linalg.norm(v)
-            flat[:] = saved + eps * v
+            flat[:] = saved + h[k] * v
             plus[k] = objective()
-            flat[:] = saved - eps * v
+            flat[:] = saved - h[k] * v
             minus[k] = objective()
             flat[:] = saved
             expected[k] = grad @ v
-    numeric = (plus - minus) / (2 * eps)
-    one_sided = ((f0 - minus) / eps, (plus - f0) / eps)
+    numeric = (plus - minus) / (2 * h)
+    one_sided = ((f0 - minus) / h, (plus - f0) / h)
+    # f(x +- h) are rounded to about 1e-16 of their size: with a large
+    # objective (inputs of 1e6) that alone moves the quotient by ~1e-16 |f| / h.
+    size = np.maximum(np.abs(f0), np.maximum(np.abs(plus), np.abs(minus)))
+    noise = 4 * np.finfo(np.float64).eps * size / h
     if elementwise:
 
         def index_of(i):
@@ -234,8 +250,9 @@ def _check_tensor(
             return f"dir {i}"
 
     return _compare(
-        name, array.shape, numeric, expected, one_sided, method, atol, rtol, index_of
-    )
+        name, array.shape, numeric, expected, one_sided, method, atol, rtol, index_of,
+        noise,
+    )  # fmt: skip
 
 
 def numerical_gradient(f, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -326,6 +343,9 @@ def gradcheck(
     # Own C-contiguous copies: _check_tensor perturbs each tensor through a flat
     # view, and reshape(-1) of a transposed array would be a copy instead.
     xs = [np.array(x, dtype=np.float64, order="C") for x in inputs]
+    for i, x in enumerate(xs):
+        if not np.isfinite(x).all():  # no difference quotient exists there
+            raise ValueError(f"gradcheck: input {i} holds NaN or inf.")
     for p in m.parameters():
         p.data = np.ascontiguousarray(p.data)
 
@@ -343,6 +363,12 @@ def gradcheck(
             np.asarray(d, dtype=np.float64)
             for d in (dy if isinstance(dy, tuple) else (dy,))
         )
+        got, want = [d.shape for d in dys], [v.shape for v in ys]
+        if got != want:
+            raise ValueError(
+                f"gradcheck: dy must have the shape of the output{'s' * (len(want) > 1)} "
+                f"{', '.join(map(str, want))}; got {', '.join(map(str, got))}."
+            )
     dx = m.backward(dys if isinstance(y, tuple) else dys[0])
     dxs = dx if isinstance(dx, tuple) else (dx,)
 
@@ -376,7 +402,14 @@ def gradcheck_loss(
     raise_on_failure: bool = True,
 ) -> GradcheckReport:
     """Check a loss's ``backward()`` (dL/dy) against central differences in float64."""
+    if not isinstance(loss, Loss):
+        raise TypeError(
+            f"gradcheck_loss: loss must be a chainrule Loss (cr.losses.MSE(), ...); "
+            f"got {type(loss).__name__}."
+        )
     y = np.array(y, dtype=np.float64, order="C")  # perturbed through a flat view
+    if not np.isfinite(y).all():
+        raise ValueError("gradcheck_loss: y holds NaN or inf.")
     if np.asarray(t).dtype.kind == "f":
         t = np.asarray(t, dtype=np.float64)
     loss.forward(y, t, sample_weight)

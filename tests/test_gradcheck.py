@@ -192,3 +192,45 @@ def test_the_worst_row_shows_an_element_with_a_gradient(rng):
     assert bias.scale >= abs(bias.numeric) > 0
     header = str(report).splitlines()[0]
     assert header.split()[-2:] == ["|grad|", "max"]
+
+
+class NanBackward(cr.Module):
+    """y = x^2 with a backward that returns NaN: certified correct before."""
+
+    def forward(self, x):
+        self.keep_cache(x)
+        return x * x
+
+    def backward(self, dy):
+        self.take_cache()
+        return dy * np.nan
+
+
+def test_a_nan_gradient_fails():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    report = cr.gradcheck(NanBackward(), x, raise_on_failure=False)
+    assert not report.passed
+    inside = cr.Sequential(Linear(3, 3, rng=0), NanBackward(), Linear(3, 2, rng=1))
+    assert not cr.gradcheck(inside, x, raise_on_failure=False).passed
+
+
+@pytest.mark.parametrize("scale", [1e6, 1e10])
+def test_a_correct_layer_passes_at_large_inputs(scale):
+    # eps = 1e-6 added to 1e6 was lost to rounding, and a correct Linear failed
+    # (with "kinks" an affine function does not have).
+    x = np.random.default_rng(0).standard_normal((4, 3)) * scale
+    report = cr.gradcheck(Linear(3, 2, rng=0), x, raise_on_failure=False)
+    assert report.passed, report
+    assert all(c.kinks == 0 for c in report.checks)
+
+
+def test_gradcheck_names_bad_arguments():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    with pytest.raises(ValueError, match=r"dy must have the shape of the output \(4, 2\); got \(1, 2\)"):
+        cr.gradcheck(Linear(3, 2, rng=0), x, dy=np.ones((1, 2)))
+    with pytest.raises(ValueError, match="gradcheck: input 0 holds NaN or inf"):
+        cr.gradcheck(Linear(3, 2, rng=0), np.full((2, 3), np.inf))
+    with pytest.raises(TypeError, match="gradcheck_loss: loss must be a chainrule Loss"):
+        cr.gradcheck_loss("mse", x, x)
+    with pytest.raises(ValueError, match="gradcheck_loss: y holds NaN or inf"):
+        cr.gradcheck_loss(cr.losses.MSE(), np.full((2, 3), np.nan), x[:2])

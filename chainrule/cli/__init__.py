@@ -356,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_encode)
 
     g = sub.add_parser(
-        "gradcheck", help="per-layer finite-difference check of a model's gradients"
+        "gradcheck",
+        help="finite-difference check of a model's gradients: its input's and "
+        "each parameter's",
     )
     g.add_argument(
         "--model",
