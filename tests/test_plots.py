@@ -129,6 +129,22 @@ def test_one_epoch_history_has_an_axis_around_epoch_1(tmp_path, drawn):
     assert drawn[-1]["xticks"] == [[1.0], [1.0]]
 
 
+def test_a_matrix_of_fractions_shows_its_fractions(tmp_path, drawn):
+    # One normalised elsewhere (sklearn's normalize="true") read "0" in every cell.
+    plots.plot_confusion_matrix([[0.5, 0.5], [0.25, 0.75]], None, tmp_path / "f.png")
+    cells = [t for t in drawn[-1]["texts"] if t[0].isdigit()][:4]
+    assert cells == ["0.50", "0.50", "0.25", "0.75"]
+    for bad in ([[1, np.nan], [0, 2]], [[1, -1], [0, 2]]):
+        with pytest.raises(ValueError, match="cm must hold finite, non-negative counts"):
+            plots.plot_confusion_matrix(bad, None, tmp_path / "bad.png")
+
+
+def test_first_layer_passes_over_batchnorm(tmp_path, drawn):
+    # A model starting with BatchNorm (a 1-D weight) failed after training.
+    model = cr.Sequential(cr.layers.BatchNorm1D(4), cr.layers.Linear(4, 3, rng=0))
+    assert plots.plot_first_layer(model, tmp_path / "f.png").is_file()
+
+
 def test_plot_confusion_matrix_rejects_non_square(tmp_path):
     with pytest.raises(ValueError, match=r"cm must have shape \(K, K\); got \(2, 3\)"):
         plots.plot_confusion_matrix(np.zeros((2, 3)), None, tmp_path / "cm.png")

@@ -43,6 +43,11 @@ def plot_confusion_matrix(
         raise ValueError(
             f"plot_confusion_matrix: cm must have shape (K, K); got {cm.shape}."
         )
+    if cm.dtype.kind not in "iuf" or not np.isfinite(cm).all() or (cm < 0).any():
+        raise ValueError(
+            "plot_confusion_matrix: cm must hold finite, non-negative counts "
+            "(or fractions)."
+        )
     k = cm.shape[0]
     names = _class_names(class_names, k)
     total = cm.sum()
@@ -66,7 +71,11 @@ def plot_confusion_matrix(
                 for j in range(k):
                     v = shown[i, j]
                     # An empty cell reads "0", not "0.00": the eye finds the mistakes.
-                    text = f"{v:.2f}" if normalize and cm[i, j] else f"{int(v)}"
+                    # Counts as whole numbers, anything else (a matrix
+                    # normalised elsewhere) as it is.
+                    whole = float(v).is_integer()
+                    fraction = (normalize and cm[i, j]) or not whole
+                    text = f"{v:.2f}" if fraction else f"{int(v)}"
                     # Pick black or white by the cell's luminance, so text
                     # stays readable on both dark and light cells.
                     r, g, b, _ = im.cmap(im.norm(v))

@@ -158,12 +158,13 @@ def plot_misclassified(
 
 
 def _first_weighted_layer(model):
-    """(dotted name, layer) of the first layer, in model order, with a weight."""
+    """(dotted name, layer) of the first layer, in model order, with a weight
+    that has filters to show: 2-D (Linear) or 4-D (Conv2D). BatchNorm's 1-D
+    scale is passed over (a model starting with one failed after training)."""
 
     def walk(module, prefix):
-        if getattr(module, "weight", None) is not None and hasattr(
-            module.weight, "data"
-        ):
+        weight = getattr(module, "weight", None)
+        if weight is not None and getattr(weight, "data", np.empty(0)).ndim in (2, 4):
             yield prefix.rstrip("."), module
         for name, child in module.named_children():
             yield from walk(child, f"{prefix}{name}.")
