@@ -378,6 +378,15 @@ class ConvClassifier(MLPClassifier):
         if isinstance(X, np.ndarray) and X.ndim == 4:
             if reset:
                 self._x_shape = tuple(X.shape[1:])
+            elif hasattr(self, "n_features_in_"):
+                # Only the flat size would be checked next: (3, 7, 5) images
+                # would be read as the (3, 5, 7) ones the model learned.
+                fitted = self._input_shape(self.n_features_in_)
+                if tuple(X.shape[1:]) != fitted:
+                    raise ValueError(
+                        f"{type(self).__name__}: X holds images of shape "
+                        f"{tuple(X.shape[1:])}; the model was fitted on {fitted}."
+                    )
             return X.reshape(len(X), -1)
         if reset:
             self._x_shape = None

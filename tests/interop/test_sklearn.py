@@ -241,6 +241,9 @@ def test_conv_classifier_on_images():
     np.testing.assert_array_equal(flat.predict_proba(X), clf.predict_proba(images))
     with pytest.raises(ValueError, match="image_shape must be"):
         ConvClassifier(image_shape=(3, 3)).fit(X, y)
+    # Images of another shape with as many values were read as the fitted ones.
+    with pytest.raises(ValueError, match=r"images of shape \(1, 4, 16\); the model was fitted on \(1, 8, 8\)"):
+        clf.predict(X.reshape(-1, 1, 4, 16))
 
 
 @pytest.mark.parametrize(
