@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import all_finite, like
+from ._checks import all_finite, integer, like
 from .optim import LRSchedule, ReduceOnPlateau, _improved
 
 
@@ -423,7 +423,7 @@ class GradientNorms(Callback):
     where gradients vanish or explode, layer by layer."""
 
     def __init__(self, every: int = 10) -> None:
-        self.every = max(int(every), 1)
+        self.every = integer("GradientNorms", "every", every)
         self._sums: dict[str, float] = {}
         self._n = 0
 
@@ -550,7 +550,7 @@ class LivePlot(Callback):
     def __init__(self, every: int = 1, stream=None) -> None:
         if int(every) < 1:
             raise ValueError(f"LivePlot: every must be >= 1; got {every}.")
-        self.every = int(every)
+        self.every = integer("LivePlot", "every", every)
         self.stream = stream
         self.redraws = 0
         self.active = False

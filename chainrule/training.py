@@ -164,6 +164,8 @@ class Trainer:
                 "(cr.distributed.init(blas_threads=...))."
             )
         # Only rank 0 prints: the others' numbers are the same.
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"fit: verbose must be 0, 1 or 2; got {verbose!r}.")
         self.verbose = int(verbose) if self.comm.is_root else 0
         self.stream = stream or sys.stdout
         # A norm of 0 would zero every gradient, a negative one turn each step

@@ -496,3 +496,15 @@ def test_a_callback_takes_a_saved_state_of_its_own_kind_only():
         fresh = cr.callbacks.EarlyStopping(patience=2)
         with pytest.raises(ValueError, match=f"EarlyStopping.load_state_dict: {message}"):
             fresh.load_state_dict(bad)
+
+
+def test_counts_and_verbosity_are_checked():
+    # verbose=3 printed as 1, every=1.5 became 1, every=0 became 1: silently.
+    with pytest.raises(ValueError, match="LivePlot: every must be a positive integer; got 1.5"):
+        cr.callbacks.LivePlot(every=1.5)
+    with pytest.raises(ValueError, match="GradientNorms: every must be a positive integer; got 0"):
+        cr.callbacks.GradientNorms(every=0)
+    x, t, _, _ = line_data()
+    model = cr.Sequential(cr.layers.Linear(1, 1, rng=0))
+    with pytest.raises(ValueError, match="fit: verbose must be 0, 1 or 2; got 3"):
+        cr.fit(model, cr.losses.MSE(), cr.optim.SGD(model, lr=0.1), x, t, verbose=3)

@@ -77,6 +77,14 @@ class RandomCrop(Augmentation):
         x = _check_batch("RandomCrop", x)
         n, c, h, w = x.shape
         p = self.padding
+        if 2 * p >= min(h, w):
+            # Shifted that far most images would leave the frame, and train
+            # as blanks under their labels.
+            raise ValueError(
+                f"RandomCrop: padding {p} shifts {h}x{w} images by up to {p} "
+                f"pixels; it must be below half their smaller side "
+                f"({(min(h, w) - 1) // 2} at most here)."
+            )
         padded = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=x.dtype)
         padded[:, :, p : p + h, p : p + w] = x
         dy = rng.integers(0, 2 * p + 1, n)
@@ -150,10 +158,16 @@ def from_spec(text: str) -> Augmentation | None:
         return None
     made: list[Augmentation] = []
     for part in parts:
+        digits = part[4:]
         if part == "flip":
             made.append(RandomHorizontalFlip())
-        elif part.startswith("crop") and part[4:].isdigit():
-            made.append(RandomCrop(int(part[4:])))
+        elif part.startswith("crop") and digits.isascii() and digits.isdigit():
+            made.append(RandomCrop(int(digits)))
+        elif part == "none":
+            raise ValueError(
+                f"augment: 'none' stands alone; got {text!r} (leave it out to "
+                "combine the others)."
+            )
         else:
             raise ValueError(
                 f"augment: unknown augmentation {part!r} in {text!r}; expected "
