@@ -145,6 +145,24 @@ def test_first_layer_passes_over_batchnorm(tmp_path, drawn):
     assert plots.plot_first_layer(model, tmp_path / "f.png").is_file()
 
 
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        ([0, 1, 5, 0], "class numbers from 0 to 2; got 5"),
+        ([0, 1, -1, 0], "class numbers from 0 to 2; got -1"),
+        (["a", "b", "a", "b"], r"class numbers \(integers\); got dtype <U1"),
+    ],
+)
+def test_plot_misclassified_names_labels_it_cannot_show(tmp_path, y, match):
+    # A bare IndexError, a silent "last class" for -1, or int() of a string.
+    x = np.zeros((4, 1, 4, 4))
+    probs = np.full((4, 3), 1 / 3)
+    with pytest.raises(ValueError, match="plot_misclassified: y_true must hold " + match):
+        plots.plot_misclassified(x, y, probs, None, tmp_path / "m.png")
+    with pytest.raises(ValueError, match="probs hold NaN or inf"):
+        plots.plot_misclassified(x, [0, 1, 2, 0], np.full((4, 3), np.nan), None, tmp_path / "m.png")
+
+
 def test_plot_confusion_matrix_rejects_non_square(tmp_path):
     with pytest.raises(ValueError, match=r"cm must have shape \(K, K\); got \(2, 3\)"):
         plots.plot_confusion_matrix(np.zeros((2, 3)), None, tmp_path / "cm.png")

@@ -110,6 +110,8 @@ def _as_probabilities(owner: str, probs) -> np.ndarray:
     p(class 1) (through a sigmoid when outside [0, 1]).
     """
     p = np.asarray(probs, dtype=np.float64)
+    if not np.isfinite(p).all():
+        raise ValueError(f"{owner}: probs hold NaN or inf.")
     if p.ndim == 1 or (p.ndim == 2 and p.shape[1] == 1):
         p = p.reshape(-1)
         if p.size and (p.min() < 0 or p.max() > 1):
@@ -122,14 +124,28 @@ def _as_probabilities(owner: str, probs) -> np.ndarray:
     return p
 
 
-def _as_labels(owner: str, y, n: int) -> np.ndarray:
+def _as_labels(owner: str, y, n: int, k: int | None = None) -> np.ndarray:
+    """Class numbers (N,) from labels or one-hot rows; with ``k`` classes,
+    each must be one of 0 .. k-1 (a label of -1 would show the last class)."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows
         y = y.argmax(axis=1)
-    y = y.reshape(-1).astype(np.int64)
+    y = y.reshape(-1)
+    if y.dtype.kind not in "iub" and not (
+        y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all()
+    ):
+        raise ValueError(
+            f"{owner}: y_true must hold class numbers (integers); got dtype {y.dtype}."
+        )
+    y = y.astype(np.int64)
     if len(y) != n:
         raise ValueError(
             f"{owner}: y_true must have {n} labels, one per image; got {len(y)}."
+        )
+    if k is not None and len(y) and (y.min() < 0 or y.max() >= k):
+        raise ValueError(
+            f"{owner}: y_true must hold class numbers from 0 to {k - 1}; got "
+            f"{int(y.min() if y.min() < 0 else y.max())}."
         )
     return y
 

@@ -121,7 +121,7 @@ def plot_misclassified(
             f"{owner}: probs must have one row per image; got {len(p)} rows for "
             f"{len(images)} images."
         )
-    y = _as_labels(owner, y_true, len(images))
+    y = _as_labels(owner, y_true, len(images), p.shape[1])
     names = _class_names(class_names, p.shape[1])
     pred = p.argmax(axis=1)
     wrong = np.flatnonzero(pred != y)
