@@ -163,6 +163,19 @@ def test_plot_misclassified_names_labels_it_cannot_show(tmp_path, y, match):
         plots.plot_misclassified(x, [0, 1, 2, 0], np.full((4, 3), np.nan), None, tmp_path / "m.png")
 
 
+def test_decision_boundary_names_what_it_cannot_draw(tmp_path):
+    # numpy's "zero-size array", matplotlib's "(2, 2) shaped array", or
+    # predict's NaN complaint about a grid the user never gave.
+    model = cr.Sequential(cr.layers.Linear(2, 2, rng=0))
+    x, y = np.zeros((3, 2)), np.array([0, 1, 0])
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 2\) with N >= 1"):
+        plots.plot_decision_boundary(model, np.zeros((0, 2)), [], tmp_path / "d.png")
+    with pytest.raises(ValueError, match="resolution must be an integer >= 2; got 1"):
+        plots.plot_decision_boundary(model, x, y, tmp_path / "d.png", resolution=1)
+    with pytest.raises(ValueError, match="x must hold finite points below 1e150"):
+        plots.plot_decision_boundary(model, x + [[1e300, 0]], y, tmp_path / "d.png")
+
+
 def test_plot_confusion_matrix_rejects_non_square(tmp_path):
     with pytest.raises(ValueError, match=r"cm must have shape \(K, K\); got \(2, 3\)"):
         plots.plot_confusion_matrix(np.zeros((2, 3)), None, tmp_path / "cm.png")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import integer
 from ._figure import (
     PathLike,
     _as_labels,
@@ -150,8 +151,14 @@ def plot_decision_boundary(
 
     owner = "plot_decision_boundary"
     x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != 2:
-        raise ValueError(f"{owner}: x must have shape (N, 2); got {x.shape}.")
+    if x.ndim != 2 or x.shape[1] != 2 or not len(x):
+        raise ValueError(
+            f"{owner}: x must have shape (N, 2) with N >= 1; got {x.shape}."
+        )
+    if not np.isfinite(x).all() or np.abs(x).max() > 1e150:
+        # The grid around the points is evaluated too: it must stay finite.
+        raise ValueError(f"{owner}: x must hold finite points below 1e150 in size.")
+    integer(owner, "resolution", resolution, minimum=2)
     labels = _as_labels(owner, y, len(x))
     lo, hi = x.min(axis=0), x.max(axis=0)
     pad = np.maximum((hi - lo) * 0.1, 1e-3)
