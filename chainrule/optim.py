@@ -236,11 +236,18 @@ class SGD(Optimizer):
         }
 
     def step(self) -> None:
-        lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        # Python floats: a NumPy float64 rate assigned by hand would make the
+        # float32 products run in float64 (NumPy 2's promotion), and differ
+        # from the compiled update's by a rounding.
+        lr, mu, wd = float(self.lr), float(self.momentum), float(self.weight_decay)
         compiled = fast.kernels()  # the [fast] extra's one-pass update, if enabled
         for name, p in self.named_params:
             g = p.grad
-            if compiled is not None and self._compiled_step(compiled, name, p, g):
+            if (
+                compiled is not None
+                and fast.kernels(p.data.dtype) is not None
+                and self._compiled_step(compiled, name, p, g)
+            ):
                 continue
             if wd:
                 g = g + wd * p.data

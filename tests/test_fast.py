@@ -272,6 +272,38 @@ def test_sgd_updates_are_the_same_bit_for_bit(fast, rng, dtype, options):
         np.testing.assert_array_equal(b, a)
 
 
+def test_a_numpy_float64_rate_keeps_sgd_bit_for_bit(fast, rng):
+    # A rate assigned as np.float64 made NumPy's float32 update run in
+    # float64 (NumPy 2's promotion), a rounding away from the compiled one.
+    x = rng.standard_normal((8, 5)).astype(np.float32)
+
+    def run():
+        cr.seed(0)
+        model = cr.Sequential(cr.layers.Linear(5, 3))
+        opt = cr.optim.SGD(model, lr=0.1)
+        for s in range(5):
+            opt.lr = np.float64(0.05) / (s + 1)
+            opt.zero_grad()
+            model.backward(model(x) / 8)
+            opt.step()
+        return [p.data.copy() for p in model.parameters()]
+
+    for a, b in zip(*both_paths(run)):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_other_float_dtypes_take_the_numpy_path(fast):
+    # The kernels are compiled for float32 and float64: a float16 model
+    # crashed in numba as soon as the extra was on.
+    model = cr.Sequential(
+        cr.layers.Conv2D(2, 2, 3, padding=1), cr.layers.MaxPool2D(2)
+    ).to(np.float16)
+    y = model(np.ones((2, 2, 4, 4), np.float16))
+    model.backward(np.ones_like(y))
+    cr.optim.SGD(model, lr=0.1, momentum=0.9).step()
+    assert y.dtype == np.float16
+
+
 def test_off_by_default_and_import_stays_numpy_only():
     code = (
         "import sys, chainrule as cr; "

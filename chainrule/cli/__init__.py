@@ -291,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--fast",
         action="store_true",
         help="use the compiled kernels of the [fast] extra (numba) where they "
-        "are faster; same results (default: NumPy only)",
+        "are faster; the same results (bit for bit, but batch norm, which agrees "
+        "to float32 rounding each step, so a run with it ends elsewhere) "
+        "(default: NumPy only)",
     )
     t.add_argument(
         "--json", action="store_true", help="end with one JSON line of results"

@@ -243,7 +243,7 @@ def col2im(
     ow = conv_output_size(w, kw, sw, pw)
     d = dcols.reshape(c, kh, kw, oh, ow, n)
     same = (sh, sw) == (1, 1) and (oh, ow) == (h, w)
-    compiled = fast.kernels()  # the [fast] extra's one-pass col2im, if enabled
+    compiled = fast.kernels(dcols.dtype)  # the [fast] extra's col2im, if enabled
     if compiled is not None and d.flags.c_contiguous:
         dx = np.empty(x_shape, dtype=dcols.dtype)
         compiled.col2im(d, (ph, pw), (sh, sw), same, dx)

@@ -139,7 +139,7 @@ def maxpool2d_forward(
     """
     kh, kw = kernel
     n, c = x.shape[:2]
-    compiled = fast.kernels()  # the [fast] extra's kernels, if enabled
+    compiled = fast.kernels(x.dtype)  # the [fast] extra's kernels, if enabled
     if pool_order:
         oh, ow = x.shape[2] // (kh * kw), x.shape[3]
         planes = x.reshape(n, c, kh, kw, oh * ow)

@@ -87,7 +87,7 @@ class _BatchNorm(Module):
         w = self.weight.data
         x = as_float_array(self, x, w.dtype)
         self._check_input(x)
-        compiled = fast.kernels()  # the [fast] extra's fused passes, if enabled
+        compiled = fast.kernels(x.dtype)  # the [fast] extra's fused passes, if enabled
         if self.training and compiled is not None:
             return self._compiled_forward(compiled, x)
         if self.training:
@@ -146,7 +146,7 @@ class _BatchNorm(Module):
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         xc, inv_std, batch_stats = self.take_cache()
-        compiled = fast.kernels() if batch_stats else None
+        compiled = fast.kernels(xc.dtype) if batch_stats else None
         if compiled is not None:  # the [fast] extra: one pass for both sums
             dy3 = np.ascontiguousarray(dy).reshape(xc.shape[0], self.num_features, -1)
             xc3 = xc.reshape(dy3.shape)
