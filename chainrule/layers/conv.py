@@ -241,13 +241,13 @@ class Conv2D(Module):
         elif cols.ndim == 3:  # per-sample columns (N, C kH kW [+ 1], OH OW)
             # [dW | db] = sum over samples of dy[s] @ cols[s].T. (In pool
             # order dy and the columns list the pixels alike.)
-            dy3 = dy.reshape(n, oc, -1)
+            dy3 = dy.reshape(n, oc, dy.shape[2] * dy.shape[3])  # sizes given: n may be 0
             self._accumulate_columns(
                 np.matmul(dy3, cols.transpose(0, 2, 1)).sum(axis=0)
             )
         else:
             # dy in the column order of the forward product: (OC, N OH OW).
-            dy3 = dy.reshape(n, oc, -1)
+            dy3 = dy.reshape(n, oc, dy.shape[2] * dy.shape[3])  # sizes given: n may be 0
             dy2 = dy3.transpose(1, 0, 2).reshape(oc, -1)
             # dW = dy @ cols.T, computed as (cols @ dy.T).T: OpenBLAS runs this
             # orientation of the product (long side first) markedly faster.
@@ -262,7 +262,7 @@ class Conv2D(Module):
         if layout is None:
             dy_last = dy.transpose(1, 2, 3, 0).reshape(oc, -1)
         elif layout != "batch last":
-            dy6 = dy.reshape(n, oc, *layout, dy.shape[2] // (layout[0] * layout[1]), -1)
+            dy6 = dy.reshape(n, oc, *layout, dy.shape[2] // (layout[0] * layout[1]), dy.shape[3])
             dy_last = dy6.transpose(1, 4, 2, 5, 3, 0).reshape(oc, -1)
         dcols = self.weight.data.reshape(oc, -1).T @ dy_last
         return col2im(dcols, x_shape, self.kernel_size, self.stride, self.padding)

@@ -180,3 +180,13 @@ def test_both_product_layouts_match_finite_differences_and_a_loop(cin, k, path):
             patch = xp[:, :, i : i + kh, 2 * j : 2 * j + kw]
             expected = np.einsum("scij,ocij->so", patch, w) + b
             np.testing.assert_allclose(y[:, :, i, j], expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("channels", [1, 8])  # per-sample products, one wide product
+def test_an_empty_batch_goes_forward_and_back(channels):
+    # backward's reshape(0, OC, -1) could not work out the last size.
+    conv = Conv2D(channels, 4, 3, rng=0)
+    y = conv(np.zeros((0, channels, 6, 6), np.float32))
+    assert y.shape == (0, 4, 4, 4)
+    assert conv.backward(np.zeros_like(y)).shape == (0, channels, 6, 6)
+    np.testing.assert_array_equal(conv.weight.grad, 0)
