@@ -49,6 +49,7 @@ import numpy as np
 from .layers.dropout import Dropout
 from .losses import Loss
 from .module import Module
+from .training import _backward
 
 
 class ThreadedStep:
@@ -155,12 +156,7 @@ def _forward_backward(model, loss, x, y, w, weight) -> tuple[np.ndarray, float]:
         dy = dy * np.asarray(weight, dtype=dy.dtype)
     for p in model.parameters():
         p.zero_grad()
-    # As training's backward: the data's own gradient is never needed.
-    model.skip_input_grad = True
-    try:
-        model.backward(dy)
-    finally:
-        model.skip_input_grad = False
+    _backward(model, dy)  # as training's: the data's own gradient is not made
     return out, value
 
 
