@@ -243,11 +243,7 @@ class SGD(Optimizer):
         compiled = fast.kernels()  # the [fast] extra's one-pass update, if enabled
         for name, p in self.named_params:
             g = p.grad
-            if (
-                compiled is not None
-                and fast.kernels(p.data.dtype) is not None
-                and self._compiled_step(compiled, name, p, g)
-            ):
+            if compiled is not None and self._compiled_step(compiled, name, p, g):
                 continue
             if wd:
                 g = g + wd * p.data
@@ -269,9 +265,12 @@ class SGD(Optimizer):
 
     def _compiled_step(self, compiled, name: str, p: Parameter, g) -> bool:
         """The same update as one compiled pass (``[fast]``); False when it
-        does not apply: the first step with momentum (it creates the
-        velocity), or arrays that are not laid out alike in one block."""
+        does not apply: a dtype the kernels are not compiled for, the first
+        step with momentum (it creates the velocity), or arrays that are not
+        laid out alike in one block."""
         data = p.data
+        if data.dtype not in fast.KERNEL_DTYPES:
+            return False
         v = data  # not read without momentum
         if self.momentum:
             s = self.state.get(name)
