@@ -46,8 +46,9 @@ def _check_pair(owner: str, x: np.ndarray, y) -> np.ndarray:
 
 
 def _check_weights(owner: str, sample_weight, n: int, dtype) -> np.ndarray | None:
-    """One numeric weight per sample, checked against the whole set (the loss
-    checks each batch's share, and would name the batch's shape)."""
+    """One finite, non-negative weight per sample, checked against the whole
+    set (the loss checks each batch's share, and would name the batch's
+    shape)."""
     if sample_weight is None:
         return None
     w = np.asarray(sample_weight)
@@ -60,7 +61,10 @@ def _check_weights(owner: str, sample_weight, n: int, dtype) -> np.ndarray | Non
             f"{owner}: sample_weight must have shape ({n},), one weight per sample; "
             f"got {w.shape}."
         )
-    return w.astype(dtype, copy=False)
+    w = w.astype(dtype, copy=False)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"{owner}: sample_weight must be finite and non-negative.")
+    return w
 
 
 def _model_dtype(model: Module):

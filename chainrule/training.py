@@ -226,6 +226,8 @@ class Trainer:
             x, y = x[train_idx], y[train_idx]
             w = None if w is None else w[train_idx]
         self.x, self.y, self.w = x, y, w
+        # Checked at resume, written with every checkpoint: made once.
+        self._data_digest = _fingerprint(x, y)
         self.validation_data = None
         if validation_data is not None:
             if len(validation_data) not in (2, 3):
@@ -272,9 +274,6 @@ class Trainer:
     @staticmethod
     def _sample_weights(y, sample_weight, class_weight, dtype):
         w = _check_weights("fit", sample_weight, len(y), dtype)
-        if w is not None:
-            if not np.isfinite(w).all() or (w < 0).any():
-                raise ValueError("fit: sample_weight must be finite and non-negative.")
         if class_weight is not None:
             labels = _true_labels(y)  # one-hot rows count as their class
             missing = sorted(set(np.unique(labels).tolist()) - set(class_weight))
@@ -612,7 +611,7 @@ class Trainer:
             "validation_samples": 0
             if self.validation_data is None
             else len(self.validation_data[0]),
-            "train_data": _fingerprint(self.x, self.y),
+            "train_data": self._data_digest,
         }
 
     def load_state_dict(self, state: dict) -> None:
