@@ -244,8 +244,9 @@ def _in_unit_interval(a: np.ndarray) -> bool:
     return bool(((a >= 0) & (a <= 1)).all())
 
 
-def _check_labels(owner: str, t, n: int, k: int) -> np.ndarray:
-    """Integer class labels in [0, k) for n samples."""
+def _check_labels(owner: str, t, n: int, k: int | None) -> np.ndarray:
+    """Integer class labels in [0, k) for n samples (``k`` None: not negative,
+    no upper bound)."""
     t = np.asarray(t)
     if t.shape != (n,):
         raise ValueError(
@@ -263,10 +264,11 @@ def _check_labels(owner: str, t, n: int, k: int) -> np.ndarray:
         raise TypeError(
             f"{owner}: target labels must be integers; got dtype {t.dtype}."
         )
+    top = np.iinfo(np.int64).max if k is None else k
     if t.size and (
-        t.min() < 0 or t.max() >= k
+        t.min() < 0 or t.max() >= top
     ):  # two reductions; the mask only on error
-        i = int(np.flatnonzero((t < 0) | (t >= k))[0])
+        i = int(np.flatnonzero((t < 0) | (t >= top))[0])
         raise ValueError(
             f"{owner}: target labels must be integers in [0, {k}); got {t[i]} at row {i}."
         )

@@ -146,18 +146,19 @@ def test_first_layer_passes_over_batchnorm(tmp_path, drawn):
 
 
 @pytest.mark.parametrize(
-    "y, match",
+    "y, error, match",
     [
-        ([0, 1, 5, 0], "class numbers from 0 to 2; got 5"),
-        ([0, 1, -1, 0], "class numbers from 0 to 2; got -1"),
-        (["a", "b", "a", "b"], r"class numbers \(integers\); got dtype <U1"),
+        ([0, 1, 5, 0], ValueError, r"must be integers in \[0, 3\); got 5 at row 2"),
+        ([0, 1, -1, 0], ValueError, r"must be integers in \[0, 3\); got -1 at row 2"),
+        (["a", "b", "a", "b"], TypeError, "must be integers; got dtype <U1"),
     ],
 )
-def test_plot_misclassified_names_labels_it_cannot_show(tmp_path, y, match):
-    # A bare IndexError, a silent "last class" for -1, or int() of a string.
+def test_plot_misclassified_names_labels_it_cannot_show(tmp_path, y, error, match):
+    # A bare IndexError, a silent "last class" for -1, or int() of a string;
+    # now the losses' own label check, naming the plot.
     x = np.zeros((4, 1, 4, 4))
     probs = np.full((4, 3), 1 / 3)
-    with pytest.raises(ValueError, match="plot_misclassified: y_true must hold " + match):
+    with pytest.raises(error, match="plot_misclassified: target labels " + match):
         plots.plot_misclassified(x, y, probs, None, tmp_path / "m.png")
     with pytest.raises(ValueError, match="probs hold NaN or inf"):
         plots.plot_misclassified(x, [0, 1, 2, 0], np.full((4, 3), np.nan), None, tmp_path / "m.png")

@@ -385,18 +385,13 @@ def _class_count(data: str, y_train: np.ndarray, y_test: np.ndarray) -> int:
     layer and the class names are made for the largest label, so a file of a
     few hundred images with one label of 10**9 would otherwise ask for a
     billion of each."""
+    from ..losses import _check_labels
+
     for name, y in (("y_train", y_train), ("y_test", y_test)):
-        if y.dtype.kind == "f" and not bool((y == np.round(y)).all()):
-            raise CLIError(
-                f"{data!r}: {name} must hold class numbers (integers); got "
-                f"{float(y[y != np.round(y)].flat[0]):g}."
-            )
-        if y.min() < 0 or y.max() >= MAX_CLASSES:
-            bad = y.min() if y.min() < 0 else y.max()
-            raise CLIError(
-                f"{data!r}: {name} must hold class numbers from 0 to "
-                f"{MAX_CLASSES - 1:,}; got {float(bad):g}."
-            )
+        try:
+            _check_labels(f"{data!r}: {name}", y, len(y), MAX_CLASSES)
+        except (TypeError, ValueError) as exc:
+            raise CLIError(str(exc)) from None
     return int(max(y_train.max(), y_test.max())) + 1
 
 

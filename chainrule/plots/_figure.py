@@ -13,6 +13,7 @@ import numpy as np
 
 from .._atomic import atomic_write
 from ..functional.activations import sigmoid, softmax
+from ..losses import _check_labels
 
 DPI = 100
 
@@ -125,29 +126,20 @@ def _as_probabilities(owner: str, probs) -> np.ndarray:
 
 
 def _as_labels(owner: str, y, n: int, k: int | None = None) -> np.ndarray:
-    """Class numbers (N,) from labels or one-hot rows; with ``k`` classes,
-    each must be one of 0 .. k-1 (a label of -1 would show the last class)."""
+    """Class numbers (N,) from labels or one-hot rows, checked as the losses
+    check theirs; with ``k`` classes each must be one of 0 .. k-1 (a label
+    of -1 would show the last class)."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows
         y = y.argmax(axis=1)
     y = y.reshape(-1)
-    if y.dtype.kind not in "iub" and not (
-        y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all()
-    ):
-        raise ValueError(
-            f"{owner}: y_true must hold class numbers (integers); got dtype {y.dtype}."
-        )
-    y = y.astype(np.int64)
     if len(y) != n:
         raise ValueError(
             f"{owner}: y_true must have {n} labels, one per image; got {len(y)}."
         )
-    if k is not None and len(y) and (y.min() < 0 or y.max() >= k):
-        raise ValueError(
-            f"{owner}: y_true must hold class numbers from 0 to {k - 1}; got "
-            f"{int(y.min() if y.min() < 0 else y.max())}."
-        )
-    return y
+    if y.dtype.kind == "b":
+        y = y.astype(np.int64)
+    return _check_labels(owner, y, n, k)
 
 
 def _as_images(owner: str, x) -> np.ndarray:
