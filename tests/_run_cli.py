@@ -5,6 +5,7 @@ interpreter that imports this checkout (``run_python``)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -52,3 +53,23 @@ def run_python(code: str, cwd=REPO, timeout=120) -> subprocess.CompletedProcess:
         env=ENV,
         timeout=timeout,
     )
+
+
+def run_main(capsys, *args) -> tuple[int, str, str]:
+    """``chainrule ARGS`` in this process, from where the test runs:
+    (exit status, stdout, stderr)."""
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def fails(capsys, match: str, *args) -> str:
+    """``chainrule ARGS`` fails as the command line must: status 2, one line on
+    stderr, no traceback, the line matching ``match``; returns the line."""
+    code, _, err = run_main(capsys, *args)
+    assert code == 2, err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert re.search(match, lines[0]), lines[0]
+    return lines[0]

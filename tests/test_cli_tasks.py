@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 from _model_files import edit_manifest
 from _requires import has, importorskip
+from _run_cli import fails
+from _run_cli import run_main as run
 
 import chainrule as cr
 from chainrule.cli import main
@@ -27,22 +29,6 @@ REPO = Path(__file__).resolve().parents[1]
 HAS_MPL = has("matplotlib")
 HAS_PIL = has("PIL")
 FAST = ["--epochs", "3", "--hidden", "8,8"]
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def fails(capsys, match: str, *args) -> str:
-    code, _, err = run(capsys, *args)
-    assert code == 2, err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    assert re.search(match, lines[0]), lines[0]
-    return lines[0]
 
 
 def write_csv(path: Path, header, rows) -> Path:
